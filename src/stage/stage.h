@@ -1,0 +1,88 @@
+// Stage: one step of the overlay data path, processing a batch in place.
+//
+// Contract of every stage:
+//   - Process() is noexcept, allocates nothing, takes no lock, makes no
+//     system call;
+//   - every packet leaves on exactly one edge: it stays in the batch (next,
+//     original order kept) or it is dropped through ctx.Drop() with a named
+//     reason, which counts it and frees it;
+//   - a stage's thread-safety class is stated in its header: "stateless"
+//     (any number of workers may call it at once), or "shared table" (it
+//     touches a table that is itself safe for concurrent use).
+// All three steering modes run the same stage objects; only which thread
+// calls Process() differs.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "common/compiler.h"
+#include "packet/batch.h"
+
+namespace mflow {
+
+class PacketPool;
+
+inline constexpr uint32_t kMaxDropReasons = 16;
+inline constexpr uint32_t kMaxStages = 16;
+
+// Counters of one stage on one worker; only that worker writes them, so they
+// are plain integers read (racily, as estimates) by the control path through
+// relaxed atomic_ref loads.
+struct alignas(kCacheLine) StageCounters {
+  uint64_t in = 0;   // packets entering the stage
+  uint64_t out = 0;  // packets leaving on the "next" edge (after GRO/TSO: frames out)
+  std::array<uint64_t, kMaxDropReasons> drops{};
+};
+
+// What a stage may use besides its batch. One per worker thread.
+struct StageContext {
+  StageCounters* counters = nullptr;  // the counters of the stage being run
+  PacketPool* pool = nullptr;         // for stages that create packets (TSO headers)
+  uint64_t now_ms = 0;                // coarse clock for table aging
+
+  // Counts p on drop edge `reason` of the current stage and frees it.
+  void Drop(Packet* p, uint32_t reason) noexcept;
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  // snake_case name used in counters: "<stage>_<reason>".
+  virtual std::string_view name() const = 0;
+  // Names of the drop edges, indexed by reason.
+  virtual std::span<const std::string_view> drop_reasons() const = 0;
+  // Processes b in place. Precondition: ctx.counters belongs to this stage.
+  virtual void Process(Batch& b, StageContext& ctx) noexcept = 0;
+};
+
+// Edge returned by a per-packet handler: kNext or a drop reason (>= 0).
+inline constexpr int kNext = -1;
+
+// For stages that decide packet by packet: Derived implements
+//   int Handle(Packet* p, StageContext& ctx) noexcept;  // kNext or a reason
+// and gets Process() with in-place compaction; the per-packet call is a
+// direct, inlinable call, not a virtual one.
+template <typename Derived>
+class PerPacketStage : public Stage {
+ public:
+  void Process(Batch& b, StageContext& ctx) noexcept final {
+    uint32_t kept = 0;
+    ctx.counters->in += b.n;
+    for (uint32_t i = 0; i < b.n; ++i) {
+      Packet* p = b.pkts[i];
+      const int edge = static_cast<Derived*>(this)->Handle(p, ctx);
+      if (MFLOW_LIKELY(edge == kNext)) {
+        b.pkts[kept++] = p;
+      } else {
+        ctx.Drop(p, static_cast<uint32_t>(edge));
+      }
+    }
+    b.n = kept;
+    ctx.counters->out += kept;
+  }
+};
+
+}  // namespace mflow
