@@ -8,7 +8,11 @@
 //     buffers; those packets are then owned by the head (chain) and return to
 //     the pool with it.
 //   - TSO gives every segment a small header packet whose fragment points into
-//     the super-frame's payload; the segment holds a reference on that parent.
+//     the super-frame's payload. The segments hang off the super-frame as a
+//     train (segs / seg_next) and are freed with it; on the wire the train's
+//     segments are the frames, the super-frame itself is only their carrier.
+//     A segment taken off a train must hold a reference on its parent (refs,
+//     parent) so the payload outlives the carrier.
 // Headroom in front of data lets encapsulation prepend outer headers in place.
 //
 // Thread-safety: a Packet is owned by one thread at a time and handed between
@@ -66,7 +70,10 @@ struct Packet {
   std::atomic<uint32_t> refs{1};
   Packet* chain = nullptr;       // packets whose buffers our frags use (GRO)
   Packet* chain_next = nullptr;  // link inside an owner's chain
-  Packet* parent = nullptr;      // super-frame our frags point into (TSO)
+  Packet* parent = nullptr;      // detached segment: carrier holding our payload
+  Packet* segs = nullptr;        // TSO train: the segments to send instead of us
+  Packet* seg_next = nullptr;    // link inside a carrier's train
+  uint16_t nsegs = 0;            // segments in the train
 
   // --- buffer (fixed for the packet's life) ---
   uint8_t* buf = nullptr;
@@ -80,6 +87,7 @@ struct Packet {
     for (uint16_t i = 0; i < nfrags; ++i) n += frags[i].len;
     return n;
   }
+  bool is_train() const { return segs != nullptr; }
   // Bytes of the whole frame: linear part plus fragments.
   uint32_t frame_len() const { return len + frag_bytes(); }
 

@@ -51,6 +51,9 @@ void PacketPool::Reset(Packet* p) noexcept {
   p->chain = nullptr;
   p->chain_next = nullptr;
   p->parent = nullptr;
+  p->segs = nullptr;
+  p->seg_next = nullptr;
+  p->nsegs = 0;
 }
 
 Packet* PacketPool::Alloc() noexcept {
@@ -77,6 +80,12 @@ void PacketFree(Packet* p) noexcept {
   Packet* c = p->chain;
   while (c != nullptr) {
     Packet* next = c->chain_next;
+    PacketFree(c);
+    c = next;
+  }
+  c = p->segs;
+  while (c != nullptr) {
+    Packet* next = c->seg_next;
     PacketFree(c);
     c = next;
   }
