@@ -1,0 +1,378 @@
+// mflow-bench: the engine benchmark.
+//
+// Runs the overlay stage chain over in-process traffic in each steering mode,
+// side by side in one process run, repeated, and reports throughput with its
+// order figures: every configuration is measured once per repeat, modes
+// interleaved, so that a noisy neighbour slows all of them alike; speedups
+// are ratios within a repeat (median, min, max over repeats).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "bench/order_sink.h"
+#include "bench/traffic_source.h"
+#include "engine/engine.h"
+#include "stage/datapath.h"
+
+namespace mflow::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::vector<std::string> modes{"flow", "stage", "microflow"};
+  std::vector<uint32_t> workers{1, 2};
+  uint32_t flows = 1;
+  uint32_t mouse_every = 10;
+  std::vector<uint32_t> sizes{1500};
+  std::string proto = "tcp";
+  std::vector<std::string> directions{"rx"};
+  uint32_t gso_segs = 0;
+  std::vector<uint32_t> mf_sizes{64};
+  std::vector<std::string> merges{"queue"};
+  uint32_t elephant_pps = 20000;
+  uint32_t duration_ms = 1000;
+  uint32_t warmup_ms = 200;
+  uint32_t repeats = 3;
+  bool pin = false;
+  bool no_coalesce = false;
+  std::string json;
+};
+
+struct Config {
+  SteeringMode mode;
+  uint32_t workers;
+  uint32_t size;
+  Direction dir;
+  uint32_t mf_size;
+  MergeKind merge;
+  std::string Key() const {
+    return std::string(SteeringModeName(mode)) + "/" + std::to_string(workers) + "/" +
+           std::to_string(size) + "/" + (dir == Direction::kRx ? "rx" : "tx") + "/" +
+           std::to_string(mf_size) + "/" + std::string(MergeKindName(merge));
+  }
+};
+
+struct Sample {
+  double gbps = 0;
+  double mpps = 0;
+  double cpu_cores = 0;  // worker CPU time / wall time over the whole run
+  uint64_t packets = 0;  // segments delivered in the measured interval
+  uint64_t generated = 0;
+  uint64_t delivered = 0;
+  uint64_t out_of_order = 0;  // sink: markers below the expected one
+  uint64_t engine_out_of_order = 0;
+  uint64_t lost = 0;
+  uint64_t drops = 0;
+  std::map<std::string, uint64_t> drop_reasons;
+  uint64_t pushback_waits = 0;
+  uint64_t elephants = 0;
+};
+
+// Single-core memcpy over buffers larger than the caches: the rate at which
+// one core can touch bytes, the physical limit of a data path that reads
+// every byte once.
+double MeasureMemcpyGbps() {
+  const size_t kBuf = 32u << 20, kChunk = 64u << 10;
+  std::vector<uint8_t> src(kBuf, 1), dst(kBuf, 0);
+  uint64_t bytes = 0;
+  const auto t0 = Clock::now();
+  auto t = t0;
+  while (t - t0 < std::chrono::milliseconds(200)) {
+    for (size_t off = 0; off < kBuf; off += kChunk) std::memcpy(&dst[off], &src[off], kChunk);
+    bytes += kBuf;
+    t = Clock::now();
+  }
+  // Keep the copies observable so they are not optimised away.
+  if (dst[kBuf / 2] != 1) std::fprintf(stderr, "memcpy check failed\n");
+  const double s = std::chrono::duration<double>(t - t0).count();
+  return static_cast<double>(bytes) * 8 / s / 1e9;
+}
+
+StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
+  TrafficConfig tc;
+  tc.direction = c.dir;
+  tc.l4_proto = o.proto == "udp" ? 17 : 6;
+  tc.flows = o.flows;
+  tc.mouse_every = o.mouse_every;
+  tc.ip_size = c.size;
+  tc.gso_segs = c.dir == Direction::kTx ? o.gso_segs : 0;
+  tc.pool_packets = tc.gso_segs != 0 ? 1024 : 8192;
+  auto src = TrafficSource::Create(tc);
+  if (!src.ok()) return src.status();
+  OrderSink sink(c.dir, o.flows);
+
+  auto fdb = Fdb::Create(FdbConfig{});
+  if (!fdb.ok()) return fdb.status();
+  DataPathConfig dp;
+  dp.fdb = fdb->get();
+  dp.inner_mtu = 1500;
+  dp.coalesce = !o.no_coalesce;
+  // The traffic's inner destination MAC (02:00:00:00:00:02) lives on local
+  // port 0 (rx) or behind the peer VTEP (tx): static entries, as an operator
+  // would configure, so the lookup hits.
+  const wire::MacAddr dst{{0x02, 0, 0, 0, 0, 0x02}};
+  const FdbValue where = c.dir == Direction::kRx ? FdbValue::Local(0)
+                                                 : FdbValue::Remote(wire::IpAddr::V4(0xC6120001));
+  (*fdb)->Learn(tc.vni, dst, where, UINT64_MAX / 2);
+  auto chain = c.dir == Direction::kRx ? BuildRxChain(dp) : BuildTxChain(dp);
+  if (!chain.ok()) return chain.status();
+
+  PacketPoolConfig hp;
+  hp.name = "headers";
+  hp.count = 16384;
+  hp.buf_size = 256;
+  auto hdr_pool = PacketPool::Create(hp);
+  if (!hdr_pool.ok()) return hdr_pool.status();
+
+  EngineConfig ec;
+  ec.mode = c.mode;
+  ec.workers = c.workers;
+  ec.microflow_size = c.mf_size;
+  ec.merge = c.merge;
+  ec.elephant_pps = o.elephant_pps;
+  ec.classify = c.dir == Direction::kRx ? ClassifyRx : ClassifyTx;
+  if (o.pin)
+    for (uint32_t i = 0; i < c.workers; ++i) ec.cpus.push_back(static_cast<int>(i));
+  auto engine = Engine::Create(ec, chain->get(), src->get(), &sink, hdr_pool->get());
+  if (!engine.ok()) return engine.status();
+
+  (*engine)->Start();
+  const auto t_start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(o.warmup_ms));
+  const uint64_t n0 = sink.segments();
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(o.duration_ms));
+  const uint64_t n1 = sink.segments();
+  const auto t1 = Clock::now();
+  (*src)->Stop();
+  (*engine)->Stop();
+  const auto t_end = Clock::now();
+
+  Sample s;
+  const double secs = std::chrono::duration<double>(t1 - t0).count();
+  s.packets = n1 - n0;
+  s.mpps = static_cast<double>(s.packets) / secs / 1e6;
+  s.gbps = static_cast<double>(s.packets) * c.size * 8 / secs / 1e9;
+  const EngineStats es = (*engine)->Stats();
+  uint64_t cpu_ns = 0;
+  for (const auto& w : es.workers) {
+    cpu_ns += w.cpu_ns;
+    s.pushback_waits += w.pushback_waits;
+  }
+  s.cpu_cores = static_cast<double>(cpu_ns) / 1e9 /
+                std::chrono::duration<double>(t_end - t_start).count();
+  const SinkTotals st = sink.Totals();
+  s.generated = (*src)->generated();
+  s.delivered = st.segments;
+  s.out_of_order = st.out_of_order;
+  s.engine_out_of_order = es.out_of_order;
+  const uint64_t segs = tc.gso_segs == 0 ? 1 : tc.gso_segs;
+  for (const auto& stg : es.stages)
+    for (const auto& d : stg.drops) {
+      s.drop_reasons[d.first] += d.second;
+      s.drops += d.second;
+    }
+  const uint64_t accounted = s.delivered + s.drops * segs;
+  s.lost = s.generated > accounted ? s.generated - accounted : 0;
+  s.lost += st.bad;
+  s.elephants = es.elephants;
+  return s;
+}
+
+struct Stat3 {
+  double med = 0, min = 0, max = 0;
+};
+Stat3 Summarize(std::vector<double> v) {
+  Stat3 s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.min = v.front();
+  s.max = v.back();
+  s.med = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  return s;
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"mflow-bench: the mflow engine in its three steering modes, side by side"};
+  app.add_option("--modes", o.modes, "steering modes: flow, stage, microflow")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"flow", "stage", "microflow"}));
+  app.add_option("--workers", o.workers, "worker counts to measure (flow x1 is always the baseline)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 64));
+  app.add_option("--flows", o.flows, "flows: 1 elephant + (flows-1) mice")->check(CLI::Range(1, 1000000));
+  app.add_option("--mouse-every", o.mouse_every, "with mice, every n-th packet is a mouse's")
+      ->check(CLI::Range(2, 1000000));
+  app.add_option("--frame-size", o.sizes, "inner IP packet sizes, 64..1500")
+      ->delimiter(',')
+      ->check(CLI::Range(64, 1500));
+  app.add_option("--proto", o.proto, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}));
+  app.add_option("--direction", o.directions, "rx (underlay->container), tx (container->underlay)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"rx", "tx"}));
+  app.add_option("--gso-segs", o.gso_segs, "tx: TCP super-frames of this many segments (0 = off)")
+      ->check(CLI::Range(0, 45));
+  app.add_option("--microflow-size", o.mf_sizes, "packets per micro-flow (1..256)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 256));
+  app.add_option("--merge", o.merges, "merge design: queue (ordered queue), window (reorder window)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"queue", "window"}));
+  app.add_option("--elephant-pps", o.elephant_pps, "split flows above this packet rate (0 = all)");
+  app.add_option("--duration", o.duration_ms, "measured milliseconds per run")->check(CLI::Range(50, 600000));
+  app.add_option("--warmup", o.warmup_ms, "milliseconds before measuring")->check(CLI::Range(0, 60000));
+  app.add_option("--repeats", o.repeats, "runs of every configuration")->check(CLI::Range(1, 1000));
+  app.add_flag("--pin", o.pin, "pin worker i to CPU i");
+  app.add_flag("--no-coalesce", o.no_coalesce, "rx: leave software GRO out of the chain");
+  app.add_option("--json", o.json, "write one JSON record per configuration to this file");
+  CLI11_PARSE(app, argc, argv);
+
+  // The configurations, flow x1 first: it is every speedup's baseline.
+  std::vector<Config> configs;
+  auto add = [&](const Config& c) {
+    for (const auto& x : configs)
+      if (x.Key() == c.Key()) return;
+    configs.push_back(c);
+  };
+  for (const auto& d : o.directions) {
+    const Direction dir = d == "rx" ? Direction::kRx : Direction::kTx;
+    for (uint32_t size : o.sizes) {
+      add({SteeringMode::kFlow, 1, size, dir, o.mf_sizes.front(), MergeKind::kOrderedQueue});
+      for (const auto& m : o.modes)
+        for (uint32_t w : o.workers)
+          for (uint32_t mfs : o.mf_sizes)
+            for (const auto& mg : o.merges) {
+              const SteeringMode mode = *ParseSteeringMode(m);
+              if (mode == SteeringMode::kStage && w == 1) continue;  // = flow x1
+              const MergeKind mk = mg == "queue" ? MergeKind::kOrderedQueue : MergeKind::kReorderWindow;
+              // Only microflow mode merges; other modes measure once.
+              if (mode != SteeringMode::kMicroflow && mk != MergeKind::kOrderedQueue) continue;
+              add({mode, w, size, dir, mfs, mk});
+            }
+    }
+  }
+
+  std::fprintf(stderr, "mflow-bench: %zu configurations x %u repeats, %u ms each (+%u ms warm-up), %ld CPUs\n",
+               configs.size(), o.repeats, o.duration_ms, o.warmup_ms, sysconf(_SC_NPROCESSORS_ONLN));
+  std::vector<std::vector<Sample>> samples(configs.size());
+  std::vector<double> memcpy_gbps;
+  for (uint32_t r = 0; r < o.repeats; ++r) {
+    memcpy_gbps.push_back(MeasureMemcpyGbps());
+    for (size_t i = 0; i < configs.size(); ++i) {
+      auto s = RunOnce(o, configs[i]);
+      if (!s.ok()) {
+        std::fprintf(stderr, "mflow-bench: %s: %s\n", configs[i].Key().c_str(), s.status().message().c_str());
+        return 1;
+      }
+      samples[i].push_back(*s);
+      std::fprintf(stderr, "  repeat %u/%u  %-34s %7.2f Gbit/s  ooo %lu lost %lu\n", r + 1, o.repeats,
+                   configs[i].Key().c_str(), s->gbps, static_cast<unsigned long>(s->out_of_order),
+                   static_cast<unsigned long>(s->lost));
+    }
+  }
+  const Stat3 mc = Summarize(memcpy_gbps);
+
+  // Baseline index per (size, direction): flow x1.
+  auto baseline = [&](const Config& c) -> size_t {
+    for (size_t i = 0; i < configs.size(); ++i)
+      if (configs[i].mode == SteeringMode::kFlow && configs[i].workers == 1 &&
+          configs[i].size == c.size && configs[i].dir == c.dir)
+        return i;
+    return 0;
+  };
+
+  std::printf("\nmemcpy (one core): %.1f Gbit/s median [%.1f..%.1f]\n", mc.med, mc.min, mc.max);
+  std::printf("%-9s %2s %5s %4s %3s %4s %6s | %7s %15s | %6s | %12s | %5s %6s | %4s %4s %5s\n", "mode", "w",
+              "flows", "size", "dir", "mf", "merge", "Gbit/s", "[min..max]", "Mpps", "x flow1 [min..max]",
+              "cores", "Gb/cor", "ooo", "lost", "drops");
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const Config& c = configs[i];
+    const auto& ss = samples[i];
+    const auto& base = samples[baseline(c)];
+    std::vector<double> g, m, cores, ratio;
+    uint64_t ooo = 0, eooo = 0, lost = 0, drops = 0, packets = 0, waits = 0;
+    std::map<std::string, uint64_t> reasons;
+    for (size_t r = 0; r < ss.size(); ++r) {
+      g.push_back(ss[r].gbps);
+      m.push_back(ss[r].mpps);
+      cores.push_back(ss[r].cpu_cores);
+      ratio.push_back(base[r].gbps > 0 ? ss[r].gbps / base[r].gbps : 0);
+      ooo += ss[r].out_of_order;
+      eooo += ss[r].engine_out_of_order;
+      lost += ss[r].lost;
+      drops += ss[r].drops;
+      packets += ss[r].packets;
+      waits += ss[r].pushback_waits;
+      for (const auto& kv : ss[r].drop_reasons) reasons[kv.first] += kv.second;
+    }
+    const Stat3 G = Summarize(g), M = Summarize(m), C = Summarize(cores), R = Summarize(ratio);
+    std::printf("%-9s %2u %5u %4u %3s %4u %6s | %7.2f [%6.2f..%6.2f] | %6.3f | %4.2f [%.2f..%.2f] | %5.2f %6.2f | %4lu %4lu %5lu\n",
+                std::string(SteeringModeName(c.mode)).c_str(), c.workers, o.flows, c.size,
+                c.dir == Direction::kRx ? "rx" : "tx", c.mf_size,
+                c.mode == SteeringMode::kMicroflow ? std::string(MergeKindName(c.merge)).c_str() : "-", G.med,
+                G.min, G.max, M.med, R.med, R.min, R.max, C.med, C.med > 0 ? G.med / C.med : 0.0,
+                static_cast<unsigned long>(ooo + eooo), static_cast<unsigned long>(lost),
+                static_cast<unsigned long>(drops));
+    nlohmann::json j;
+    j["mode"] = SteeringModeName(c.mode);
+    j["workers"] = c.workers;
+    j["flows"] = o.flows;
+    j["frame_size"] = c.size;
+    j["proto"] = o.proto;
+    j["direction"] = c.dir == Direction::kRx ? "rx" : "tx";
+    j["gso_segs"] = c.dir == Direction::kTx ? o.gso_segs : 0;
+    j["microflow_size"] = c.mf_size;
+    j["merge"] = c.mode == SteeringMode::kMicroflow ? std::string(MergeKindName(c.merge)) : "none";
+    j["repeats"] = ss.size();
+    j["packets"] = packets;
+    j["gbps"] = G.med;
+    j["gbps_min"] = G.min;
+    j["gbps_max"] = G.max;
+    j["mpps"] = M.med;
+    j["speedup_vs_flow"] = R.med;
+    j["speedup_vs_flow_min"] = R.min;
+    j["speedup_vs_flow_max"] = R.max;
+    j["memcpy_gbps"] = mc.med;
+    j["cpu_cores"] = C.med;
+    j["gbps_per_core"] = C.med > 0 ? G.med / C.med : 0.0;
+    j["out_of_order"] = ooo;
+    j["engine_out_of_order"] = eooo;
+    j["lost"] = lost;
+    j["drops"] = reasons;
+    j["pushback_waits"] = waits;
+    out.push_back(j);
+  }
+  if (!o.json.empty()) {
+    std::ofstream f(o.json);
+    if (!f) {
+      std::fprintf(stderr, "mflow-bench: cannot write %s\n", o.json.c_str());
+      return 1;
+    }
+    f << out.dump(2) << "\n";
+  }
+  // Order is sacred: a benchmark whose figures come with reordering or loss
+  // must not look like a success.
+  for (const auto& j : out)
+    if (j["out_of_order"].get<uint64_t>() != 0 || j["engine_out_of_order"].get<uint64_t>() != 0 ||
+        j["lost"].get<uint64_t>() != 0) {
+      std::fprintf(stderr, "mflow-bench: FAILED: packets were reordered or lost\n");
+      return 2;
+    }
+  return 0;
+}
+
+}  // namespace
+}  // namespace mflow::bench
+
+int main(int argc, char** argv) { return mflow::bench::Main(argc, argv); }

@@ -1,0 +1,362 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "engine/engine_internal.h"
+#include "wire/parse.h"
+
+namespace mflow {
+
+std::string_view SteeringModeName(SteeringMode m) {
+  switch (m) {
+    case SteeringMode::kFlow:
+      return "flow";
+    case SteeringMode::kStage:
+      return "stage";
+    case SteeringMode::kMicroflow:
+      return "microflow";
+  }
+  return "?";
+}
+
+std::optional<SteeringMode> ParseSteeringMode(std::string_view s) {
+  if (s == "flow") return SteeringMode::kFlow;
+  if (s == "stage") return SteeringMode::kStage;
+  if (s == "microflow") return SteeringMode::kMicroflow;
+  return std::nullopt;
+}
+
+bool ClassifyRx(const Packet* p, wire::FlowKey* key) {
+  return wire::ClassifyVxlan(p->data, p->len, key);
+}
+
+bool ClassifyTx(const Packet* p, wire::FlowKey* key) {
+  return wire::ClassifyInner(p->data, p->len, p->vni, key);
+}
+
+uint64_t EngineStats::drops() const {
+  uint64_t n = 0;
+  for (const auto& s : stages)
+    for (const auto& d : s.drops) n += d.second;
+  return n;
+}
+
+StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg, StageChain* chain,
+                                                 RxPort* rx, TxPort* tx, PacketPool* pool) {
+  if (chain == nullptr || rx == nullptr || tx == nullptr || pool == nullptr)
+    return Status::Error("engine needs a stage chain, an rx port, a tx port and a packet pool");
+  if (chain->size() == 0 || chain->size() > kMaxStages)
+    return Status::Error("stage chain must have 1.." + std::to_string(kMaxStages) + " stages");
+  if (cfg.workers == 0 || cfg.workers > 64)
+    return Status::Error("workers must be 1..64, got " + std::to_string(cfg.workers));
+  if (cfg.microflow_size == 0 || cfg.microflow_size > kMaxBatch)
+    return Status::Error("microflow size must be 1.." + std::to_string(kMaxBatch) + ", got " +
+                         std::to_string(cfg.microflow_size));
+  if (cfg.rx_burst > kMaxBatch)
+    return Status::Error("rx burst must be at most " + std::to_string(kMaxBatch));
+  if (cfg.worker_queue_depth < 2) return Status::Error("worker queue depth must be at least 2");
+  if (cfg.classify == nullptr) return Status::Error("engine needs a classifier");
+
+  std::unique_ptr<Engine> e(new Engine(cfg, chain, rx, tx, pool));
+  if (e->cfg_.rx_burst == 0) e->cfg_.rx_burst = std::max<uint32_t>(32, cfg.microflow_size);
+
+  FlowTableConfig ft;
+  ft.capacity = cfg.max_flows;
+  ft.workers = cfg.workers;
+  ft.merge = cfg.merge;
+  ft.merge_depth = cfg.merge_depth;
+  auto table = FlowTable::Create(ft);
+  if (!table.ok()) return table.status();
+  e->flows_ = std::move(table).value();
+
+  // Enough micro-flows for every worker queue, one burst of open ones, and
+  // the done-but-not-yet-merged ones waiting behind a slow head; running out
+  // is not an error (the split point helps and waits), only slower.
+  e->mf_pool_ = std::make_unique<MicroFlowPool>(cfg.workers * cfg.worker_queue_depth * 2 +
+                                                e->cfg_.rx_burst + 64);
+
+  for (uint32_t i = 0; i < cfg.workers; ++i) {
+    auto w = std::make_unique<Worker>(cfg.worker_queue_depth);
+    w->id = i;
+    w->ctx.pool = pool;
+    e->workers_.push_back(std::move(w));
+  }
+
+  if (cfg.mode == SteeringMode::kStage) {
+    const uint32_t groups = std::min(cfg.workers, chain->size());
+    std::vector<uint32_t> begin{0};
+    if (!cfg.stage_cuts.empty()) {
+      if (cfg.stage_cuts.size() + 1 != groups)
+        return Status::Error("stage cuts: need " + std::to_string(groups - 1) + " cut(s) for " +
+                             std::to_string(groups) + " groups");
+      for (uint32_t c : cfg.stage_cuts) {
+        if (c <= begin.back() || c >= chain->size())
+          return Status::Error("stage cuts must be increasing stage indices in 1.." +
+                               std::to_string(chain->size() - 1));
+        begin.push_back(c);
+      }
+    } else {
+      for (uint32_t g = 1; g < groups; ++g) begin.push_back(g * chain->size() / groups);
+    }
+    begin.push_back(chain->size());
+    e->group_begin_ = std::move(begin);
+  }
+  return e;
+}
+
+Engine::Engine(const EngineConfig& cfg, StageChain* chain, RxPort* rx, TxPort* tx,
+               PacketPool* pool)
+    : cfg_(cfg), chain_(chain), rx_(rx), tx_(tx), pool_(pool) {}
+
+Engine::~Engine() { Stop(); }
+
+void Engine::Start() {
+  if (started_) return;
+  started_ = true;
+  stopping_.store(false, std::memory_order_release);
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    w->thread = std::thread([this, wp] { WorkerLoop(*wp); });
+    if (!cfg_.cpus.empty()) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cfg_.cpus[wp->id % cfg_.cpus.size()], &set);
+      pthread_setaffinity_np(w->thread.native_handle(), sizeof(set), &set);
+    }
+  }
+}
+
+void Engine::Stop() {
+  if (!started_) return;
+  stopping_.store(true, std::memory_order_release);
+  for (auto& w : workers_) w->parker.Unpark();
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+  started_ = false;
+}
+
+void Engine::WorkerLoop(Worker& w) {
+  const bool may_rx = cfg_.mode != SteeringMode::kStage || w.id == 0;
+  uint32_t idle = 0;
+  uint32_t sleep_us = 20;
+  for (;;) {
+    bool did = false;
+    MicroFlow* mf = nullptr;
+    // Finish queued work before taking more in: keeps queues short and the
+    // merge window small.
+    for (int k = 0; k < 4 && w.ring.TryPop(&mf); ++k) {
+      Process(w, mf);
+      did = true;
+    }
+    if (may_rx && !stopping_.load(std::memory_order_relaxed) && TryRx(w)) did = true;
+    if (did) {
+      idle = 0;
+      sleep_us = 20;
+      continue;
+    }
+    if (stopping_.load(std::memory_order_acquire) &&
+        in_flight_.load(std::memory_order_acquire) == 0 && w.ring.empty())
+      break;
+    if (++idle < cfg_.idle_spins) {
+      CpuRelax();
+      continue;
+    }
+    // Idle: sleep until a producer unparks us or the timeout lets us poll the
+    // RX port again (ports have no wake-up of their own yet).
+    const uint32_t v = w.parker.Prepare();
+    if (!w.ring.empty() || stopping_.load(std::memory_order_acquire)) {
+      w.parker.Done();
+      idle = 0;
+      continue;
+    }
+    w.parker.Park(v, sleep_us);
+    w.parker.Done();
+    ++w.stats.sleeps;
+    sleep_us = std::min(sleep_us * 2, cfg_.max_sleep_us);
+    idle = cfg_.idle_spins / 2;
+  }
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  w.stats.cpu_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool Engine::TryRx(Worker& w) {
+  const bool locked = cfg_.mode == SteeringMode::kStage;  // worker 0 owns RX alone
+  if (!locked && rx_role_.exchange(true, std::memory_order_acquire)) return false;
+  Packet* pkts[kMaxBatch];
+  const uint32_t n = rx_->RxBurst(pkts, cfg_.rx_burst);
+  if (n != 0) {
+    ++w.stats.rx_bursts;
+    w.stats.rx_packets += n;
+    Split(w, pkts, n);
+  }
+  // Release: the next holder sees the flow table and rings as we left them.
+  if (!locked) rx_role_.store(false, std::memory_order_release);
+  return n != 0;
+}
+
+// The split point: numbers each packet within its flow (contract rule 1),
+// cuts flows into micro-flows and dispatches them.
+void Engine::Split(Worker& w, Packet** pkts, uint32_t n) {
+  const uint64_t now_ms = MonotonicNs() / 1000000;
+  w.ctx.now_ms = now_ms;
+  FlowState* touched[kMaxBatch];
+  uint32_t ntouched = 0;
+  FlowState* last = nullptr;
+  for (uint32_t i = 0; i < n; ++i) {
+    Packet* p = pkts[i];
+    wire::FlowKey key;
+    FlowState* f;
+    if (!cfg_.classify(p, &key)) {
+      f = &flows_->overflow();
+    } else {
+      const uint32_t hash = wire::FlowHash(key);
+      p->flow_hash = hash;
+      f = (last != nullptr && last->hash == hash && last->key == key) ? last
+                                                                       : flows_->Find(key, hash, now_ms);
+    }
+    last = f;
+    p->seq = f->next_pkt_seq++;
+    UpdateElephant(f, now_ms);
+    if (f->open == nullptr) {
+      f->open = AllocMicroFlow(w);
+      f->open->flow = f;
+      touched[ntouched++] = f;
+    }
+    f->open->batch.Push(p);
+    if (f->open->batch.n >= cfg_.microflow_size) Dispatch(w, f);
+  }
+  // Flush partial micro-flows at the end of the burst, as NAPI flushes GRO at
+  // the end of a poll: a mouse's packets must not wait for more to come.
+  for (uint32_t i = 0; i < ntouched; ++i)
+    if (touched[i]->open != nullptr) Dispatch(w, touched[i]);
+}
+
+void Engine::UpdateElephant(FlowState* f, uint64_t now_ms) {
+  // 10 ms windows: a flow is an elephant while its last complete window, or
+  // the current one so far, carried more than elephant_pps.
+  static constexpr uint64_t kWindowMs = 10;
+  const uint32_t limit = static_cast<uint32_t>(uint64_t{cfg_.elephant_pps} * kWindowMs / 1000);
+  if (now_ms - f->window_ms >= kWindowMs) {
+    f->elephant = f->window_pkts > limit && now_ms - f->window_ms < 2 * kWindowMs;
+    f->window_ms = now_ms;
+    f->window_pkts = 0;
+  }
+  if (++f->window_pkts > limit) f->elephant = true;
+}
+
+void Engine::Dispatch(Worker& w, FlowState* f) {
+  MicroFlow* mf = f->open;
+  f->open = nullptr;
+  mf->seq = f->next_mf_seq++;
+  const uint32_t target = PickWorker(f);
+  if (cfg_.mode == SteeringMode::kMicroflow) {
+    // Rule 2: join the flow's ordered queue before any worker sees it.
+    // Rule 5: when the flow is at its bound, push back (help, retry).
+    while (!f->merge->Enqueue(mf)) {
+      ++w.stats.pushback_waits;
+      Help(w);
+    }
+  }
+  ++f->issued_mfs;
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  Worker& t = *workers_[target];
+  while (!t.ring.TryPush(mf)) {
+    ++w.stats.pushback_waits;
+    Help(w);
+  }
+  if (&t != &w) t.parker.Unpark();
+}
+
+MicroFlow* Engine::AllocMicroFlow(Worker& w) {
+  MicroFlow* m;
+  while ((m = mf_pool_->Alloc()) == nullptr) {
+    ++w.stats.pushback_waits;
+    Help(w);
+  }
+  return m;
+}
+
+// Makes progress on our own queue while the split point waits for room.
+bool Engine::Help(Worker& w) {
+  MicroFlow* mf = nullptr;
+  if (w.ring.TryPop(&mf)) {
+    Process(w, mf);
+    return true;
+  }
+  CpuRelax();
+  return false;
+}
+
+void Engine::Process(Worker& w, MicroFlow* mf) {
+  ++w.stats.microflows;
+  w.stats.packets += mf->batch.n;
+  switch (cfg_.mode) {
+    case SteeringMode::kFlow:
+      ProcessFlow(w, mf);
+      break;
+    case SteeringMode::kStage:
+      ProcessStage(w, mf);
+      break;
+    case SteeringMode::kMicroflow:
+      ProcessMicroflow(w, mf);
+      break;
+  }
+}
+
+// Hands a micro-flow's surviving packets to the TX port, in order. Runs on
+// one thread at a time per flow (the merger, or the flow's only worker).
+void Engine::Deliver(MicroFlow* mf) {
+  FlowState* f = mf->flow;
+  Batch& b = mf->batch;
+  for (uint32_t i = 0; i < b.n; ++i) {
+    const uint64_t s = b.pkts[i]->seq;
+    if (f->released_any && s <= f->last_released_seq) ++f->out_of_order;
+    f->last_released_seq = s;
+    f->released_any = true;
+  }
+  f->released_pkts += b.n;
+  if (b.n == 0) ++f->empty_mfs;
+  if (b.n != 0) tx_->TxBurst(b.pkts, b.n);
+  ++f->released_mfs;
+  f->released_mfs_pub.store(f->released_mfs, std::memory_order_release);
+  mf_pool_->Free(mf);
+  in_flight_.fetch_sub(1, std::memory_order_release);
+}
+
+EngineStats Engine::Stats() const {
+  EngineStats s;
+  for (uint32_t i = 0; i < chain_->size(); ++i) {
+    const Stage& st = chain_->at(i);
+    StageStats ss;
+    ss.name = std::string(st.name());
+    const auto reasons = st.drop_reasons();
+    std::vector<uint64_t> drops(kMaxDropReasons, 0);
+    for (const auto& w : workers_) {
+      ss.in += w->counters[i].in;
+      ss.out += w->counters[i].out;
+      for (uint32_t r = 0; r < kMaxDropReasons; ++r) drops[r] += w->counters[i].drops[r];
+    }
+    for (uint32_t r = 0; r < kMaxDropReasons; ++r)
+      if (drops[r] != 0)
+        ss.drops.emplace_back(ss.name + "_" + (r < reasons.size() ? std::string(reasons[r]) : "other"),
+                              drops[r]);
+    s.stages.push_back(std::move(ss));
+  }
+  for (const auto& w : workers_) s.workers.push_back(w->stats);
+  auto add_flow = [&](const FlowState& f) {
+    if (!f.used) return;
+    if (f.released_mfs != 0) ++s.flows;
+    if (f.elephant) ++s.elephants;
+    s.released_packets += f.released_pkts;
+    s.released_microflows += f.released_mfs;
+    s.empty_microflows += f.empty_mfs;
+    s.out_of_order += f.out_of_order;
+  };
+  for (uint32_t i = 0; i < flows_->capacity(); ++i) add_flow(flows_->at(i));
+  add_flow(flows_->overflow());
+  s.overflowed = flows_->overflowed_packets();
+  return s;
+}
+
+}  // namespace mflow

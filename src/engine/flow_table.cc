@@ -1,0 +1,71 @@
+#include "engine/flow_table.h"
+
+namespace mflow {
+
+StatusOr<std::unique_ptr<FlowTable>> FlowTable::Create(const FlowTableConfig& cfg) {
+  if (cfg.capacity == 0 || (cfg.capacity & (cfg.capacity - 1)) != 0)
+    return Status::Error("flow table capacity must be a power of two, got " +
+                         std::to_string(cfg.capacity));
+  if (cfg.workers == 0) return Status::Error("flow table needs at least one worker");
+  if (cfg.merge_depth < 2) return Status::Error("merge depth must be at least 2");
+  std::unique_ptr<FlowTable> t(new FlowTable(cfg));
+  t->flows_.reserve(cfg.capacity);
+  for (uint32_t i = 0; i < cfg.capacity; ++i) {
+    auto f = std::make_unique<FlowState>();
+    f->index = i;
+    f->merge = std::make_unique<FlowMerge>(cfg.merge, cfg.merge_depth);
+    t->flows_.push_back(std::move(f));
+  }
+  t->overflow_ = std::make_unique<FlowState>();
+  t->overflow_->index = cfg.capacity;
+  t->overflow_->used = true;
+  t->overflow_->merge = std::make_unique<FlowMerge>(cfg.merge, cfg.merge_depth);
+  return t;
+}
+
+void FlowTable::Init(FlowState* f, const wire::FlowKey& key, uint32_t hash) noexcept {
+  // The merge object and release-side counters are kept: a replaced slot is
+  // fully drained (checked by the caller), and its sequence numbers restart
+  // together with the merge's (both count micro-flows handed out and back).
+  f->key = key;
+  f->hash = hash;
+  f->used = true;
+  f->home = hash % cfg_.workers;
+  f->rr = f->home;
+  f->elephant = false;
+  f->window_ms = 0;
+  f->window_pkts = 0;
+  f->released_any = false;
+}
+
+FlowState* FlowTable::Find(const wire::FlowKey& key, uint32_t hash, uint64_t now_ms) noexcept {
+  const uint32_t mask = capacity() - 1;
+  FlowState* reuse = nullptr;
+  for (uint32_t i = 0; i < kProbe; ++i) {
+    FlowState* f = flows_[(hash + i) & mask].get();
+    if (!f->used) {
+      if (reuse == nullptr) reuse = f;
+      break;
+    }
+    if (f->hash == hash && f->key == key) {
+      f->last_seen_ms = now_ms;
+      return f;
+    }
+    // A drained, idle flow can give its slot away: nothing of it is in flight
+    // (every micro-flow issued was released), so no worker holds its state.
+    if (reuse == nullptr && f->open == nullptr && now_ms - f->last_seen_ms > cfg_.idle_ms &&
+        f->released_mfs_pub.load(std::memory_order_acquire) == f->issued_mfs)
+      reuse = f;
+  }
+  if (reuse == nullptr) {
+    ++overflowed_;
+    overflow_->last_seen_ms = now_ms;
+    return overflow_.get();
+  }
+  if (!reuse->used) ++active_;
+  Init(reuse, key, hash);
+  reuse->last_seen_ms = now_ms;
+  return reuse;
+}
+
+}  // namespace mflow

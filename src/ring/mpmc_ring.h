@@ -48,8 +48,15 @@ class MpmcRing {
   bool PopBulk(T* out, uint32_t n) { return Pop(out, n, /*all=*/true) == n; }
   bool TryPop(T* out) { return Pop(out, 1, true) == 1; }
 
+  // Approximate when the ring is in use, but always in [0, capacity()].
+  // cons_tail_ is read first: whoever published it had seen prod_tail_ at
+  // least that far, and our acquire makes a later read of prod_tail_ no
+  // older, so the difference cannot wrap below zero (reading prod_tail_
+  // first could yield ~2^32). Both reads can be stale, hence the clamp.
   uint32_t size() const {
-    return prod_tail_.load(std::memory_order_acquire) - cons_tail_.load(std::memory_order_acquire);
+    const uint32_t cons = cons_tail_.load(std::memory_order_acquire);
+    const uint32_t n = prod_tail_.load(std::memory_order_acquire) - cons;
+    return n < capacity() ? n : capacity();
   }
   bool empty() const { return size() == 0; }
 
@@ -68,8 +75,12 @@ class MpmcRing {
         break;
     }
     for (uint32_t i = 0; i < take; ++i) slots_[(head + i) & mask_] = items[i];
-    // Publish in reservation order.
-    while (prod_tail_.load(std::memory_order_relaxed) != head) CpuRelax();
+    // Publish in reservation order. The wait must be an acquire: our release
+    // below is what a consumer acquires, and it has to carry the slot writes
+    // of the earlier producers too (a plain store does not extend their
+    // release sequence). With a relaxed wait, a consumer that sees only our
+    // tail could read an earlier producer's slot without happens-before.
+    while (prod_tail_.load(std::memory_order_acquire) != head) CpuRelax();
     prod_tail_.store(head + take, std::memory_order_release);
     return take;
   }
@@ -88,7 +99,9 @@ class MpmcRing {
         break;
     }
     for (uint32_t i = 0; i < take; ++i) out[i] = slots_[(head + i) & mask_];
-    while (cons_tail_.load(std::memory_order_relaxed) != head) CpuRelax();
+    // Acquire for the same reason as in Push: a producer that acquires our
+    // cons_tail_ must know the earlier consumers' slot reads are done too.
+    while (cons_tail_.load(std::memory_order_acquire) != head) CpuRelax();
     cons_tail_.store(head + take, std::memory_order_release);
     return take;
   }

@@ -79,9 +79,16 @@ class SpscRing {
     return &slots_[head & mask_];
   }
 
-  // Approximate when called off the producer/consumer threads.
+  // Approximate when called off the producer/consumer threads, but always in
+  // [0, capacity()]. head_ is read first: a tail_ read after it is at least
+  // that head (the acquire on head_ orders the consumer's earlier read of
+  // tail_ before ours), so the difference cannot wrap below zero; reading
+  // tail_ first could pair an old tail with a newer head and yield ~2^32.
+  // Both reads can be stale by the time we subtract, hence the clamp.
   uint32_t size() const {
-    return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+    const uint32_t head = head_.load(std::memory_order_acquire);
+    const uint32_t n = tail_.load(std::memory_order_acquire) - head;
+    return n < capacity() ? n : capacity();
   }
   bool empty() const { return size() == 0; }
 

@@ -27,6 +27,10 @@ class PacketPool;
 
 inline constexpr uint32_t kMaxDropReasons = 16;
 inline constexpr uint32_t kMaxStages = 16;
+// Named events: things that happened to packets that still went on (e.g. a
+// learn refused by a full table). Kept apart from drops so that drop
+// counters mean exactly "packets lost here".
+inline constexpr uint32_t kMaxEvents = 4;
 
 // Counters of one stage on one worker; only that worker writes them, so they
 // are plain integers read (racily, as estimates) by the control path through
@@ -35,6 +39,7 @@ struct alignas(kCacheLine) StageCounters {
   uint64_t in = 0;   // packets entering the stage
   uint64_t out = 0;  // packets leaving on the "next" edge (after GRO/TSO: frames out)
   std::array<uint64_t, kMaxDropReasons> drops{};
+  std::array<uint64_t, kMaxEvents> events{};  // indexed like Stage::event_names()
 };
 
 // What a stage may use besides its batch. One per worker thread.
@@ -54,6 +59,9 @@ class Stage {
   virtual std::string_view name() const = 0;
   // Names of the drop edges, indexed by reason.
   virtual std::span<const std::string_view> drop_reasons() const = 0;
+  // Names of the event counters (StageCounters::events), shown as
+  // "<stage>_<event>"; most stages have none.
+  virtual std::span<const std::string_view> event_names() const { return {}; }
   // Processes b in place. Precondition: ctx.counters belongs to this stage.
   virtual void Process(Batch& b, StageContext& ctx) noexcept = 0;
 };

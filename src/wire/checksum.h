@@ -47,6 +47,8 @@ uint16_t ChecksumUpdate16(uint16_t old_csum, uint16_t old_word, uint16_t new_wor
 uint16_t ChecksumUpdate32(uint16_t old_csum, uint32_t old_word, uint32_t new_word);
 
 // Naive reference implementations (byte at a time), for tests only.
+// Returns the finished checksum in raw memory order, i.e. it equals
+// ChecksumFinish(ChecksumPartial(data, len)).
 uint16_t ReferenceChecksum(const uint8_t* data, size_t len);
 
 }  // namespace mflow::wire

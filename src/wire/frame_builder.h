@@ -43,6 +43,8 @@ struct OuterSpec {
 // Writes Ethernet [+VLAN] + IP + TCP/UDP + payload into out[0..cap) with
 // valid IPv4 header and L4 checksums. Returns the frame length, or 0 when it
 // does not fit.
+// IP version follows spec.dst_ip.family; an l4_proto other than TCP/UDP
+// gets no L4 header (the payload follows the IP header). Inner IPv4 has DF set.
 uint32_t BuildInnerFrame(const InnerSpec& spec, std::span<const uint8_t> payload, uint8_t* out,
                          uint32_t cap);
 

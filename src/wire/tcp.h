@@ -27,7 +27,7 @@ struct TcpHeader {
   Be16 checksum;
   Be16 urgent;
 
-  uint32_t header_len() const { return uint32_t{data_off >> 4} * 4; }
+  uint32_t header_len() const { return (uint32_t{data_off} >> 4) * 4; }
 };
 static_assert(sizeof(TcpHeader) == 20 && alignof(TcpHeader) == 1);
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what mflow needs to build, test and benchmark on Debian 12, and
+# configures + builds the given build directories.
+#   scripts/setup.sh                 # packages only
+#   scripts/setup.sh build           # + the release build in ./build
+#   scripts/setup.sh build build-tsan:thread build-asan:address
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(build-essential cmake ninja-build g++ pkg-config
+      libgtest-dev libgmock-dev libbenchmark-dev
+      libcli11-dev nlohmann-json3-dev
+      clang libclang-rt-14-dev)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+for spec in "$@"; do
+  dir=${spec%%:*}
+  san=""
+  [[ $spec == *:* ]] && san=${spec#*:}
+  echo "setup: building $dir${san:+ (sanitizer: $san)}"
+  cmake -S . -B "$dir" -G Ninja -DMFLOW_SANITIZE="$san" >/dev/null
+  ninja -C "$dir" -j"$jobs"
+done

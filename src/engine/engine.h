@@ -1,0 +1,155 @@
+// Engine: runs a stage chain over the packets of an RxPort on several worker
+// threads and hands them to a TxPort, each flow in its original order.
+//
+// The three steering modes run the same stages on the same micro-flows (runs
+// of up to `microflow_size` consecutive packets of one flow, cut at the split
+// point); they differ only in which thread runs which work:
+//
+//   flow       every micro-flow of a flow goes to the flow's home worker
+//              (hash % workers): the vanilla kernel / RSS placement. One flow
+//              is capped by one core.              (flow_mode.cc)
+//   stage      the chain is cut into contiguous groups, group g on worker g,
+//              micro-flows passed along SPSC rings: FALCON's pipelining of
+//              the stages of one flow.             (stage_mode.cc)
+//   microflow  an elephant's micro-flows go round robin to all workers and
+//              are processed in parallel; the flow's merge releases them in
+//              order; mice stay on their home worker. (microflow_mode.cc)
+//
+// The split point is not a thread: whichever worker is idle takes the RX role
+// (a try-lock), reads a burst, numbers and cuts it, and dispatches. In stage
+// mode worker 0 is the only reader (the pipeline's first stage).
+//
+// Thread-safety: Create/Start/Stop/Stats from one control thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/flow_merge.h"
+#include "engine/flow_table.h"
+#include "engine/microflow.h"
+#include "engine/parker.h"
+#include "engine/port.h"
+#include "packet/pool.h"
+#include "ring/spsc_ring.h"
+#include "stage/chain.h"
+
+namespace mflow {
+
+enum class SteeringMode { kFlow, kStage, kMicroflow };
+std::string_view SteeringModeName(SteeringMode m);
+std::optional<SteeringMode> ParseSteeringMode(std::string_view s);
+
+// Finds the flow of a packet at the split point; false = unclassifiable
+// (the packet still goes through the stages, which will name its fault).
+using Classifier = bool (*)(const Packet* p, wire::FlowKey* key);
+bool ClassifyRx(const Packet* p, wire::FlowKey* key);  // VXLAN frames from the underlay
+bool ClassifyTx(const Packet* p, wire::FlowKey* key);  // Ethernet frames from a container
+
+struct EngineConfig {
+  SteeringMode mode = SteeringMode::kMicroflow;
+  uint32_t workers = 2;
+  std::vector<int> cpus;             // pin worker i to cpus[i % size]; empty = no pinning
+  uint32_t microflow_size = 64;      // packets per micro-flow (1..kMaxBatch)
+  uint32_t rx_burst = 0;             // packets per RX call; 0 = max(32, microflow_size)
+  uint32_t elephant_pps = 20000;     // microflow mode: split flows faster than this; 0 = split all
+  MergeKind merge = MergeKind::kOrderedQueue;
+  uint32_t merge_depth = 64;         // micro-flows in flight per flow
+  uint32_t worker_queue_depth = 64;  // micro-flows queued per worker
+  uint32_t max_flows = 16384;        // power of two
+  std::vector<uint32_t> stage_cuts;  // stage mode: first stage of groups 1.. (empty = even split)
+  Classifier classify = ClassifyRx;
+  uint32_t idle_spins = 2000;        // polls before an idle worker sleeps
+  uint32_t max_sleep_us = 1000;      // longest sleep of an idle worker
+};
+
+struct StageStats {
+  std::string name;
+  uint64_t in = 0;
+  uint64_t out = 0;
+  std::vector<std::pair<std::string, uint64_t>> drops;  // "<stage>_<reason>", non-zero only
+};
+
+struct WorkerStats {
+  uint64_t microflows = 0;  // micro-flows (or stage groups) processed
+  uint64_t packets = 0;     // packets entering the chain on this worker
+  uint64_t rx_bursts = 0;
+  uint64_t rx_packets = 0;
+  uint64_t sleeps = 0;
+  uint64_t pushback_waits = 0;  // split point waited for a bounded queue
+  uint64_t cpu_ns = 0;          // thread CPU time (set at Stop)
+};
+
+struct EngineStats {
+  std::vector<StageStats> stages;
+  std::vector<WorkerStats> workers;
+  uint64_t flows = 0;
+  uint64_t elephants = 0;
+  uint64_t released_packets = 0;
+  uint64_t released_microflows = 0;
+  uint64_t empty_microflows = 0;
+  uint64_t out_of_order = 0;  // packets released below an earlier one of their flow: must be 0
+  uint64_t overflowed = 0;    // packets that found no flow slot (shared the overflow flow)
+  uint64_t drops() const;
+};
+
+class Engine {
+ public:
+  // chain, rx, tx and pool must outlive the engine. pool is where stages
+  // that create packets (TSO headers) take them from.
+  static StatusOr<std::unique_ptr<Engine>> Create(const EngineConfig& cfg, StageChain* chain,
+                                                  RxPort* rx, TxPort* tx, PacketPool* pool);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void Start();
+  // Stops reading, finishes and releases everything in flight, joins.
+  void Stop();
+  // Exact after Stop; estimates while running.
+  EngineStats Stats() const;
+  const EngineConfig& config() const { return cfg_; }
+
+ private:
+  struct Worker;
+  Engine(const EngineConfig& cfg, StageChain* chain, RxPort* rx, TxPort* tx, PacketPool* pool);
+
+  void WorkerLoop(Worker& w);
+  bool TryRx(Worker& w);
+  void Split(Worker& w, Packet** pkts, uint32_t n);
+  void Dispatch(Worker& w, FlowState* f);
+  MicroFlow* AllocMicroFlow(Worker& w);
+  bool Help(Worker& w);
+  void Process(Worker& w, MicroFlow* mf);
+  void Deliver(MicroFlow* mf);
+
+  // Mode-specific parts (flow_mode.cc, stage_mode.cc, microflow_mode.cc).
+  uint32_t PickWorker(FlowState* f);
+  void ProcessFlow(Worker& w, MicroFlow* mf);
+  void ProcessStage(Worker& w, MicroFlow* mf);
+  void ProcessMicroflow(Worker& w, MicroFlow* mf);
+  void UpdateElephant(FlowState* f, uint64_t now_ms);
+
+  EngineConfig cfg_;
+  StageChain* chain_;
+  RxPort* rx_;
+  TxPort* tx_;
+  PacketPool* pool_;
+  std::unique_ptr<FlowTable> flows_;
+  std::unique_ptr<MicroFlowPool> mf_pool_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<uint32_t> group_begin_;  // stage mode: group g runs [group_begin_[g], group_begin_[g+1])
+  std::atomic<bool> rx_role_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
+  bool started_ = false;
+};
+
+}  // namespace mflow

@@ -1,0 +1,55 @@
+// FlowMerge: the merge of one flow, in one of two designs chosen per engine.
+//
+//   kOrderedQueue  (default) the WireGuard-style ordered queue: micro-flows
+//                  are queued at the split point and the merger peeks the
+//                  head (merge.h).
+//   kReorderWindow the classic alternative, a sequence-number window in the
+//                  design of DPDK's rte_reorder (window_merge.h): workers post
+//                  completed micro-flows, the merger slots them by number and
+//                  drains up to the first gap.
+// mflow-bench --merge compares them on the same workload.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "engine/merge.h"
+#include "engine/window_merge.h"
+
+namespace mflow {
+
+enum class MergeKind { kOrderedQueue, kReorderWindow };
+inline std::string_view MergeKindName(MergeKind k) {
+  return k == MergeKind::kOrderedQueue ? "queue" : "window";
+}
+
+class FlowMerge {
+ public:
+  FlowMerge(MergeKind kind, uint32_t depth) : kind_(kind) {
+    if (kind == MergeKind::kOrderedQueue)
+      queue_ = std::make_unique<OrderedQueueMerge>(depth);
+    else
+      window_ = std::make_unique<WindowMerge>(depth);
+  }
+  // Split side (serial). False: the flow is at its in-flight bound.
+  bool Enqueue(MicroFlow* mf) noexcept {
+    return queue_ ? queue_->Enqueue(mf) : window_->Enqueue(mf);
+  }
+  // Any worker, once per micro-flow.
+  template <typename Deliver>
+  void Complete(MicroFlow* mf, Deliver&& deliver) noexcept {
+    if (queue_)
+      queue_->Complete(mf, deliver);
+    else
+      window_->Complete(mf, deliver);
+  }
+  MergeKind kind() const { return kind_; }
+
+ private:
+  MergeKind kind_;
+  std::unique_ptr<OrderedQueueMerge> queue_;
+  std::unique_ptr<WindowMerge> window_;
+};
+
+}  // namespace mflow

@@ -1,0 +1,89 @@
+// FlowTable: the split point's per-flow state.
+//
+// The split point (whoever holds the engine's RX role) classifies each packet
+// into a flow, numbers it, and appends it to the flow's open micro-flow. The
+// table is touched only by that role, so it needs no synchronization of its
+// own; the per-flow merge state inside FlowState is shared with the workers
+// and synchronizes itself (see merge.h).
+//
+// Capacity is fixed at construction (no allocation per new flow). A new flow
+// takes a free slot or one whose flow is idle and fully drained; when none is
+// left within the probe limit it shares the overflow flow, which is ordered
+// like any other flow (correct, just not parallel).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/flow_merge.h"
+#include "wire/parse.h"
+
+namespace mflow {
+
+struct FlowState {
+  wire::FlowKey key;
+  uint32_t hash = 0;
+  bool used = false;
+  uint32_t index = 0;
+
+  // --- split side (RX role only) ---
+  uint64_t next_pkt_seq = 0;
+  uint64_t next_mf_seq = 0;
+  MicroFlow* open = nullptr;  // micro-flow being filled
+  uint32_t home = 0;          // worker of a mouse / of every batch in flow mode
+  uint32_t rr = 0;            // elephant: next worker, round robin
+  bool elephant = false;
+  uint64_t window_ms = 0;     // elephant detection window start
+  uint32_t window_pkts = 0;
+  uint64_t last_seen_ms = 0;
+  uint64_t issued_mfs = 0;    // micro-flows handed to workers
+
+  // --- merge (shared; self-synchronizing) ---
+  std::unique_ptr<FlowMerge> merge;
+
+  // --- release side (one thread at a time: the merger or the flow's worker) ---
+  uint64_t released_mfs = 0;
+  uint64_t released_pkts = 0;
+  uint64_t empty_mfs = 0;      // micro-flows whose packets were all dropped
+  uint64_t last_released_seq = 0;
+  bool released_any = false;
+  uint64_t out_of_order = 0;   // packets released below an earlier one: must stay 0
+  std::atomic<uint64_t> released_mfs_pub{0};  // released_mfs, readable by the split side
+};
+
+struct FlowTableConfig {
+  uint32_t capacity = 16384;  // power of two
+  uint32_t workers = 1;
+  MergeKind merge = MergeKind::kOrderedQueue;
+  uint32_t merge_depth = 64;  // micro-flows in flight per flow
+  uint64_t idle_ms = 10000;   // a drained flow idle this long may be replaced
+};
+
+class FlowTable {
+ public:
+  static StatusOr<std::unique_ptr<FlowTable>> Create(const FlowTableConfig& cfg);
+
+  // The flow of key (created on first sight). Never null. RX role only.
+  FlowState* Find(const wire::FlowKey& key, uint32_t hash, uint64_t now_ms) noexcept;
+
+  uint32_t capacity() const { return static_cast<uint32_t>(flows_.size()); }
+  uint32_t active() const { return active_; }
+  FlowState& at(uint32_t i) { return *flows_[i]; }
+  FlowState& overflow() { return *overflow_; }
+  uint64_t overflowed_packets() const { return overflowed_; }
+
+ private:
+  explicit FlowTable(const FlowTableConfig& cfg) : cfg_(cfg) {}
+  void Init(FlowState* f, const wire::FlowKey& key, uint32_t hash) noexcept;
+
+  static constexpr uint32_t kProbe = 16;
+  FlowTableConfig cfg_;
+  std::vector<std::unique_ptr<FlowState>> flows_;
+  std::unique_ptr<FlowState> overflow_;
+  uint32_t active_ = 0;
+  uint64_t overflowed_ = 0;
+};
+
+}  // namespace mflow

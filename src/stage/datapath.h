@@ -1,0 +1,33 @@
+// The two stage chains of the overlay data path, built from one config.
+//
+//   rx (underlay -> container): outer_validate, vxlan_decap, fdb_forward,
+//                               inner_checksum, tcp_coalesce
+//   tx (container -> underlay): fdb_forward, tcp_segment, vxlan_encap
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "stage/chain.h"
+#include "table/fdb.h"
+#include "wire/ethernet.h"
+#include "wire/ip_addr.h"
+
+namespace mflow {
+
+struct DataPathConfig {
+  std::vector<uint32_t> vnis{42};
+  std::vector<wire::IpAddr> peers;  // accepted VXLAN sources; empty = any
+  wire::IpAddr local_vtep = wire::IpAddr::V4(0xC6120002);  // 198.18.0.2
+  wire::MacAddr local_mac{{0x02, 0xaa, 0, 0, 0, 0x02}};
+  wire::MacAddr next_hop_mac{{0x02, 0xaa, 0, 0, 0, 0x01}};
+  uint32_t inner_mtu = 1450;  // inner IP MTU: underlay MTU - 50 (IPv4 underlay)
+  bool coalesce = true;       // rx: software GRO
+  Fdb* fdb = nullptr;         // required; shared by both directions
+};
+
+StatusOr<std::unique_ptr<StageChain>> BuildRxChain(const DataPathConfig& cfg);
+StatusOr<std::unique_ptr<StageChain>> BuildTxChain(const DataPathConfig& cfg);
+
+}  // namespace mflow
