@@ -105,7 +105,7 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   tc.mouse_every = o.mouse_every;
   tc.ip_size = c.size;
   tc.gso_segs = c.dir == Direction::kTx ? o.gso_segs : 0;
-  tc.pool_packets = tc.gso_segs != 0 ? 1024 : 8192;
+  tc.pool_packets = tc.gso_segs != 0 ? 256 : 8192;
   auto src = TrafficSource::Create(tc);
   if (!src.ok()) return src.status();
   OrderSink sink(c.dir, o.flows);
@@ -128,7 +128,9 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
 
   PacketPoolConfig hp;
   hp.name = "headers";
-  hp.count = 16384;
+  // Segmentation takes one header packet per segment: enough for every
+  // super-frame the source can have in flight, so TSO never runs dry.
+  hp.count = tc.pool_packets * std::max<uint32_t>(1, tc.gso_segs) + 4096;
   hp.buf_size = 256;
   auto hdr_pool = PacketPool::Create(hp);
   if (!hdr_pool.ok()) return hdr_pool.status();

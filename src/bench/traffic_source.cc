@@ -44,7 +44,11 @@ StatusOr<std::unique_ptr<TrafficSource>> TrafficSource::Create(const TrafficConf
   if (cfg.flows == 0) return Status::Error("traffic: need at least one flow");
   if (cfg.gso_segs != 0 && (cfg.direction != Direction::kTx || cfg.l4_proto != 6))
     return Status::Error("traffic: super-frames (gso) are for the tx direction with tcp only");
-  if (cfg.gso_segs > 45) return Status::Error("traffic: at most 45 segments per super-frame");
+  const uint32_t seg_payload = cfg.ip_size - 20 - (cfg.l4_proto == 6 ? 20 : 8);
+  if (cfg.gso_segs != 0 && 40 + uint64_t{cfg.gso_segs} * seg_payload > 65535)
+    return Status::Error("traffic: " + std::to_string(cfg.gso_segs) + " segments of " +
+                         std::to_string(seg_payload) + " bytes exceed a 64 KiB IP datagram; use at most " +
+                         std::to_string((65535 - 40) / seg_payload));
   if (cfg.mouse_every < 2) return Status::Error("traffic: mouse_every must be at least 2");
   std::unique_ptr<TrafficSource> s(new TrafficSource(cfg));
   Status st = s->Build();

@@ -92,7 +92,7 @@ struct EngineStats {
   std::vector<WorkerStats> workers;
   uint64_t flows = 0;
   uint64_t elephants = 0;
-  uint64_t released_packets = 0;
+  uint64_t released_packets = 0;  // frames handed to TX (after coalescing/segmentation)
   uint64_t released_microflows = 0;
   uint64_t empty_microflows = 0;
   uint64_t out_of_order = 0;  // packets released below an earlier one of their flow: must be 0

@@ -119,7 +119,7 @@ TEST_P(MergeTest, ConcurrentWorkersWithStallsReleaseInOrder) {
       MicroFlow* m = nullptr;
       for (;;) {
         if (rings[w]->TryPop(&m)) {
-          const uint32_t r = rng() % 1000;
+          const auto r = rng() % 1000;
           if (r == 0)
             std::this_thread::sleep_for(std::chrono::milliseconds(2));  // long stall
           else if (r < 50)
@@ -149,7 +149,7 @@ TEST_P(MergeTest, ConcurrentWorkersWithStallsReleaseInOrder) {
 
 INSTANTIATE_TEST_SUITE_P(Kinds, MergeTest,
                          ::testing::Values(MergeKind::kOrderedQueue, MergeKind::kReorderWindow),
-                         [](const auto& info) { return std::string(MergeKindName(info.param)); });
+                         [](const ::testing::TestParamInfo<MergeKind>& p) { return std::string(MergeKindName(p.param)); });
 
 }  // namespace
 }  // namespace mflow

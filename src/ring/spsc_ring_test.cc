@@ -142,8 +142,8 @@ TEST(SpscRingTest, OneProducerOneConsumerKeepsOrder) {
 // can hold: reading the two indices in the wrong order pairs an old producer
 // index with a newer consumer index and wraps to ~4 billion. The window is
 // the observer being preempted between its two loads while the others run
-// on, so all three threads busy-spin for a fixed time (on two cores the
-// observer is preempted often).
+// on, so the three threads busy-spin on two cores for a fixed time. The check
+// is probabilistic: before the fix it failed in some runs, not in all.
 TEST(SpscRingTest, SizeSeenFromAnotherThreadStaysInRange) {
   SpscRing<uint64_t> r(64);
   std::atomic<bool> stop{false};

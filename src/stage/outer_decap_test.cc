@@ -53,7 +53,7 @@ wire::OuterSpec V6Outer() {
   return o;
 }
 
-void SetBe16(Frame& f, uint32_t off, uint16_t v) {
+void SetBe16(Frame& f, uint32_t off, uint32_t v) {
   f[off] = static_cast<uint8_t>(v >> 8);
   f[off + 1] = static_cast<uint8_t>(v);
 }
@@ -304,10 +304,10 @@ std::vector<Variant> Variants() {
       {"not_udp", v4([](Frame& f) { f[kIp4 + 9] = 6; FixIpv4Checksum(f); }), true, OV::kNotUdp},
       {"wrong_port", v4([](Frame& f) { SetBe16(f, kUdp4 + 2, 4790); }), true, OV::kWrongPort},
       {"udp_length_too_big",
-       v4([](Frame& f) { SetBe16(f, kUdp4 + 4, static_cast<uint16_t>(GetBe16(f, kUdp4 + 4) + 1)); }),
+       v4([](Frame& f) { SetBe16(f, kUdp4 + 4, GetBe16(f, kUdp4 + 4) + 1u); }),
        true, OV::kBadUdpLength},
       {"udp_length_too_small",
-       v4([](Frame& f) { SetBe16(f, kUdp4 + 4, static_cast<uint16_t>(GetBe16(f, kUdp4 + 4) - 1)); }),
+       v4([](Frame& f) { SetBe16(f, kUdp4 + 4, GetBe16(f, kUdp4 + 4) - 1u); }),
        true, OV::kBadUdpLength},
       {"v6_truncated", v6([](Frame& f) { f.resize(14 + 39); }), true, OV::kTruncated},
       {"v6_payload_length_too_big",

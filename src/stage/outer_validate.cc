@@ -13,9 +13,9 @@ namespace mflow {
 namespace {
 
 constexpr std::array<std::string_view, OuterValidate::kNumDrops> kDropNames = {
-    "truncated",       "not_ip",         "bad_ip_version",       "bad_ip_header_length",
-    "bad_ip_total_length", "bad_ip_checksum", "fragment",         "ipv6_extension_header",
-    "ttl_zero",        "not_udp",        "wrong_port",           "bad_udp_length",
+    "truncated",        "not_ip",           "bad_ip_version",       "bad_ip_header_length",
+    "bad_ip_total_length", "bad_ip_checksum", "fragment",           "ipv6_extension_header",
+    "ttl_zero",         "not_udp",          "wrong_port",           "bad_udp_length",
     "bad_udp_checksum", "zero_udp_checksum_v6", "unknown_peer",
 };
 static_assert(OuterValidate::kNumDrops <= kMaxDropReasons);

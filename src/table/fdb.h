@@ -10,13 +10,16 @@
 // Thread-safety: Lookup and Learn from any number of threads at once, without
 // locks. Each slot is a seqlock:
 //   - a writer claims a slot by CAS of its sequence from even s to odd s+1,
-//     writes key and value (release stores), then publishes with a release store of s+2; a
-//     writer that finds the slot odd or changed gives up (learning is best
-//     effort: the next packet of that MAC learns it);
+//     writes key and value (release stores), then publishes with a release
+//     store of s+2; a writer that finds the slot odd or changed gives up
+//     (learning is best effort: the next packet of that MAC learns it);
 //   - a reader loads the sequence (acquire), the words (acquire), the
-//     sequence again, and retries when it was odd or changed; after
-//     a few retries it treats the slot as a miss rather than spin behind a
+//     sequence again, and retries when it was odd or changed; after a few
+//     retries it treats the slot as a miss rather than spin behind a
 //     preempted writer (a miss floods, which is always correct).
+// Two writers learning the same new key at the same instant may both insert
+// it (in different slots). Harmless: lookups and learns use the first match
+// in probe order, and the other copy ages out.
 // Refreshing the last-seen time of an unchanged entry is a relaxed store
 // outside the seqlock, and only when the time moved by touch granularity, so a
 // flow's packets (the common case) write nothing shared most of the time.

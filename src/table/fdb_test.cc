@@ -233,9 +233,9 @@ TEST(Fdb, ConcurrentLearnAndLookupNeverTear) {
   // The control path reads along: every entry it sees must be consistent.
   const auto start = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(200)) {
-    const uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                   std::chrono::steady_clock::now() - start)
-                                                   .count());
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    const uint64_t now = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
     clock_ms.store(now, std::memory_order_relaxed);
     for (const auto& e : fdb->Snapshot(now)) {
       uint64_t mac = 0;
