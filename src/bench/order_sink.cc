@@ -112,8 +112,8 @@ void OrderSink::TxBurst(Packet** pkts, uint32_t n) noexcept {
     } else {
       CheckFrame(p);
     }
-    PacketFree(p);
   }
+  PacketFreeBurst(pkts, n);
 }
 
 SinkTotals OrderSink::Totals() const {

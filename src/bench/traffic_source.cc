@@ -122,14 +122,12 @@ Status TrafficSource::Build() {
   // now on only headers and markers are rewritten.
   std::vector<Packet*> all(pc.count);
   const uint32_t got = pool_->AllocBurst(all.data(), pc.count);
-  {
-    std::memcpy(frame.data(), flows_[0].header.data(), flows_[0].header.size());
-    for (uint32_t i = 0; i < got; ++i) {
-      std::memcpy(all[i]->data, frame.data(), payload_off_);
-      std::memcpy(all[i]->data + payload_off_, pay.data(), payload);
-    }
+  for (uint32_t i = 0; i < got; ++i) {
+    std::memcpy(all[i]->data + payload_off_, pay.data(), payload);
+    std::memcpy(all[i]->data, flows_[0].header.data(), flows_[0].header.size());
   }
   for (uint32_t i = 0; i < got; ++i) PacketFree(all[i]);
+  stamped_.assign(pc.count, 0);  // every buffer holds flow 0's frame
   return Status::Ok();
 }
 
@@ -138,7 +136,14 @@ void TrafficSource::Stamp(Packet* p, uint32_t flow) noexcept {
   const uint64_t seq = t.next_seq;
   t.next_seq += segs_;
   uint8_t* d = p->data;
-  std::memcpy(d, t.header.data(), t.header.size());
+  if (stamped_[p->index] == flow) {
+    // Same flow as last time: only the inner IP header can have changed
+    // (coalescing rewrites the head's length and checksum).
+    std::memcpy(d + l4_off_ - 20, t.header.data() + l4_off_ - 20, 20);
+  } else {
+    std::memcpy(d, t.header.data(), t.header.size());
+    stamped_[p->index] = flow;
+  }
   p->len = frame_len_;
   p->vni = cfg_.vni;
   p->in_port = 0;

@@ -4,9 +4,10 @@
 //
 // Frames are built once: every buffer of the source's pool is filled with a
 // whole frame at start. Afterwards a packet coming back from the sink only
-// gets its headers rewritten (one memcpy of ~120 bytes) and its sequence
-// fields stamped; the checksum is fixed incrementally (RFC 1624) instead of
-// being recomputed over the payload.
+// gets its sequence fields stamped and the inner IP header restored (GRO
+// rewrites the head's), or its headers rewritten (~120 bytes) when the buffer
+// last carried another flow; the checksum is fixed incrementally (RFC 1624)
+// instead of being recomputed over the payload.
 //
 // Every TCP/UDP segment's payload starts with a Marker (flow, seq) that the
 // OrderSink checks. Flow 0 is the elephant; the mice share every
@@ -76,6 +77,7 @@ class TrafficSource : public RxPort {
   uint32_t payload_off_ = 0; // offset of the first marker
   uint32_t seg_payload_ = 0; // TCP/UDP payload bytes per segment
   uint32_t segs_ = 1;        // markers per frame
+  std::vector<uint32_t> stamped_;  // per pool buffer: the flow whose headers it holds
   uint64_t counter_ = 0;
   uint64_t frames_ = 0;
   uint32_t next_mouse_ = 0;

@@ -27,6 +27,10 @@ std::optional<SteeringMode> ParseSteeringMode(std::string_view s) {
 }
 
 bool ClassifyRx(const Packet* p, wire::FlowKey* key) {
+  return wire::ClassifyVxlanOuter(p->data, p->len, key);
+}
+
+bool ClassifyRxInner(const Packet* p, wire::FlowKey* key) {
   return wire::ClassifyVxlan(p->data, p->len, key);
 }
 
@@ -209,11 +213,14 @@ void Engine::Split(Worker& w, Packet** pkts, uint32_t n) {
     FlowState* f;
     if (!cfg_.classify(p, &key)) {
       f = &flows_->overflow();
+    } else if (last != nullptr && last->key == key) {
+      // Runs of one flow are the common case: no hash, no table probe.
+      f = last;
+      p->flow_hash = f->hash;
     } else {
       const uint32_t hash = wire::FlowHash(key);
       p->flow_hash = hash;
-      f = (last != nullptr && last->hash == hash && last->key == key) ? last
-                                                                       : flows_->Find(key, hash, now_ms);
+      f = flows_->Find(key, hash, now_ms);
     }
     last = f;
     p->seq = f->next_pkt_seq++;

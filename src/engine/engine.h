@@ -50,7 +50,8 @@ std::optional<SteeringMode> ParseSteeringMode(std::string_view s);
 // Finds the flow of a packet at the split point; false = unclassifiable
 // (the packet still goes through the stages, which will name its fault).
 using Classifier = bool (*)(const Packet* p, wire::FlowKey* key);
-bool ClassifyRx(const Packet* p, wire::FlowKey* key);  // VXLAN frames from the underlay
+bool ClassifyRx(const Packet* p, wire::FlowKey* key);  // VXLAN frames: outer flow (RSS-like)
+bool ClassifyRxInner(const Packet* p, wire::FlowKey* key);  // VXLAN frames: inner 5-tuple
 bool ClassifyTx(const Packet* p, wire::FlowKey* key);  // Ethernet frames from a container
 
 struct EngineConfig {

@@ -78,6 +78,7 @@ struct Packet {
   // --- buffer (fixed for the packet's life) ---
   uint8_t* buf = nullptr;
   uint32_t buf_size = 0;
+  uint32_t index = 0;  // position in its pool, 0..count-1
   PacketPool* pool = nullptr;
 
   uint32_t headroom() const { return static_cast<uint32_t>(data - buf); }
@@ -132,5 +133,7 @@ inline constexpr uint8_t kPktFlagIpv6 = 0x04;      // inner L3 is IPv6
 
 // Returns p (and everything it owns) to its pool once the last reference goes.
 void PacketFree(Packet* p) noexcept;
+// The same for n packets, returning buffers to their pools in bursts.
+void PacketFreeBurst(Packet* const* pkts, uint32_t n) noexcept;
 
 }  // namespace mflow

@@ -37,7 +37,8 @@ class PacketPool {
   // Up to n packets; returns how many.
   uint32_t AllocBurst(Packet** out, uint32_t n) noexcept;
   // Returns packets that PacketFree has already released (no refs, no chain).
-  void Put(Packet* p) noexcept;
+  void Put(Packet* p) noexcept { PutBurst(&p, 1); }
+  void PutBurst(Packet* const* pkts, uint32_t n) noexcept;
 
   const std::string& name() const { return cfg_.name; }
   uint32_t count() const { return cfg_.count; }

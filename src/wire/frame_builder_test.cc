@@ -244,6 +244,9 @@ TEST(IpAddr, ParseAndFormat) {
   EXPECT_FALSE(IpAddr::Parse("300.1.1.1").has_value());
   EXPECT_FALSE(IpAddr::Parse("not an address").has_value());
   EXPECT_FALSE(IpAddr::Parse(std::string(100, '1')).has_value());
+  // Regression (fuzz_ip_addr): text after an embedded NUL was ignored.
+  EXPECT_FALSE(IpAddr::Parse(std::string_view("::\0.01", 6)).has_value());
+  EXPECT_FALSE(IpAddr::Parse(std::string_view("198.18.0.1\0x", 12)).has_value());
   EXPECT_EQ(IpAddr{}.ToString(), "unset");
 }
 

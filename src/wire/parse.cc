@@ -220,4 +220,28 @@ bool ClassifyVxlan(const uint8_t* p, uint32_t len, FlowKey* key) {
   return ClassifyInner(p + inner_off, l.l3_end - inner_off, vni, key);
 }
 
+bool ClassifyVxlanOuter(const uint8_t* p, uint32_t len, FlowKey* key) {
+  FrameLayout l;
+  if (ParseFrame(p, len, &l) != ParseResult::kOk || l.l4_proto != kIpProtoUdp) return false;
+  if (ReadBe16(p + l.l4_off + 2) != kVxlanPort) return false;
+  const uint32_t vx_off = l.payload_off();
+  if (l.l3_end - vx_off < sizeof(VxlanHeader)) return false;
+  FlowKey k;
+  k.vni = Read<VxlanHeader>(p + vx_off).vni();
+  k.proto = kIpProtoUdp;
+  k.sport = ReadBe16(p + l.l4_off);
+  k.dport = kVxlanPort;
+  if (l.ipv6) {
+    k.family = 6;
+    std::memcpy(k.src, p + l.l3_off + 8, 16);
+    std::memcpy(k.dst, p + l.l3_off + 24, 16);
+  } else {
+    k.family = 4;
+    std::memcpy(k.src, p + l.l3_off + 12, 4);
+    std::memcpy(k.dst, p + l.l3_off + 16, 4);
+  }
+  *key = k;
+  return true;
+}
+
 }  // namespace mflow::wire

@@ -67,6 +67,13 @@ uint32_t FlowHash(const FlowKey& k);
 // the inner frame's flow. Returns false (key untouched) when the outer
 // headers do not parse as VXLAN; a non-IP inner frame keys on its MACs.
 bool ClassifyVxlan(const uint8_t* p, uint32_t len, FlowKey* key);
+// The cheaper split-point classifier for VXLAN: keys on the outer flow
+// (outer addresses, outer UDP source port, VNI) without reading the inner
+// frame. RFC 7348 §5 has senders derive the outer source port from the inner
+// flow, so this separates inner flows exactly as a NIC's RSS does; inner
+// flows that share a source port are kept in order together (never wrong,
+// only less parallel). Returns false when the outer headers are not VXLAN.
+bool ClassifyVxlanOuter(const uint8_t* p, uint32_t len, FlowKey* key);
 // The same for a plain Ethernet frame from a container, in VNI vni.
 bool ClassifyInner(const uint8_t* p, uint32_t len, uint32_t vni, FlowKey* key);
 

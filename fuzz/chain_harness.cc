@@ -1,0 +1,446 @@
+#include "chain_harness.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "fuzz_check.h"
+#include "stage/datapath.h"
+#include "wire/checksum.h"
+#include "wire/ipv4.h"
+#include "wire/ipv6.h"
+#include "wire/tcp.h"
+
+namespace mflow::fuzz {
+namespace {
+
+constexpr uint32_t kInnerMtu = 1500;
+constexpr uint64_t kNowMs = 1000;
+const wire::IpAddr kPeerV4 = wire::IpAddr::V4(0xC6120001);  // 198.18.0.1: the golden frames' VTEP
+const wire::IpAddr kLocalVtep = wire::IpAddr::V4(0xC6120002);
+constexpr uint8_t kPeerV6Bytes[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+constexpr uint8_t kFarV6Bytes[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+
+wire::MacAddr Mac(uint8_t last) { return wire::MacAddr{{0x02, 0, 0, 0, 0, last}}; }
+
+template <typename T>
+T Must(StatusOr<T> v) {
+  if (!v.ok()) {
+    std::fprintf(stderr, "fuzz setup: %s\n", v.status().message().c_str());
+    std::abort();
+  }
+  return std::move(v).value();
+}
+
+uint64_t SumDrops(const StageCounters& c) {
+  uint64_t n = 0;
+  for (uint64_t d : c.drops) n += d;
+  return n;
+}
+
+uint32_t ChainLength(const Packet* p) {
+  uint32_t n = 0;
+  for (const Packet* c = p->chain; c != nullptr; c = c->chain_next) ++n;
+  return n;
+}
+
+bool Inside(const Packet* owner, const uint8_t* data, uint32_t len) {
+  return data >= owner->buf && data + len <= owner->buf + owner->buf_size;
+}
+
+void CheckLinear(const Packet* p) {
+  FUZZ_CHECK(Inside(p, p->data, p->len));
+  FUZZ_CHECK(p->nfrags <= kMaxFrags);
+}
+
+// Runs the chain one stage at a time and checks each stage's counters
+// against the batch it was given. All are exact:
+//   - per-packet stages (outer_validate, vxlan_decap, fdb_forward_*,
+//     inner_checksum, vxlan_encap): in = packets entering, out = packets
+//     kept, in = out + drops;
+//   - tcp_coalesce: no drop edges; in = packets, out = frames kept, and the
+//     difference is exactly the packets now hanging off the heads' chains;
+//   - tcp_segment: in = packets, in = packets kept + drops; out = frames, a
+//     train counting its segments (nsegs == gso_segs == length of the list).
+// Returns the drops of the whole chain.
+uint64_t RunChecked(StageChain& chain, Batch& b, StageContext& ctx,
+                    std::vector<StageCounters>& counters) {
+  uint64_t drops = 0;
+  for (uint32_t i = 0; i < chain.size(); ++i) {
+    counters[i] = StageCounters{};
+    const uint32_t before = b.n;
+    if (before == 0) break;
+    chain.Run(b, ctx, counters.data(), i, i + 1);
+    const Stage& st = chain.at(i);
+    const StageCounters& c = counters[i];
+    for (size_t r = st.drop_reasons().size(); r < kMaxDropReasons; ++r)
+      FUZZ_CHECK(c.drops[r] == 0);  // every drop on a named edge
+    const uint64_t d = SumDrops(c);
+    drops += d;
+    FUZZ_CHECK(c.in == before);
+    FUZZ_CHECK(b.n <= before);
+    const std::string_view name = st.name();
+    if (name == "tcp_coalesce") {
+      FUZZ_CHECK(d == 0);
+      FUZZ_CHECK(c.out == b.n);
+      uint64_t absorbed = 0;
+      for (const Packet* p : b) absorbed += ChainLength(p);
+      FUZZ_CHECK(c.in == c.out + absorbed);
+    } else if (name == "tcp_segment") {
+      FUZZ_CHECK(c.in == b.n + d);
+      uint64_t frames = 0;
+      for (const Packet* p : b) {
+        if (!p->is_train()) {
+          ++frames;
+          continue;
+        }
+        uint32_t n = 0;
+        for (const Packet* s = p->segs; s != nullptr; s = s->seg_next) ++n;
+        FUZZ_CHECK(n == p->nsegs && n == p->gso_segs && n > 0);
+        frames += n;
+      }
+      FUZZ_CHECK(c.out == frames);
+    } else {
+      FUZZ_CHECK(c.out == b.n);
+      FUZZ_CHECK(c.in == c.out + d);
+    }
+  }
+  return drops;
+}
+
+// Every packet of the pool is back, exactly once: all can be allocated, and
+// no two allocations are the same packet (a double free would have put one
+// twice into the free ring and left another one out).
+void CheckPoolWhole(PacketPool& pool) {
+  FUZZ_CHECK(pool.available() == pool.count());
+  std::vector<Packet*> all(pool.count() + 1);
+  const uint32_t got = pool.AllocBurst(all.data(), pool.count() + 1);
+  FUZZ_CHECK(got == pool.count());
+  all.resize(got);
+  std::sort(all.begin(), all.end());
+  FUZZ_CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+  for (Packet* p : all) PacketFree(p);
+  FUZZ_CHECK(pool.available() == pool.count());
+}
+
+uint32_t Flatten(const Packet* p, std::vector<uint8_t>& out) {
+  out.resize(p->frame_len());
+  const uint32_t n = p->Flatten(out.data(), static_cast<uint32_t>(out.size()));
+  FUZZ_CHECK(n == out.size());
+  return n;
+}
+
+uint32_t PseudoSum(const uint8_t* f, const wire::FrameLayout& l) {
+  const uint32_t l4_len = l.l3_end - l.l4_off;
+  if (l.ipv6) {
+    wire::Ipv6Header h;
+    std::memcpy(&h, f + l.l3_off, sizeof(h));
+    return wire::PseudoHeaderSumV6(&h, l.l4_proto, l4_len);
+  }
+  wire::Ipv4Header h;
+  std::memcpy(&h, f + l.l3_off, sizeof(h));
+  return wire::PseudoHeaderSumV4(&h, l.l4_proto, l4_len);
+}
+
+bool L4ChecksumOk(const uint8_t* f, const wire::FrameLayout& l) {
+  const uint32_t sum = wire::ChecksumPartial(f + l.l4_off, l.l3_end - l.l4_off, PseudoSum(f, l));
+  return wire::ChecksumFold(sum) == 0xffff;
+}
+
+bool Ipv4HeaderChecksumOk(const uint8_t* f, const wire::FrameLayout& l) {
+  return wire::ChecksumFold(wire::ChecksumPartial(f + l.l3_off, uint32_t{l.l4_off} - l.l3_off)) ==
+         0xffff;
+}
+
+// Fixed entries, learned again before every input (see the header).
+void ResetFdb(Fdb& fdb, bool rx) {
+  fdb.Flush();
+  const wire::IpAddr far_v6 = wire::IpAddr::V6(kFarV6Bytes);
+  for (uint32_t vni : {0u, 7u, 42u}) {
+    if (rx) {
+      fdb.Learn(vni, Mac(2), FdbValue::Local(1), kNowMs);                             // delivered
+      fdb.Learn(vni, Mac(3), FdbValue::Remote(wire::IpAddr::V4(0xC6120009)), kNowMs);  // split horizon
+    } else {
+      fdb.Learn(vni, Mac(2), FdbValue::Remote(kPeerV4), kNowMs);  // encapsulated
+      fdb.Learn(vni, Mac(3), FdbValue::Local(2), kNowMs);         // hairpin (no remote)
+      fdb.Learn(vni, Mac(4), FdbValue::Remote(far_v6), kNowMs);   // family mismatch
+    }
+  }
+}
+
+std::unique_ptr<Fdb> MakeFdb() {
+  FdbConfig fc;
+  fc.capacity = 64;  // small, so that learning can fill a probe window
+  return Must(Fdb::Create(fc));
+}
+
+DataPathConfig MakeDataPath(Fdb* fdb) {
+  DataPathConfig dp;
+  dp.vnis = {42, 7};
+  dp.peers = {kPeerV4, wire::IpAddr::V6(kPeerV6Bytes)};
+  dp.local_vtep = kLocalVtep;
+  dp.inner_mtu = kInnerMtu;
+  dp.fdb = fdb;
+  return dp;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- rx
+
+RxHarness::RxHarness() {
+  fdb_ = MakeFdb();
+  PacketPoolConfig pc;
+  pc.name = "rx";
+  pc.count = kMaxBatch + 8;
+  pc.buf_size = kHeadroom + 9216;
+  pool_ = Must(PacketPool::Create(pc));
+  chain_ = Must(BuildRxChain(MakeDataPath(fdb_.get())));
+  counters_.resize(chain_->size());
+}
+
+void RxHarness::Run(std::span<const Record> records) {
+  ResetFdb(*fdb_, true);
+  const uint32_t n = static_cast<uint32_t>(std::min<size_t>(records.size(), kMaxBatch));
+  classified_.assign(n, false);
+  keys_.assign(n, wire::FlowKey{});
+  Batch b;
+  for (uint32_t i = 0; i < n; ++i) {
+    Packet* p = pool_->Alloc();
+    FUZZ_CHECK(p != nullptr);
+    const uint32_t len =
+        static_cast<uint32_t>(std::min<size_t>(records[i].frame.size(), p->tailroom()));
+    if (len != 0) std::memcpy(p->data, records[i].frame.data(), len);
+    p->len = len;
+    p->seq = i;
+    // What the engine's split point does with it (both classifiers).
+    wire::FlowKey key;
+    classified_[i] = wire::ClassifyVxlan(p->data, len, &key);
+    if (classified_[i]) keys_[i] = key;
+    // The outer classifier needs less of the frame than the inner one.
+    wire::FlowKey outer;
+    const bool outer_ok = wire::ClassifyVxlanOuter(p->data, len, &outer);
+    if (classified_[i]) FUZZ_CHECK(outer_ok && outer.vni == key.vni);
+    b.Push(p);
+  }
+
+  StageContext ctx;
+  ctx.pool = pool_.get();
+  ctx.now_ms = kNowMs;
+  const uint64_t drops = RunChecked(*chain_, b, ctx, counters_);
+
+  uint64_t delivered = 0;
+  for (const Packet* p : b) {
+    CheckSurvivor(p);
+    delivered += 1 + ChainLength(p);
+  }
+  FUZZ_CHECK(drops + delivered == n);
+  for (Packet* p : b) PacketFree(p);
+  CheckPoolWhole(*pool_);
+}
+
+void RxHarness::CheckSurvivor(const Packet* p) {
+  CheckLinear(p);
+  FUZZ_CHECK(p->seq < classified_.size());
+  FUZZ_CHECK(p->vni == 42 || p->vni == 7);
+  FUZZ_CHECK(p->remote == kPeerV4 || p->remote == wire::IpAddr::V6(kPeerV6Bytes));
+  FUZZ_CHECK(p->segs == nullptr && p->parent == nullptr);
+  FUZZ_CHECK(p->out_port == 1 || p->out_port == kPortFlood);
+  FUZZ_CHECK(p->len >= sizeof(wire::EthernetHeader));
+  // GRO: fragment k points into the buffer of the k-th packet on the chain.
+  const Packet* c = p->chain;
+  for (uint16_t k = 0; k < p->nfrags; ++k) {
+    FUZZ_CHECK(c != nullptr);
+    FUZZ_CHECK(Inside(c, p->frags[k].data, p->frags[k].len));
+    FUZZ_CHECK(c->vni == p->vni);
+    c = c->chain_next;
+  }
+  FUZZ_CHECK(c == nullptr);
+
+  const uint32_t n = Flatten(p, flat_);
+  const uint8_t* f = flat_.data();
+  // A frame that passed the outer checks is one the split point classified,
+  // and as the flow the stages deliver.
+  FUZZ_CHECK(classified_[p->seq]);
+  wire::FlowKey key;
+  FUZZ_CHECK(wire::ClassifyInner(f, n, p->vni, &key));
+  FUZZ_CHECK(key == keys_[p->seq]);
+
+  if (p->l3_off == 0) {  // not TCP/UDP over IP: passed through untouched
+    FUZZ_CHECK(p->nfrags == 0 && p->gso_segs == 0);
+    return;
+  }
+  wire::FrameLayout l;
+  FUZZ_CHECK(wire::ParseFrame(f, n, &l) == wire::ParseResult::kOk);
+  FUZZ_CHECK(l.l3_end == n);  // padding trimmed; a super-frame's IP length covers it all
+  FUZZ_CHECK(l.l3_off == p->l3_off && l.l4_off == p->l4_off && l.l4_proto == p->l4_proto);
+  FUZZ_CHECK(l.ipv6 == ((p->flags & kPktFlagIpv6) != 0));
+  if (!l.ipv6) FUZZ_CHECK(Ipv4HeaderChecksumOk(f, l));
+  FUZZ_CHECK((p->flags & kPktFlagL4CsumOk) != 0);
+  if (p->gso_segs == 0) {
+    FUZZ_CHECK(p->nfrags == 0 && p->gso_size == 0);
+    const bool udp_no_csum = l.l4_proto == wire::kIpProtoUdp && !l.ipv6 && f[l.l4_off + 6] == 0 &&
+                             f[l.l4_off + 7] == 0;
+    FUZZ_CHECK(udp_no_csum || L4ChecksumOk(f, l));
+    return;
+  }
+  // A GRO super-frame: n segments of gso_size, the last one possibly
+  // shorter, and a CHECKSUM_PARTIAL TCP checksum: completing it (summing
+  // from the TCP header to the end, as the emitter will) must give a valid
+  // checksum.
+  FUZZ_CHECK(l.l4_proto == wire::kIpProtoTcp);
+  FUZZ_CHECK(p->gso_segs >= 2 && p->nfrags == p->gso_segs - 1u && p->gso_size > 0);
+  const uint32_t payload = l.payload_len();
+  FUZZ_CHECK(payload > uint32_t{p->gso_size} * (p->gso_segs - 1u));
+  FUZZ_CHECK(payload <= uint32_t{p->gso_size} * p->gso_segs);
+  uint8_t* tcp = flat_.data() + l.l4_off;
+  const uint16_t done = wire::ChecksumFinish(wire::ChecksumPartial(tcp, l.l3_end - l.l4_off));
+  std::memcpy(tcp + 16, &done, 2);
+  FUZZ_CHECK(L4ChecksumOk(f, l));
+}
+
+// ---------------------------------------------------------------- tx
+
+TxHarness::TxHarness() {
+  fdb_ = MakeFdb();
+  PacketPoolConfig pc;
+  pc.name = "tx-in";
+  pc.count = kMaxBatch + 8;
+  pc.buf_size = kHeadroom + 65536 + 128;
+  in_pool_ = Must(PacketPool::Create(pc));
+  pc.name = "tx-headers";
+  pc.count = 1024;
+  pc.buf_size = kHeadroom + 192;
+  hdr_pool_ = Must(PacketPool::Create(pc));
+  pc.name = "check";
+  pc.count = 4;
+  pc.buf_size = kHeadroom + 9216;
+  check_pool_ = Must(PacketPool::Create(pc));
+  chain_ = Must(BuildTxChain(MakeDataPath(fdb_.get())));
+  counters_.resize(chain_->size());
+
+  check_outer_ = Must(OuterValidate::Create(OuterValidateConfig{}));
+  VxlanDecapConfig dc;
+  dc.vnis = {42, 7};
+  dc.max_inner_frame = kInnerMtu + 14 + 4;
+  check_decap_ = Must(VxlanDecap::Create(dc));
+  check_inner_ = Must(InnerChecksum::Create(InnerChecksumConfig{}));
+}
+
+void TxHarness::Run(std::span<const Record> records) {
+  ResetFdb(*fdb_, false);
+  const uint32_t n = static_cast<uint32_t>(std::min<size_t>(records.size(), kMaxBatch));
+  inputs_.assign(n, {});
+  Batch b;
+  for (uint32_t i = 0; i < n; ++i) {
+    const Record& r = records[i];
+    Packet* p = in_pool_->Alloc();
+    FUZZ_CHECK(p != nullptr);
+    const uint32_t len = static_cast<uint32_t>(std::min<size_t>(r.frame.size(), p->tailroom()));
+    if (len != 0) std::memcpy(p->data, r.frame.data(), len);
+    inputs_[i] = r.frame.first(len);
+    // Linear part and fragments: the fragments point into the packet's own
+    // buffer, past its linear part, as a TAP's scatter/gather would.
+    p->len = len;
+    if (r.meta.split != 0 && r.meta.split < len) {
+      p->len = r.meta.split;
+      const uint32_t piece = kFragSizes[r.meta.flags >> 4];
+      uint32_t off = p->len;
+      while (off < len) {
+        const uint32_t take = p->nfrags + 1u == kMaxFrags ? len - off : std::min(piece, len - off);
+        FUZZ_CHECK(p->AppendFrag(p->data + off, take));
+        off += take;
+      }
+    }
+    p->gso_size = r.meta.gso_size;
+    const uint8_t port = r.meta.flags & 0x03;
+    p->in_port = port == 0 ? kPortNone : static_cast<uint16_t>(port - 1);
+    p->vni = (r.meta.flags & kTxFlagVni42) != 0 ? 42u : (r.meta.flags & kTxFlagVni7) != 0 ? 7u : 0u;
+    p->seq = i;
+    b.Push(p);
+  }
+
+  StageContext ctx;
+  ctx.pool = hdr_pool_.get();
+  ctx.now_ms = kNowMs;
+  const uint64_t drops = RunChecked(*chain_, b, ctx, counters_);
+  for (const Packet* p : b) CheckSurvivor(p);
+  FUZZ_CHECK(drops + b.n == n);
+  for (Packet* p : b) PacketFree(p);
+  CheckPoolWhole(*in_pool_);
+  CheckPoolWhole(*hdr_pool_);
+  CheckPoolWhole(*check_pool_);
+}
+
+std::vector<uint8_t> TxHarness::Decap(const Packet* frame, uint32_t want_vni, bool segment) {
+  const uint32_t n = Flatten(frame, flat_);
+  Packet* cp = check_pool_->Alloc();
+  FUZZ_CHECK(cp != nullptr);
+  FUZZ_CHECK(n <= cp->tailroom());
+  std::memcpy(cp->data, flat_.data(), n);
+  cp->len = n;
+  StageCounters counters;
+  StageContext ctx;
+  ctx.counters = &counters;
+  ctx.pool = check_pool_.get();
+  // The outer headers we wrote are ones our own receiver accepts.
+  FUZZ_CHECK(check_outer_->Handle(cp, ctx) == kNext);
+  FUZZ_CHECK(cp->remote == kLocalVtep);
+  FUZZ_CHECK(check_decap_->Handle(cp, ctx) == kNext);
+  FUZZ_CHECK(cp->vni == want_vni);
+  if (segment) {
+    // A TSO segment is a complete, valid TCP segment.
+    FUZZ_CHECK(check_inner_->Handle(cp, ctx) == kNext);
+    FUZZ_CHECK((cp->flags & kPktFlagL4CsumOk) != 0 && cp->l4_proto == wire::kIpProtoTcp);
+  }
+  std::vector<uint8_t> inner(cp->data, cp->data + cp->len);
+  PacketFree(cp);
+  return inner;
+}
+
+void TxHarness::CheckSurvivor(const Packet* p) {
+  CheckLinear(p);
+  FUZZ_CHECK(p->seq < inputs_.size());
+  const std::span<const uint8_t> in = inputs_[p->seq];
+  const uint32_t want_vni = p->vni != 0 ? p->vni : 42;
+  FUZZ_CHECK(p->remote == kPeerV4);
+  if (!p->is_train()) {
+    FUZZ_CHECK(p->gso_size == 0);
+    const std::vector<uint8_t> inner = Decap(p, want_vni, false);
+    FUZZ_CHECK(inner.size() == in.size() && std::equal(inner.begin(), inner.end(), in.begin()));
+    return;
+  }
+
+  // A train: the super-frame's payload, cut into gso_size pieces, each a
+  // segment with the super-frame's headers and the right sequence number.
+  FUZZ_CHECK(p->gso_size > 0);
+  wire::FrameLayout l;
+  FUZZ_CHECK(wire::ParseFrame(in.data(), static_cast<uint32_t>(in.size()), &l) ==
+             wire::ParseResult::kOk);
+  FUZZ_CHECK(l.l4_proto == wire::kIpProtoTcp);
+  wire::TcpHeader tcp0;
+  std::memcpy(&tcp0, in.data() + l.l4_off, sizeof(tcp0));
+  const uint32_t hdr_len = l.payload_off();
+  const uint32_t payload = l.payload_len();
+  uint32_t off = 0;
+  for (const Packet* s = p->segs; s != nullptr; s = s->seg_next) {
+    CheckLinear(s);
+    for (uint16_t k = 0; k < s->nfrags; ++k) FUZZ_CHECK(Inside(p, s->frags[k].data, s->frags[k].len));
+    FUZZ_CHECK(s->remote == p->remote && s->seq == p->seq && s->gso_size == 0);
+    const std::vector<uint8_t> inner = Decap(s, want_vni, true);
+    FUZZ_CHECK(inner.size() >= hdr_len);
+    // The L2 header and addresses/ports are the super-frame's.
+    FUZZ_CHECK(std::equal(in.begin(), in.begin() + l.l3_off, inner.begin()));
+    FUZZ_CHECK(std::equal(in.begin() + l.l4_off, in.begin() + l.l4_off + 4, inner.begin() + l.l4_off));
+    wire::TcpHeader tcp;
+    std::memcpy(&tcp, inner.data() + l.l4_off, sizeof(tcp));
+    FUZZ_CHECK(tcp.seq.host() == tcp0.seq.host() + off);
+    const uint32_t seg_payload = static_cast<uint32_t>(inner.size()) - hdr_len;
+    FUZZ_CHECK(seg_payload == std::min<uint32_t>(p->gso_size, payload - off));
+    FUZZ_CHECK(std::equal(inner.begin() + hdr_len, inner.end(), in.begin() + hdr_len + off));
+    off += seg_payload;
+  }
+  FUZZ_CHECK(off == payload);
+}
+
+}  // namespace mflow::fuzz

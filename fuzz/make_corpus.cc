@@ -1,0 +1,266 @@
+// make_corpus: writes the seed corpora of the fuzz targets from golden
+// frames (wire::BuildInnerFrame / BuildVxlanFrame), one file per seed, into
+// <dir>/<target>/<name>. The output is deterministic; the seeds are
+// committed under fuzz/corpus/ and regenerated with
+//   build-fuzz/fuzz/mflow-fuzz-corpus fuzz/corpus
+// Seeds are valid inputs of every kind the stages distinguish (TCP/UDP,
+// IPv4/IPv6, 802.1Q, non-IP, GRO runs, TSO super-frames, scatter/gather),
+// plus a few near misses; the fuzzer finds the malformed ones itself.
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "input_format.h"
+#include "wire/frame_builder.h"
+#include "wire/tcp.h"
+
+namespace mflow::fuzz {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+namespace fs = std::filesystem;
+
+wire::IpAddr V6(uint8_t last) {
+  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
+  b[15] = last;
+  return wire::IpAddr::V6(b);
+}
+
+Bytes Payload(uint32_t n, uint32_t start = 0) {
+  Bytes p(n);
+  for (uint32_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(((start + i) * 7) % 251);
+  return p;
+}
+
+Bytes Inner(const wire::InnerSpec& spec, uint32_t payload_len, uint32_t stream_pos = 0) {
+  Bytes out(70000);
+  const Bytes payload = Payload(payload_len, stream_pos);
+  out.resize(wire::BuildInnerFrame(spec, payload, out.data(), static_cast<uint32_t>(out.size())));
+  if (out.empty()) {
+    std::fprintf(stderr, "make_corpus: inner frame does not fit\n");
+    std::exit(1);
+  }
+  return out;
+}
+
+Bytes Vxlan(const Bytes& inner, const wire::OuterSpec& outer = wire::OuterSpec{}) {
+  Bytes out(inner.size() + 128);
+  out.resize(wire::BuildVxlanFrame(outer, inner, out.data(), static_cast<uint32_t>(out.size())));
+  if (out.empty()) {
+    std::fprintf(stderr, "make_corpus: VXLAN frame does not fit\n");
+    std::exit(1);
+  }
+  return out;
+}
+
+wire::InnerSpec Tcp4() { return wire::InnerSpec{}; }
+wire::InnerSpec Udp4() {
+  wire::InnerSpec s;
+  s.l4_proto = 17;
+  return s;
+}
+wire::InnerSpec Tcp6() {
+  wire::InnerSpec s;
+  s.src_ip = V6(0x11);
+  s.dst_ip = V6(0x12);
+  return s;
+}
+wire::InnerSpec Udp6() {
+  wire::InnerSpec s = Tcp6();
+  s.l4_proto = 17;
+  return s;
+}
+wire::InnerSpec Vlan(wire::InnerSpec s) {
+  s.vlan = 100;
+  return s;
+}
+wire::OuterSpec Outer6() {
+  wire::OuterSpec o;
+  o.src_ip = V6(1);
+  o.dst_ip = V6(2);
+  return o;
+}
+
+// An ARP request: a non-IP frame the overlay forwards without looking inside.
+Bytes Arp() {
+  Bytes f = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x06,
+             0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01, 0x02, 0, 0, 0, 0, 0x01,
+             198, 18, 1, 1, 0, 0, 0, 0, 0, 0, 198, 18, 1, 2};
+  return f;
+}
+
+class Writer {
+ public:
+  explicit Writer(fs::path root) : root_(std::move(root)) {}
+  void Put(const std::string& target, const std::string& name, const Bytes& data) {
+    const fs::path dir = root_ / target;
+    fs::create_directories(dir);
+    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    if (!out) {
+      std::fprintf(stderr, "make_corpus: cannot write %s\n", (dir / name).c_str());
+      std::exit(1);
+    }
+    ++files_;
+    bytes_ += data.size();
+  }
+  void Summary() const { std::printf("make_corpus: %u files, %zu bytes\n", files_, bytes_); }
+
+ private:
+  fs::path root_;
+  unsigned files_ = 0;
+  size_t bytes_ = 0;
+};
+
+// A run of n back-to-back TCP segments of one flow (the last with PSH), the
+// input GRO merges.
+std::vector<Bytes> Run(wire::InnerSpec spec, uint32_t n, uint32_t mss) {
+  std::vector<Bytes> out;
+  for (uint32_t i = 0; i < n; ++i) {
+    spec.tcp_seq = 1 + i * mss;
+    spec.tcp_flags = i + 1 == n ? (wire::kTcpAck | wire::kTcpPsh) : wire::kTcpAck;
+    out.push_back(Inner(spec, mss, i * mss));
+  }
+  return out;
+}
+
+Bytes RxBatch(const std::vector<Bytes>& frames) {
+  Bytes out;
+  for (const Bytes& f : frames) AppendRecord(out, f, nullptr);
+  return out;
+}
+
+Bytes TxOne(const TxMeta& m, const Bytes& frame) {
+  Bytes out;
+  AppendMeta(out, m);
+  out.insert(out.end(), frame.begin(), frame.end());
+  return out;
+}
+
+void Write(Writer& w) {
+  const Bytes tcp4 = Inner(Tcp4(), 100);
+  const Bytes tcp4_full = Inner(Tcp4(), 1448);
+  const Bytes tcp4_ack = Inner(Tcp4(), 0);
+  const Bytes udp4 = Inner(Udp4(), 64);
+  Bytes udp4_nocsum = udp4;
+  udp4_nocsum[14 + 20 + 6] = 0;
+  udp4_nocsum[14 + 20 + 7] = 0;
+  const Bytes tcp6 = Inner(Tcp6(), 200);
+  const Bytes udp6 = Inner(Udp6(), 64);
+  const Bytes vlan_tcp4 = Inner(Vlan(Tcp4()), 300);
+  wire::InnerSpec icmp = Tcp4();
+  icmp.l4_proto = 1;
+  const Bytes icmp4 = Inner(icmp, 32);
+  const Bytes arp = Arp();
+
+  const std::vector<std::pair<std::string, Bytes>> inners = {
+      {"tcp4", tcp4},     {"tcp4_1448", tcp4_full}, {"tcp4_ack", tcp4_ack},
+      {"udp4", udp4},     {"udp4_nocsum", udp4_nocsum}, {"tcp6", tcp6},
+      {"udp6", udp6},     {"vlan_tcp4", vlan_tcp4}, {"icmp4", icmp4},
+      {"arp", arp},
+  };
+
+  // Wire parsers.
+  for (const auto& [name, f] : inners) {
+    w.Put("parse_frame", name, f);
+    w.Put("classify_inner", name, f);
+  }
+  w.Put("parse_frame", "vxlan_tcp4", Vxlan(tcp4));
+  w.Put("parse_frame", "vxlan6_tcp6", Vxlan(tcp6, Outer6()));
+  for (const auto& [name, f] : inners) w.Put("classify_vxlan", "vxlan_" + name, Vxlan(f));
+  w.Put("classify_vxlan", "vxlan6_tcp4", Vxlan(tcp4, Outer6()));
+  const char* addrs[] = {"198.18.0.1", "255.255.255.255", "0.0.0.0",       "2001:db8::1",
+                         "::",         "::1",             "::ffff:1.2.3.4", "fe80::1:2:3:4",
+                         "2001:0db8:0000:0000:0000:ff00:0042:8329"};
+  int i = 0;
+  for (const char* a : addrs)
+    w.Put("ip_addr", "addr" + std::to_string(i++), Bytes(a, a + std::strlen(a)));
+
+  // rx chain: one VXLAN frame.
+  for (const auto& [name, f] : inners) w.Put("rx_chain", "vxlan_" + name, Vxlan(f));
+  w.Put("rx_chain", "vxlan6_tcp6", Vxlan(tcp6, Outer6()));
+  wire::OuterSpec csum;
+  csum.udp_checksum = true;
+  w.Put("rx_chain", "vxlan_csum_udp4", Vxlan(udp4, csum));
+  wire::OuterSpec vni7;
+  vni7.vni = 7;
+  w.Put("rx_chain", "vxlan_vni7_tcp4", Vxlan(tcp4, vni7));
+
+  // rx chain: batches (GRO runs, mixed flows).
+  std::vector<Bytes> run4;
+  for (const Bytes& f : Run(Tcp4(), 8, 1448)) run4.push_back(Vxlan(f));
+  w.Put("rx_batch", "gro4_x8", RxBatch(run4));
+  std::vector<Bytes> run6;
+  for (const Bytes& f : Run(Tcp6(), 5, 1428)) run6.push_back(Vxlan(f, Outer6()));
+  w.Put("rx_batch", "gro6_x5", RxBatch(run6));
+  std::vector<Bytes> runv;
+  for (const Bytes& f : Run(Vlan(Tcp4()), 4, 1000)) runv.push_back(Vxlan(f));
+  w.Put("rx_batch", "gro_vlan_x4", RxBatch(runv));
+  wire::InnerSpec other = Tcp4();
+  other.sport = 40001;
+  std::vector<Bytes> mixed;
+  const std::vector<Bytes> a = Run(Tcp4(), 4, 500);
+  const std::vector<Bytes> b = Run(other, 4, 500);
+  for (size_t k = 0; k < a.size(); ++k) {
+    mixed.push_back(Vxlan(a[k]));
+    mixed.push_back(Vxlan(b[k]));
+  }
+  mixed.push_back(Vxlan(udp4));
+  mixed.push_back(Vxlan(arp));
+  mixed.push_back(Vxlan(tcp4_ack));
+  w.Put("rx_batch", "mixed", RxBatch(mixed));
+  std::vector<Bytes> broken = run4;
+  broken[3][broken[3].size() - 1] ^= 0x5a;  // a bad inner TCP checksum mid-run
+  w.Put("rx_batch", "gro4_bad_csum", RxBatch(broken));
+
+  // tx chain: frames from a container, with TSO metadata.
+  const uint8_t port0_vni42 = 0x01 | kTxFlagVni42;
+  w.Put("tx_chain", "tcp4", TxOne({0, port0_vni42, 0}, tcp4_full));
+  w.Put("tx_chain", "udp6", TxOne({0, 0x01, 0}, udp6));
+  w.Put("tx_chain", "arp", TxOne({0, 0x02, 0}, arp));
+  const Bytes super4 = Inner(Tcp4(), 14480);
+  w.Put("tx_chain", "tso4_x10", TxOne({1448, port0_vni42, 0}, super4));
+  w.Put("tx_chain", "tso4_x10_sg", TxOne({1448, port0_vni42, 54}, super4));
+  w.Put("tx_chain", "tso4_x10_sg_small", TxOne({1448, port0_vni42 | 0x50, 60}, super4));
+  w.Put("tx_chain", "tso6_vlan", TxOne({1408, 0x01 | kTxFlagVni7, 0}, Inner(Vlan(Tcp6()), 8000)));
+  w.Put("tx_chain", "tso4_64k", TxOne({1448, port0_vni42, 54}, Inner(Tcp4(), 65000)));
+  w.Put("tx_chain", "tso4_gso_too_big", TxOne({9000, port0_vni42, 0}, super4));
+  w.Put("tx_chain", "tso_udp", TxOne({1000, port0_vni42, 0}, Inner(Udp4(), 3000)));
+  Bytes tcp4_opts = Inner(Tcp4(), 4000);
+  w.Put("tx_chain", "tso4_short_tail", TxOne({1448, port0_vni42, 0}, tcp4_opts));
+
+  Bytes batch;
+  const TxMeta plain{0, port0_vni42, 0};
+  const TxMeta tso{1448, port0_vni42, 0};
+  const TxMeta tso_sg{1448, port0_vni42 | 0x80, 54};
+  AppendRecord(batch, tcp4, &plain);
+  AppendRecord(batch, Inner(Tcp4(), 5000), &tso);
+  AppendRecord(batch, udp4, &plain);
+  AppendRecord(batch, Inner(Tcp6(), 6000), &tso_sg);
+  AppendRecord(batch, arp, &plain);
+  w.Put("tx_batch", "mixed", batch);
+  Bytes plains;
+  for (uint32_t k = 0; k < 8; ++k) {
+    wire::InnerSpec s = Tcp4();
+    s.tcp_seq = 1 + k * 1000;
+    AppendRecord(plains, Inner(s, 1000, k * 1000), &plain);
+  }
+  w.Put("tx_batch", "plain_x8", plains);
+}
+
+}  // namespace
+}  // namespace mflow::fuzz
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <corpus dir>\n", argv[0]);
+    return 2;
+  }
+  mflow::fuzz::Writer w{std::filesystem::path(argv[1])};
+  mflow::fuzz::Write(w);
+  w.Summary();
+  return 0;
+}

@@ -1,0 +1,14 @@
+// Fuzz target: the whole rx stage chain (BuildRxChain) on a batch of frames
+// (input_format.h: length-prefixed records), so that coalescing sees runs of
+// segments and the stages see mixed batches. Checks: chain_harness.h.
+#include <cstddef>
+#include <cstdint>
+
+#include "chain_harness.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static auto* harness = new mflow::fuzz::RxHarness();  // lives for the process
+  const auto records = mflow::fuzz::SplitRecords(data, size, false, mflow::kMaxBatch);
+  harness->Run(records);
+  return 0;
+}
