@@ -21,6 +21,10 @@ const wire::IpAddr kLocalVtep = wire::IpAddr::V4(0xC6120002);
 constexpr uint8_t kPeerV6Bytes[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 constexpr uint8_t kFarV6Bytes[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
 
+uint32_t ReadBe32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
 wire::MacAddr Mac(uint8_t last) { return wire::MacAddr{{0x02, 0, 0, 0, 0, last}}; }
 
 template <typename T>
@@ -110,15 +114,21 @@ uint64_t RunChecked(StageChain& chain, Batch& b, StageContext& ctx,
 
 // Every packet of the pool is back, exactly once: all can be allocated, and
 // no two allocations are the same packet (a double free would have put one
-// twice into the free ring and left another one out).
+// twice into the free ring and left another one out). The pool's packets
+// are one array, so a packet's index is its distance from the lowest one.
 void CheckPoolWhole(PacketPool& pool) {
   FUZZ_CHECK(pool.available() == pool.count());
   std::vector<Packet*> all(pool.count() + 1);
   const uint32_t got = pool.AllocBurst(all.data(), pool.count() + 1);
   FUZZ_CHECK(got == pool.count());
   all.resize(got);
-  std::sort(all.begin(), all.end());
-  FUZZ_CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+  const Packet* base = *std::min_element(all.begin(), all.end());
+  std::vector<bool> seen(got, false);
+  for (const Packet* p : all) {
+    const auto idx = static_cast<size_t>(p - base);
+    FUZZ_CHECK(idx < got && !seen[idx]);
+    seen[idx] = true;
+  }
   for (Packet* p : all) PacketFree(p);
   FUZZ_CHECK(pool.available() == pool.count());
 }
@@ -188,11 +198,11 @@ DataPathConfig MakeDataPath(Fdb* fdb) {
 
 // ---------------------------------------------------------------- rx
 
-RxHarness::RxHarness() {
+RxHarness::RxHarness(uint32_t max_packets) : max_packets_(std::min(max_packets, kMaxBatch)) {
   fdb_ = MakeFdb();
   PacketPoolConfig pc;
   pc.name = "rx";
-  pc.count = kMaxBatch + 8;
+  pc.count = max_packets_ + 3;
   pc.buf_size = kHeadroom + 9216;
   pool_ = Must(PacketPool::Create(pc));
   chain_ = Must(BuildRxChain(MakeDataPath(fdb_.get())));
@@ -201,7 +211,7 @@ RxHarness::RxHarness() {
 
 void RxHarness::Run(std::span<const Record> records) {
   ResetFdb(*fdb_, true);
-  const uint32_t n = static_cast<uint32_t>(std::min<size_t>(records.size(), kMaxBatch));
+  const uint32_t n = static_cast<uint32_t>(std::min<size_t>(records.size(), max_packets_));
   classified_.assign(n, false);
   keys_.assign(n, wire::FlowKey{});
   Batch b;
@@ -293,6 +303,22 @@ void RxHarness::CheckSurvivor(const Packet* p) {
   const uint32_t payload = l.payload_len();
   FUZZ_CHECK(payload > uint32_t{p->gso_size} * (p->gso_segs - 1u));
   FUZZ_CHECK(payload <= uint32_t{p->gso_size} * p->gso_segs);
+  // Each merged packet is the next in-order segment of the head's
+  // connection (its own headers are still in its buffer), and the head's
+  // fragment k is exactly the payload of chain member k.
+  const uint8_t* head_tcp = p->data + p->l4_off;
+  uint32_t next = ReadBe32(head_tcp + 4) + (p->len - l.payload_off());
+  c = p->chain;
+  for (uint16_t k = 0; k < p->nfrags; ++k, c = c->chain_next) {
+    FUZZ_CHECK(c->l4_off == p->l4_off && c->l3_off == p->l3_off);
+    const uint8_t* ctcp = c->data + c->l4_off;
+    FUZZ_CHECK(std::memcmp(ctcp, head_tcp, 4) == 0);  // ports
+    FUZZ_CHECK(ReadBe32(ctcp + 4) == next);
+    const uint32_t doff = (uint32_t{ctcp[12]} >> 4) * 4;
+    FUZZ_CHECK(p->frags[k].data == ctcp + doff);
+    FUZZ_CHECK(p->frags[k].data + p->frags[k].len == c->data + c->len);
+    next += p->frags[k].len;
+  }
   uint8_t* tcp = flat_.data() + l.l4_off;
   const uint16_t done = wire::ChecksumFinish(wire::ChecksumPartial(tcp, l.l3_end - l.l4_off));
   std::memcpy(tcp + 16, &done, 2);
@@ -301,15 +327,17 @@ void RxHarness::CheckSurvivor(const Packet* p) {
 
 // ---------------------------------------------------------------- tx
 
-TxHarness::TxHarness() {
+TxHarness::TxHarness(uint32_t max_packets) : max_packets_(std::min(max_packets, kMaxBatch)) {
   fdb_ = MakeFdb();
   PacketPoolConfig pc;
   pc.name = "tx-in";
-  pc.count = kMaxBatch + 8;
+  pc.count = max_packets_ + 3;
   pc.buf_size = kHeadroom + 65536 + 128;
   in_pool_ = Must(PacketPool::Create(pc));
   pc.name = "tx-headers";
-  pc.count = 1024;
+  // 64 KiB of payload in 1448-byte segments takes 46 headers; a tiny
+  // gso_size runs the pool dry (no_buffer), which is a case to cover too.
+  pc.count = 256;
   pc.buf_size = kHeadroom + 192;
   hdr_pool_ = Must(PacketPool::Create(pc));
   pc.name = "check";
@@ -329,7 +357,7 @@ TxHarness::TxHarness() {
 
 void TxHarness::Run(std::span<const Record> records) {
   ResetFdb(*fdb_, false);
-  const uint32_t n = static_cast<uint32_t>(std::min<size_t>(records.size(), kMaxBatch));
+  const uint32_t n = static_cast<uint32_t>(std::min<size_t>(records.size(), max_packets_));
   inputs_.assign(n, {});
   Batch b;
   for (uint32_t i = 0; i < n; ++i) {

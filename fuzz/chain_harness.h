@@ -41,13 +41,17 @@ namespace mflow::fuzz {
 
 class RxHarness {
  public:
-  RxHarness();
-  // Runs the records as one batch (at most kMaxBatch of them).
+  // max_packets: the most records Run will be given (1..kMaxBatch); pools
+  // are sized to it, since checking a whole pool after every input costs
+  // time per packet of the pool.
+  explicit RxHarness(uint32_t max_packets);
+  // Runs the records as one batch (at most max_packets of them).
   void Run(std::span<const Record> records);
 
  private:
   void CheckSurvivor(const Packet* p);
 
+  uint32_t max_packets_;
   std::unique_ptr<Fdb> fdb_;
   std::unique_ptr<PacketPool> pool_;
   std::unique_ptr<StageChain> chain_;
@@ -60,7 +64,7 @@ class RxHarness {
 
 class TxHarness {
  public:
-  TxHarness();
+  explicit TxHarness(uint32_t max_packets);
   void Run(std::span<const Record> records);
 
  private:
@@ -69,6 +73,7 @@ class TxHarness {
   // frame's bytes (the check packet is freed).
   std::vector<uint8_t> Decap(const Packet* frame, uint32_t want_vni, bool segment);
 
+  uint32_t max_packets_;
   std::unique_ptr<Fdb> fdb_;
   std::unique_ptr<PacketPool> in_pool_;   // super-frames: 64 KiB buffers
   std::unique_ptr<PacketPool> hdr_pool_;  // TSO segment headers

@@ -7,7 +7,7 @@
 #include "chain_harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static auto* harness = new mflow::fuzz::RxHarness();  // lives for the process
+  static auto* harness = new mflow::fuzz::RxHarness(mflow::kMaxBatch);  // lives for the process
   const auto records = mflow::fuzz::SplitRecords(data, size, false, mflow::kMaxBatch);
   harness->Run(records);
   return 0;

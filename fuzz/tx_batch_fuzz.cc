@@ -6,7 +6,7 @@
 #include "chain_harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static auto* harness = new mflow::fuzz::TxHarness();  // lives for the process
+  static auto* harness = new mflow::fuzz::TxHarness(mflow::kMaxBatch);  // lives for the process
   const auto records = mflow::fuzz::SplitRecords(data, size, true, mflow::kMaxBatch);
   harness->Run(records);
   return 0;

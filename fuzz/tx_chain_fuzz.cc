@@ -7,7 +7,7 @@
 #include "chain_harness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static auto* harness = new mflow::fuzz::TxHarness();  // lives for the process
+  static auto* harness = new mflow::fuzz::TxHarness(1);  // lives for the process
   if (size < mflow::fuzz::kTxMetaLen) return 0;
   const mflow::fuzz::Record r{{data + mflow::fuzz::kTxMetaLen, size - mflow::fuzz::kTxMetaLen},
                               mflow::fuzz::DecodeMeta(data)};

@@ -132,10 +132,17 @@ void Engine::Start() {
 
 void Engine::Stop() {
   if (!started_) return;
+  // First take the RX role for good: once we hold it no worker is splitting
+  // or can start to, so the in-flight count can only fall. Only then tell
+  // the workers to finish; a worker leaves once nothing is in flight. (Doing
+  // it the other way round lets a split that was already under way hand a
+  // micro-flow to a worker that has just left.)
+  while (rx_role_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
   stopping_.store(true, std::memory_order_release);
   for (auto& w : workers_) w->parker.Unpark();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
+  rx_role_.store(false, std::memory_order_release);
   started_ = false;
 }
 
@@ -152,7 +159,7 @@ void Engine::WorkerLoop(Worker& w) {
       Process(w, mf);
       did = true;
     }
-    if (may_rx && !stopping_.load(std::memory_order_relaxed) && TryRx(w)) did = true;
+    if (may_rx && TryRx(w)) did = true;
     if (did) {
       idle = 0;
       sleep_us = 20;
@@ -185,8 +192,9 @@ void Engine::WorkerLoop(Worker& w) {
 }
 
 bool Engine::TryRx(Worker& w) {
-  const bool locked = cfg_.mode == SteeringMode::kStage;  // worker 0 owns RX alone
-  if (!locked && rx_role_.exchange(true, std::memory_order_acquire)) return false;
+  // In stage mode only worker 0 reads, so the role is uncontended there; it
+  // is still taken, because Stop() takes it to end all reading.
+  if (rx_role_.exchange(true, std::memory_order_acquire)) return false;
   Packet* pkts[kMaxBatch];
   const uint32_t n = rx_->RxBurst(pkts, cfg_.rx_burst);
   if (n != 0) {
@@ -195,7 +203,7 @@ bool Engine::TryRx(Worker& w) {
     Split(w, pkts, n);
   }
   // Release: the next holder sees the flow table and rings as we left them.
-  if (!locked) rx_role_.store(false, std::memory_order_release);
+  rx_role_.store(false, std::memory_order_release);
   return n != 0;
 }
 
@@ -260,38 +268,48 @@ void Engine::Dispatch(Worker& w, FlowState* f) {
   if (cfg_.mode == SteeringMode::kMicroflow) {
     // Rule 2: join the flow's ordered queue before any worker sees it.
     // Rule 5: when the flow is at its bound, push back (help, retry).
+    uint32_t spins = 0;
     while (!f->merge->Enqueue(mf)) {
       ++w.stats.pushback_waits;
-      Help(w);
+      Help(w, spins);
     }
   }
   ++f->issued_mfs;
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   Worker& t = *workers_[target];
+  uint32_t spins = 0;
   while (!t.ring.TryPush(mf)) {
     ++w.stats.pushback_waits;
-    Help(w);
+    Help(w, spins);
   }
   if (&t != &w) t.parker.Unpark();
 }
 
 MicroFlow* Engine::AllocMicroFlow(Worker& w) {
   MicroFlow* m;
+  uint32_t spins = 0;
   while ((m = mf_pool_->Alloc()) == nullptr) {
     ++w.stats.pushback_waits;
-    Help(w);
+    Help(w, spins);
   }
   return m;
 }
 
 // Makes progress on our own queue while the split point waits for room.
-bool Engine::Help(Worker& w) {
+// `spins` counts the caller's consecutive fruitless waits: past a few dozen
+// the worker we wait for is probably not running (the machine is shared with
+// the containers we serve), so we yield the core to it instead of spinning.
+bool Engine::Help(Worker& w, uint32_t& spins) {
   MicroFlow* mf = nullptr;
   if (w.ring.TryPop(&mf)) {
     Process(w, mf);
+    spins = 0;
     return true;
   }
-  CpuRelax();
+  if (++spins < 64)
+    CpuRelax();
+  else
+    std::this_thread::yield();
   return false;
 }
 

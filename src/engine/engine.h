@@ -127,7 +127,7 @@ class Engine {
   void Split(Worker& w, Packet** pkts, uint32_t n);
   void Dispatch(Worker& w, FlowState* f);
   MicroFlow* AllocMicroFlow(Worker& w);
-  bool Help(Worker& w);
+  bool Help(Worker& w, uint32_t& spins);
   void Process(Worker& w, MicroFlow* mf);
   void Deliver(MicroFlow* mf);
 

@@ -16,11 +16,24 @@ uint32_t Engine::PickWorker(FlowState* f) {
     case SteeringMode::kMicroflow:
       break;
   }
-  // microflow: spread elephants round robin, keep mice home.
+  // microflow: spread elephants, keep mice home. An elephant's micro-flow
+  // goes to the worker with the fewest queued micro-flows (round robin among
+  // equals). Strict round robin is not enough: the worker that holds the RX
+  // role drains its own queue whenever it waits, so its peers' queues fill
+  // and it ends up spinning while they are the bottleneck.
   if (cfg_.elephant_pps == 0 || f->elephant) {
-    const uint32_t t = f->rr;
-    f->rr = (f->rr + 1) % cfg_.workers;
-    return t;
+    uint32_t best = f->rr;
+    uint32_t best_len = workers_[best]->ring.size();
+    for (uint32_t i = 1; i < cfg_.workers && best_len != 0; ++i) {
+      const uint32_t w = (f->rr + i) % cfg_.workers;
+      const uint32_t len = workers_[w]->ring.size();
+      if (len < best_len) {
+        best = w;
+        best_len = len;
+      }
+    }
+    f->rr = (best + 1) % cfg_.workers;
+    return best;
   }
   return f->home;
 }
