@@ -18,8 +18,16 @@ constexpr uint32_t kInnerMtu = 1500;
 constexpr uint64_t kNowMs = 1000;
 const wire::IpAddr kPeerV4 = wire::IpAddr::V4(0xC6120001);  // 198.18.0.1: the golden frames' VTEP
 const wire::IpAddr kLocalVtep = wire::IpAddr::V4(0xC6120002);
-constexpr uint8_t kPeerV6Bytes[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-constexpr uint8_t kFarV6Bytes[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+const wire::IpAddr kFarV4 = wire::IpAddr::V4(0xC6120009);
+
+wire::IpAddr V6(uint8_t last) {
+  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
+  b[15] = last;
+  return wire::IpAddr::V6(b);
+}
+const wire::IpAddr kPeerV6 = V6(1);
+const wire::IpAddr kLocalVtepV6 = V6(2);
+const wire::IpAddr kFarV6 = V6(9);
 
 uint32_t ReadBe32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
@@ -163,17 +171,17 @@ bool Ipv4HeaderChecksumOk(const uint8_t* f, const wire::FrameLayout& l) {
 }
 
 // Fixed entries, learned again before every input (see the header).
-void ResetFdb(Fdb& fdb, bool rx) {
+void ResetFdb(Fdb& fdb, bool rx, bool v6_underlay) {
   fdb.Flush();
-  const wire::IpAddr far_v6 = wire::IpAddr::V6(kFarV6Bytes);
   for (uint32_t vni : {0u, 7u, 42u}) {
     if (rx) {
-      fdb.Learn(vni, Mac(2), FdbValue::Local(1), kNowMs);                             // delivered
-      fdb.Learn(vni, Mac(3), FdbValue::Remote(wire::IpAddr::V4(0xC6120009)), kNowMs);  // split horizon
+      fdb.Learn(vni, Mac(2), FdbValue::Local(1), kNowMs);        // delivered
+      fdb.Learn(vni, Mac(3), FdbValue::Remote(kFarV4), kNowMs);  // split horizon
     } else {
-      fdb.Learn(vni, Mac(2), FdbValue::Remote(kPeerV4), kNowMs);  // encapsulated
-      fdb.Learn(vni, Mac(3), FdbValue::Local(2), kNowMs);         // hairpin (no remote)
-      fdb.Learn(vni, Mac(4), FdbValue::Remote(far_v6), kNowMs);   // family mismatch
+      // Encapsulated; hairpin (no remote); the other family (mismatch).
+      fdb.Learn(vni, Mac(2), FdbValue::Remote(v6_underlay ? kPeerV6 : kPeerV4), kNowMs);
+      fdb.Learn(vni, Mac(3), FdbValue::Local(2), kNowMs);
+      fdb.Learn(vni, Mac(4), FdbValue::Remote(v6_underlay ? kFarV4 : kFarV6), kNowMs);
     }
   }
 }
@@ -184,11 +192,11 @@ std::unique_ptr<Fdb> MakeFdb() {
   return Must(Fdb::Create(fc));
 }
 
-DataPathConfig MakeDataPath(Fdb* fdb) {
+DataPathConfig MakeDataPath(Fdb* fdb, bool v6_underlay) {
   DataPathConfig dp;
   dp.vnis = {42, 7};
-  dp.peers = {kPeerV4, wire::IpAddr::V6(kPeerV6Bytes)};
-  dp.local_vtep = kLocalVtep;
+  dp.peers = {kPeerV4, kPeerV6};
+  dp.local_vtep = v6_underlay ? kLocalVtepV6 : kLocalVtep;
   dp.inner_mtu = kInnerMtu;
   dp.fdb = fdb;
   return dp;
@@ -205,12 +213,12 @@ RxHarness::RxHarness(uint32_t max_packets) : max_packets_(std::min(max_packets, 
   pc.count = max_packets_ + 3;
   pc.buf_size = kHeadroom + 9216;
   pool_ = Must(PacketPool::Create(pc));
-  chain_ = Must(BuildRxChain(MakeDataPath(fdb_.get())));
+  chain_ = Must(BuildRxChain(MakeDataPath(fdb_.get(), false)));
   counters_.resize(chain_->size());
 }
 
 void RxHarness::Run(std::span<const Record> records) {
-  ResetFdb(*fdb_, true);
+  ResetFdb(*fdb_, true, false);
   const uint32_t n = static_cast<uint32_t>(std::min<size_t>(records.size(), max_packets_));
   classified_.assign(n, false);
   keys_.assign(n, wire::FlowKey{});
@@ -253,7 +261,7 @@ void RxHarness::CheckSurvivor(const Packet* p) {
   CheckLinear(p);
   FUZZ_CHECK(p->seq < classified_.size());
   FUZZ_CHECK(p->vni == 42 || p->vni == 7);
-  FUZZ_CHECK(p->remote == kPeerV4 || p->remote == wire::IpAddr::V6(kPeerV6Bytes));
+  FUZZ_CHECK(p->remote == kPeerV4 || p->remote == kPeerV6);
   FUZZ_CHECK(p->segs == nullptr && p->parent == nullptr);
   FUZZ_CHECK(p->out_port == 1 || p->out_port == kPortFlood);
   FUZZ_CHECK(p->len >= sizeof(wire::EthernetHeader));
@@ -289,8 +297,8 @@ void RxHarness::CheckSurvivor(const Packet* p) {
   FUZZ_CHECK((p->flags & kPktFlagL4CsumOk) != 0);
   if (p->gso_segs == 0) {
     FUZZ_CHECK(p->nfrags == 0 && p->gso_size == 0);
-    const bool udp_no_csum = l.l4_proto == wire::kIpProtoUdp && !l.ipv6 && f[l.l4_off + 6] == 0 &&
-                             f[l.l4_off + 7] == 0;
+    const bool udp_no_csum =
+        l.l4_proto == wire::kIpProtoUdp && !l.ipv6 && f[l.l4_off + 6] == 0 && f[l.l4_off + 7] == 0;
     FUZZ_CHECK(udp_no_csum || L4ChecksumOk(f, l));
     return;
   }
@@ -344,8 +352,9 @@ TxHarness::TxHarness(uint32_t max_packets) : max_packets_(std::min(max_packets, 
   pc.count = 4;
   pc.buf_size = kHeadroom + 9216;
   check_pool_ = Must(PacketPool::Create(pc));
-  chain_ = Must(BuildTxChain(MakeDataPath(fdb_.get())));
-  counters_.resize(chain_->size());
+  chain_v4_ = Must(BuildTxChain(MakeDataPath(fdb_.get(), false)));
+  chain_v6_ = Must(BuildTxChain(MakeDataPath(fdb_.get(), true)));
+  counters_.resize(chain_v4_->size());
 
   check_outer_ = Must(OuterValidate::Create(OuterValidateConfig{}));
   VxlanDecapConfig dc;
@@ -356,7 +365,8 @@ TxHarness::TxHarness(uint32_t max_packets) : max_packets_(std::min(max_packets, 
 }
 
 void TxHarness::Run(std::span<const Record> records) {
-  ResetFdb(*fdb_, false);
+  v6_underlay_ = !records.empty() && (records[0].meta.flags & kTxFlagV6Underlay) != 0;
+  ResetFdb(*fdb_, false, v6_underlay_);
   const uint32_t n = static_cast<uint32_t>(std::min<size_t>(records.size(), max_packets_));
   inputs_.assign(n, {});
   Batch b;
@@ -372,7 +382,7 @@ void TxHarness::Run(std::span<const Record> records) {
     p->len = len;
     if (r.meta.split != 0 && r.meta.split < len) {
       p->len = r.meta.split;
-      const uint32_t piece = kFragSizes[r.meta.flags >> 4];
+      const uint32_t piece = FragSize(r.meta.flags);
       uint32_t off = p->len;
       while (off < len) {
         const uint32_t take = p->nfrags + 1u == kMaxFrags ? len - off : std::min(piece, len - off);
@@ -391,7 +401,7 @@ void TxHarness::Run(std::span<const Record> records) {
   StageContext ctx;
   ctx.pool = hdr_pool_.get();
   ctx.now_ms = kNowMs;
-  const uint64_t drops = RunChecked(*chain_, b, ctx, counters_);
+  const uint64_t drops = RunChecked(v6_underlay_ ? *chain_v6_ : *chain_v4_, b, ctx, counters_);
   for (const Packet* p : b) CheckSurvivor(p);
   FUZZ_CHECK(drops + b.n == n);
   for (Packet* p : b) PacketFree(p);
@@ -413,7 +423,7 @@ std::vector<uint8_t> TxHarness::Decap(const Packet* frame, uint32_t want_vni, bo
   ctx.pool = check_pool_.get();
   // The outer headers we wrote are ones our own receiver accepts.
   FUZZ_CHECK(check_outer_->Handle(cp, ctx) == kNext);
-  FUZZ_CHECK(cp->remote == kLocalVtep);
+  FUZZ_CHECK(cp->remote == (v6_underlay_ ? kLocalVtepV6 : kLocalVtep));
   FUZZ_CHECK(check_decap_->Handle(cp, ctx) == kNext);
   FUZZ_CHECK(cp->vni == want_vni);
   if (segment) {
@@ -431,7 +441,7 @@ void TxHarness::CheckSurvivor(const Packet* p) {
   FUZZ_CHECK(p->seq < inputs_.size());
   const std::span<const uint8_t> in = inputs_[p->seq];
   const uint32_t want_vni = p->vni != 0 ? p->vni : 42;
-  FUZZ_CHECK(p->remote == kPeerV4);
+  FUZZ_CHECK(p->remote == (v6_underlay_ ? kPeerV6 : kPeerV4));
   if (!p->is_train()) {
     FUZZ_CHECK(p->gso_size == 0);
     const std::vector<uint8_t> inner = Decap(p, want_vni, false);
@@ -453,13 +463,15 @@ void TxHarness::CheckSurvivor(const Packet* p) {
   uint32_t off = 0;
   for (const Packet* s = p->segs; s != nullptr; s = s->seg_next) {
     CheckLinear(s);
-    for (uint16_t k = 0; k < s->nfrags; ++k) FUZZ_CHECK(Inside(p, s->frags[k].data, s->frags[k].len));
+    for (uint16_t k = 0; k < s->nfrags; ++k)
+      FUZZ_CHECK(Inside(p, s->frags[k].data, s->frags[k].len));
     FUZZ_CHECK(s->remote == p->remote && s->seq == p->seq && s->gso_size == 0);
     const std::vector<uint8_t> inner = Decap(s, want_vni, true);
     FUZZ_CHECK(inner.size() >= hdr_len);
     // The L2 header and addresses/ports are the super-frame's.
     FUZZ_CHECK(std::equal(in.begin(), in.begin() + l.l3_off, inner.begin()));
-    FUZZ_CHECK(std::equal(in.begin() + l.l4_off, in.begin() + l.l4_off + 4, inner.begin() + l.l4_off));
+    FUZZ_CHECK(
+        std::equal(in.begin() + l.l4_off, in.begin() + l.l4_off + 4, inner.begin() + l.l4_off));
     wire::TcpHeader tcp;
     std::memcpy(&tcp, inner.data() + l.l4_off, sizeof(tcp));
     FUZZ_CHECK(tcp.seq.host() == tcp0.seq.host() + off);

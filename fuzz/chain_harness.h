@@ -11,14 +11,15 @@
 //     and no drop counted outside the stage's named reasons;
 //   - end to end: every input packet is in exactly one drop counter or
 //     delivered (a GRO super-frame delivers its head and its chain);
-//   - the pools get every packet back exactly once once the survivors are
-//     freed (nothing leaked, nothing freed twice);
+//   - once the survivors are freed, the pools have every packet back,
+//     each exactly once (nothing leaked, nothing freed twice);
 //   - what survives is what the stages say it is: rx output parses, its
 //     checksums verify (a GRO head's after completing its partial checksum),
+//     a GRO head's chain holds the next in-order segments of its connection,
 //     and the split point's flow key equals that of the delivered frame; tx
-//     output decapsulates (through the rx stages) to the input frame, and a
-//     TSO train's segments are valid TCP segments carrying the super-frame's
-//     payload in order.
+//     output (over an IPv4 or, per input, an IPv6 underlay) decapsulates
+//     through the rx stages to the input frame, and a TSO train's segments
+//     are valid TCP segments carrying the super-frame's payload in order.
 //
 // Thread-safety: serial (libFuzzer runs one input at a time).
 #pragma once
@@ -78,7 +79,9 @@ class TxHarness {
   std::unique_ptr<PacketPool> in_pool_;   // super-frames: 64 KiB buffers
   std::unique_ptr<PacketPool> hdr_pool_;  // TSO segment headers
   std::unique_ptr<PacketPool> check_pool_;
-  std::unique_ptr<StageChain> chain_;
+  std::unique_ptr<StageChain> chain_v4_;  // IPv4 underlay
+  std::unique_ptr<StageChain> chain_v6_;  // IPv6 underlay (kTxFlagV6Underlay)
+  bool v6_underlay_ = false;              // of the current input
   std::unique_ptr<OuterValidate> check_outer_;
   std::unique_ptr<VxlanDecap> check_decap_;
   std::unique_ptr<InnerChecksum> check_inner_;

@@ -14,7 +14,9 @@
 //   flags          bits 0-1: ingress port (0 = none, 1..3 = port 0..2)
 //                  bit 2:    p->vni = 42; bit 3: p->vni = 7 (neither: 0,
 //                            the encapsulator's default VNI)
-//                  bits 4-7: fragment size class (kFragSizes)
+//                  bits 4-6: fragment size class (kFragSizes)
+//                  bit 7:    IPv6 underlay (tx_batch: the first record's
+//                            bit picks it for the whole batch)
 //   split          0: the frame is linear; n: the first n bytes are linear and
 //                  the rest is cut into fragments of the chosen size
 #pragma once
@@ -34,8 +36,9 @@ struct TxMeta {
 inline constexpr size_t kTxMetaLen = 4;
 inline constexpr uint8_t kTxFlagVni42 = 0x04;
 inline constexpr uint8_t kTxFlagVni7 = 0x08;
-inline constexpr uint32_t kFragSizes[16] = {1448, 1,    3,    7,    64,   100,  512,   1000,
-                                            1500, 2048, 4000, 9000, 13,   200,  16384, 65535};
+inline constexpr uint8_t kTxFlagV6Underlay = 0x80;
+inline constexpr uint32_t kFragSizes[8] = {1448, 1, 7, 13, 100, 1000, 4000, 65535};
+inline uint32_t FragSize(uint8_t flags) { return kFragSizes[(flags >> 4) & 7]; }
 
 struct Record {
   std::span<const uint8_t> frame;

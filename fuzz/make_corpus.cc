@@ -86,9 +86,9 @@ wire::OuterSpec Outer6() {
 
 // An ARP request: a non-IP frame the overlay forwards without looking inside.
 Bytes Arp() {
-  Bytes f = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x06,
-             0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01, 0x02, 0, 0, 0, 0, 0x01,
-             198, 18, 1, 1, 0, 0, 0, 0, 0, 0, 198, 18, 1, 2};
+  Bytes f = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0,    0,    0, 0,   0x01, 0x08, 0x06,
+             0x00, 0x01, 0x08, 0x00, 6,    4,    0x00, 0x01, 0x02, 0, 0,   0,    0,    0x01,
+             198,  18,   1,    1,    0,    0,    0,    0,    0,    0, 198, 18,   1,    2};
   return f;
 }
 
@@ -99,7 +99,8 @@ class Writer {
     const fs::path dir = root_ / target;
     fs::create_directories(dir);
     std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    out.write(reinterpret_cast<const char*>(data.data()),
+              static_cast<std::streamsize>(data.size()));
     if (!out) {
       std::fprintf(stderr, "make_corpus: cannot write %s\n", (dir / name).c_str());
       std::exit(1);
@@ -157,9 +158,9 @@ void Write(Writer& w) {
   const Bytes arp = Arp();
 
   const std::vector<std::pair<std::string, Bytes>> inners = {
-      {"tcp4", tcp4},     {"tcp4_1448", tcp4_full}, {"tcp4_ack", tcp4_ack},
-      {"udp4", udp4},     {"udp4_nocsum", udp4_nocsum}, {"tcp6", tcp6},
-      {"udp6", udp6},     {"vlan_tcp4", vlan_tcp4}, {"icmp4", icmp4},
+      {"tcp4", tcp4}, {"tcp4_1448", tcp4_full},     {"tcp4_ack", tcp4_ack},
+      {"udp4", udp4}, {"udp4_nocsum", udp4_nocsum}, {"tcp6", tcp6},
+      {"udp6", udp6}, {"vlan_tcp4", vlan_tcp4},     {"icmp4", icmp4},
       {"arp", arp},
   };
 
@@ -172,8 +173,14 @@ void Write(Writer& w) {
   w.Put("parse_frame", "vxlan6_tcp6", Vxlan(tcp6, Outer6()));
   for (const auto& [name, f] : inners) w.Put("classify_vxlan", "vxlan_" + name, Vxlan(f));
   w.Put("classify_vxlan", "vxlan6_tcp4", Vxlan(tcp4, Outer6()));
-  const char* addrs[] = {"198.18.0.1", "255.255.255.255", "0.0.0.0",       "2001:db8::1",
-                         "::",         "::1",             "::ffff:1.2.3.4", "fe80::1:2:3:4",
+  const char* addrs[] = {"198.18.0.1",
+                         "255.255.255.255",
+                         "0.0.0.0",
+                         "2001:db8::1",
+                         "::",
+                         "::1",
+                         "::ffff:1.2.3.4",
+                         "fe80::1:2:3:4",
                          "2001:0db8:0000:0000:0000:ff00:0042:8329"};
   int i = 0;
   for (const char* a : addrs)
@@ -225,6 +232,13 @@ void Write(Writer& w) {
   w.Put("tx_chain", "tso4_x10", TxOne({1448, port0_vni42, 0}, super4));
   w.Put("tx_chain", "tso4_x10_sg", TxOne({1448, port0_vni42, 54}, super4));
   w.Put("tx_chain", "tso4_x10_sg_small", TxOne({1448, port0_vni42 | 0x50, 60}, super4));
+  // IPv6 underlay: every outer UDP checksum covers the scatter/gather
+  // pieces, odd-sized ones here (class 2: 7 bytes).
+  const uint8_t v6u = kTxFlagV6Underlay;
+  w.Put("tx_chain", "v6u_tcp4", TxOne({0, port0_vni42 | v6u, 0}, tcp4_full));
+  w.Put("tx_chain", "v6u_tso4_x10", TxOne({1448, port0_vni42 | v6u, 0}, super4));
+  w.Put("tx_chain", "v6u_tso6_sg_odd",
+        TxOne({1408, port0_vni42 | v6u | 0x20, 74}, Inner(Tcp6(), 3000)));
   w.Put("tx_chain", "tso6_vlan", TxOne({1408, 0x01 | kTxFlagVni7, 0}, Inner(Vlan(Tcp6()), 8000)));
   w.Put("tx_chain", "tso4_64k", TxOne({1448, port0_vni42, 54}, Inner(Tcp4(), 65000)));
   w.Put("tx_chain", "tso4_gso_too_big", TxOne({9000, port0_vni42, 0}, super4));
@@ -235,7 +249,7 @@ void Write(Writer& w) {
   Bytes batch;
   const TxMeta plain{0, port0_vni42, 0};
   const TxMeta tso{1448, port0_vni42, 0};
-  const TxMeta tso_sg{1448, port0_vni42 | 0x80, 54};
+  const TxMeta tso_sg{1448, port0_vni42 | 0x30, 54};
   AppendRecord(batch, tcp4, &plain);
   AppendRecord(batch, Inner(Tcp4(), 5000), &tso);
   AppendRecord(batch, udp4, &plain);
@@ -249,6 +263,13 @@ void Write(Writer& w) {
     AppendRecord(plains, Inner(s, 1000, k * 1000), &plain);
   }
   w.Put("tx_batch", "plain_x8", plains);
+  Bytes v6_batch;
+  const TxMeta plain_v6u{0, port0_vni42 | v6u, 0};
+  const TxMeta tso_v6u{1448, port0_vni42 | v6u | 0x20, 54};
+  AppendRecord(v6_batch, tcp4, &plain_v6u);
+  AppendRecord(v6_batch, Inner(Tcp4(), 5000), &tso_v6u);
+  AppendRecord(v6_batch, udp6, &plain_v6u);
+  w.Put("tx_batch", "v6u_mixed", v6_batch);
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 #   scripts/fuzz.sh --only rx_batch --long 60
 # Prints executions and coverage per target (libFuzzer's final stats) and
 # exits non-zero on any crash, leak or failed check. Nothing is written into
-# the source tree: new corpus entries go to a scratch copy and crash inputs
-# to build-fuzz/fuzz-work/<target>/; a crash reproduces with
+# the source tree: new corpus entries go to a scratch directory and crash
+# inputs to build-fuzz/fuzz-work/run-*/<target>/crashes/; a crash reproduces with
 #   build-fuzz/fuzz/fuzz_<target> <crash file>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,12 +28,24 @@ done
 TARGETS=(parse_frame:9000 classify_vxlan:9000 classify_inner:9000 ip_addr:64
          rx_chain:9000 rx_batch:40000 tx_chain:65600 tx_batch:65600)
 
+if [[ -n $only ]] && ! printf '%s\n' "${TARGETS[@]%%:*}" | grep -qx "$only"; then
+  echo "fuzz.sh: no target '$only' (targets: ${TARGETS[*]%%:*})" >&2
+  exit 2
+fi
+
 scripts/setup.sh  # packages only (clang, libclang-rt-14-dev for libFuzzer)
 echo "fuzz: building (build-fuzz)"
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DMFLOW_FUZZ=ON >/dev/null
-ninja -C build-fuzz -j"$(nproc)" mflow-fuzz >/dev/null
+mkdir -p build-fuzz/fuzz-work
+# Another fuzz.sh (say, from a concurrent scripts/test.sh) may be building.
+flock build-fuzz/.build-lock sh -c '
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DMFLOW_FUZZ=ON >/dev/null &&
+  ninja -C build-fuzz -j"$(nproc)" mflow-fuzz >/dev/null'
 
-work=build-fuzz/fuzz-work
+# A directory per run, so that concurrent runs do not share scratch corpora;
+# kept (logs, crash inputs) until the next run, minus the scratch corpora.
+work=$(mktemp -d build-fuzz/fuzz-work/run-XXXXXX)
+find build-fuzz/fuzz-work -mindepth 1 -maxdepth 1 -name 'run-*' ! -path "$work" -mmin +60 \
+  -exec rm -rf {} +
 failed=()
 summary=()
 for spec in "${TARGETS[@]}"; do
@@ -41,7 +53,6 @@ for spec in "${TARGETS[@]}"; do
   max_len=${spec#*:}
   [[ -n $only && $t != "$only" ]] && continue
   dir=$work/$t
-  rm -rf "$dir/corpus"
   mkdir -p "$dir/corpus" "$dir/crashes"
   # The first corpus directory receives new entries: the scratch copy, not
   # the committed seeds (read only, second).
@@ -53,6 +64,7 @@ for spec in "${TARGETS[@]}"; do
       "$dir/corpus" "fuzz/corpus/$t" >"$dir/log" 2>&1
   rc=$?
   set -e
+  rm -rf "$dir/corpus"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$dir/log" | tail -1)

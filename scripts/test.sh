@@ -3,6 +3,7 @@
 #   - all unit tests in the release build (ctest);
 #   - ring, merge and engine tests under ThreadSanitizer;
 #   - parser and stage tests under AddressSanitizer + UBSan;
+#   - the libFuzzer targets for a few seconds each (scripts/fuzz.sh);
 #   - a short mflow-bench smoke run that fails on any reordering or loss.
 # No timing thresholds anywhere: tests check behaviour, benchmarks report figures.
 set -euo pipefail
@@ -19,6 +20,9 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/src/mflow-test
 echo "== wire / stage tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-wire
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-stage
+
+echo "== fuzz targets, ~4 s each (longer: scripts/fuzz.sh --long 600)"
+scripts/fuzz.sh
 
 echo "== benchmark smoke run (order and loss checked, figures not judged)"
 build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --flows 8 --mouse-every 4 \

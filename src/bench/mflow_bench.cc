@@ -44,6 +44,7 @@ struct Options {
   uint32_t repeats = 3;
   bool pin = false;
   bool no_coalesce = false;
+  std::vector<uint32_t> stage_cuts;
   std::string json;
 };
 
@@ -142,6 +143,7 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   ec.merge = c.merge;
   ec.elephant_pps = o.elephant_pps;
   ec.classify = c.dir == Direction::kRx ? ClassifyRx : ClassifyTx;
+  if (c.mode == SteeringMode::kStage) ec.stage_cuts = o.stage_cuts;
   if (o.pin)
     for (uint32_t i = 0; i < c.workers; ++i) ec.cpus.push_back(static_cast<int>(i));
   auto engine = Engine::Create(ec, chain->get(), src->get(), &sink, hdr_pool->get());
@@ -236,6 +238,9 @@ int Main(int argc, char** argv) {
   app.add_option("--repeats", o.repeats, "runs of every configuration")->check(CLI::Range(1, 1000));
   app.add_flag("--pin", o.pin, "pin worker i to CPU i");
   app.add_flag("--no-coalesce", o.no_coalesce, "rx: leave software GRO out of the chain");
+  app.add_option("--stage-cuts", o.stage_cuts,
+                 "stage mode: first stage index of each group after the first (default: even split)")
+      ->delimiter(',');
   app.add_option("--json", o.json, "write one JSON record per configuration to this file");
   CLI11_PARSE(app, argc, argv);
 

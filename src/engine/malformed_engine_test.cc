@@ -38,8 +38,8 @@ constexpr uint32_t kGoodSegments = 3000;
 constexpr uint32_t kOuterIp = 14;
 constexpr uint32_t kOuterUdp = 34;
 constexpr uint32_t kVx = 42;
-constexpr uint32_t kIp = 14;    // inner IP header
-constexpr uint32_t kL4 = 34;    // inner TCP/UDP header (IPv4)
+constexpr uint32_t kIp = 14;  // inner IP header
+constexpr uint32_t kL4 = 34;  // inner TCP/UDP header (IPv4)
 const wire::IpAddr kPeer = wire::IpAddr::V4(0xC6120001);
 
 void SetBe16(Frame& f, uint32_t off, uint32_t v) {
@@ -120,17 +120,29 @@ std::vector<Kind> Kinds() {
     };
   };
   return {
-      {"outer_truncated", outer([](Frame& f) { f.resize(kOuterIp + 10); }), "outer_validate_truncated"},
-      {"outer_ip_checksum", outer([](Frame& f) { f[kOuterIp + 10] ^= 0x10; }), "outer_validate_bad_ip_checksum"},
-      {"outer_ip_length_beyond_frame",
-       outer([](Frame& f) { SetBe16(f, kOuterIp + 2, GetBe16(&f[kOuterIp + 2]) + 1u); FixIpv4Checksum(f, kOuterIp); }),
+      {"outer_truncated", outer([](Frame& f) { f.resize(kOuterIp + 10); }),
+       "outer_validate_truncated"},
+      {"outer_ip_checksum", outer([](Frame& f) { f[kOuterIp + 10] ^= 0x10; }),
+       "outer_validate_bad_ip_checksum"},
+      {"outer_ip_length_beyond_frame", outer([](Frame& f) {
+         SetBe16(f, kOuterIp + 2, GetBe16(&f[kOuterIp + 2]) + 1u);
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_bad_ip_total_length"},
-      {"outer_fragment", outer([](Frame& f) { SetBe16(f, kOuterIp + 6, 0x2000); FixIpv4Checksum(f, kOuterIp); }),
+      {"outer_fragment", outer([](Frame& f) {
+         SetBe16(f, kOuterIp + 6, 0x2000);
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_fragment"},
-      {"outer_ttl_zero", outer([](Frame& f) { f[kOuterIp + 8] = 0; FixIpv4Checksum(f, kOuterIp); }),
+      {"outer_ttl_zero", outer([](Frame& f) {
+         f[kOuterIp + 8] = 0;
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_ttl_zero"},
-      {"outer_wrong_port", outer([](Frame& f) { SetBe16(f, kOuterUdp + 2, 4790); }), "outer_validate_wrong_port"},
-      {"outer_udp_length", outer([](Frame& f) { SetBe16(f, kOuterUdp + 4, GetBe16(&f[kOuterUdp + 4]) - 1u); }),
+      {"outer_wrong_port", outer([](Frame& f) { SetBe16(f, kOuterUdp + 2, 4790); }),
+       "outer_validate_wrong_port"},
+      {"outer_udp_length",
+       outer([](Frame& f) { SetBe16(f, kOuterUdp + 4, GetBe16(&f[kOuterUdp + 4]) - 1u); }),
        "outer_validate_bad_udp_length"},
       {"outer_unknown_peer",
        [=](bool same, uint32_t seq) {
@@ -142,19 +154,30 @@ std::vector<Kind> Kinds() {
       {"vxlan_flag_i_clear", outer([](Frame& f) { f[kVx] = 0; }), "vxlan_decap_flag_i_clear"},
       {"vxlan_reserved_bits", outer([](Frame& f) { f[kVx + 1] = 1; }), "vxlan_decap_reserved_bits"},
       {"vxlan_unknown_vni", outer([](Frame& f) { f[kVx + 6] = 99; }), "vxlan_decap_unknown_vni"},
-      {"inner_ethernet_truncated", inner([](Frame& f) { f.resize(13); }), "vxlan_decap_inner_truncated"},
+      {"inner_ethernet_truncated", inner([](Frame& f) { f.resize(13); }),
+       "vxlan_decap_inner_truncated"},
       {"inner_above_mtu", inner([](Frame& f) { f.resize(1600, 0); }), "vxlan_decap_inner_too_big"},
-      {"inner_multicast_source", inner([](Frame& f) { f[6] = 0x01; }), "fdb_forward_rx_bad_src_mac"},
-      {"inner_to_remote_vtep", inner([](Frame& f) { f[5] = 0x03; }), "fdb_forward_rx_split_horizon"},
-      {"inner_ip_truncated", inner([](Frame& f) { f.resize(kIp + 12); }), "inner_checksum_truncated_ip"},
-      {"inner_ip_checksum", inner([](Frame& f) { f[kIp + 10] ^= 0x01; }), "inner_checksum_bad_ip_checksum"},
-      {"inner_ip_length_beyond_frame",
-       inner([](Frame& f) { SetBe16(f, kIp + 2, GetBe16(&f[kIp + 2]) + 8u); FixIpv4Checksum(f, kIp); }),
+      {"inner_multicast_source", inner([](Frame& f) { f[6] = 0x01; }),
+       "fdb_forward_rx_bad_src_mac"},
+      {"inner_to_remote_vtep", inner([](Frame& f) { f[5] = 0x03; }),
+       "fdb_forward_rx_split_horizon"},
+      {"inner_ip_truncated", inner([](Frame& f) { f.resize(kIp + 12); }),
+       "inner_checksum_truncated_ip"},
+      {"inner_ip_checksum", inner([](Frame& f) { f[kIp + 10] ^= 0x01; }),
+       "inner_checksum_bad_ip_checksum"},
+      {"inner_ip_length_beyond_frame", inner([](Frame& f) {
+         SetBe16(f, kIp + 2, GetBe16(&f[kIp + 2]) + 8u);
+         FixIpv4Checksum(f, kIp);
+       }),
        "inner_checksum_bad_ip_total_length"},
-      {"inner_tcp_truncated",
-       inner([](Frame& f) { f.resize(kL4 + 10); SetBe16(f, kIp + 2, 30); FixIpv4Checksum(f, kIp); }),
+      {"inner_tcp_truncated", inner([](Frame& f) {
+         f.resize(kL4 + 10);
+         SetBe16(f, kIp + 2, 30);
+         FixIpv4Checksum(f, kIp);
+       }),
        "inner_checksum_bad_l4_header"},
-      {"inner_tcp_checksum", inner([](Frame& f) { f[kL4 + 20 + 5] ^= 0x20; }), "inner_checksum_bad_tcp_checksum"},
+      {"inner_tcp_checksum", inner([](Frame& f) { f[kL4 + 20 + 5] ^= 0x20; }),
+       "inner_checksum_bad_tcp_checksum"},
       {"inner_udp_checksum",
        [=](bool same, uint32_t seq) {
          wire::InnerSpec s = GoodSpec(seq);
@@ -165,7 +188,11 @@ std::vector<Kind> Kinds() {
        },
        "inner_checksum_bad_udp_checksum"},
       // Delivered: an L2 overlay forwards these as they are.
-      {"inner_fragment", inner([](Frame& f) { SetBe16(f, kIp + 6, 0x2000); FixIpv4Checksum(f, kIp); }), ""},
+      {"inner_fragment", inner([](Frame& f) {
+         SetBe16(f, kIp + 6, 0x2000);
+         FixIpv4Checksum(f, kIp);
+       }),
+       ""},
       {"inner_not_ip", inner([](Frame& f) { SetBe16(f, 12, 0x88b5); }), ""},
       {"inner_pure_ack",
        [=](bool same, uint32_t seq) {
@@ -180,7 +207,8 @@ std::vector<Kind> Kinds() {
 // Serves a prepared list of frames, then nothing.
 class ListSource : public RxPort {
  public:
-  ListSource(PacketPool* pool, std::vector<Frame> frames) : pool_(pool), frames_(std::move(frames)) {}
+  ListSource(PacketPool* pool, std::vector<Frame> frames)
+      : pool_(pool), frames_(std::move(frames)) {}
   uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept override {
     if (next_ >= frames_.size()) return 0;
     if (n > frames_.size() - next_) n = static_cast<uint32_t>(frames_.size() - next_);
@@ -227,9 +255,9 @@ class StreamSink : public TxPort {
     Frame f(p->frame_len());
     p->Flatten(f.data(), static_cast<uint32_t>(f.size()));
     wire::FrameLayout l;
-    const bool tcp = wire::ParseFrame(f.data(), static_cast<uint32_t>(f.size()), &l) ==
-                         wire::ParseResult::kOk &&
-                     l.l4_proto == wire::kIpProtoTcp;
+    const bool tcp =
+        wire::ParseFrame(f.data(), static_cast<uint32_t>(f.size()), &l) == wire::ParseResult::kOk &&
+        l.l4_proto == wire::kIpProtoTcp;
     if (!tcp) {
       ++others;
       return;

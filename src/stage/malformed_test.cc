@@ -287,18 +287,32 @@ std::vector<RxCase> RxCases() {
   };
   return {
       // --- truncated headers, layer by layer
-      {"outer_ethernet_truncated", outer([](Frame& f) { f.resize(13); }), "outer_validate_truncated"},
-      {"outer_vlan_truncated", outer([](Frame& f) { f.resize(16); SetBe16(f, 12, 0x8100); }),
+      {"outer_ethernet_truncated", outer([](Frame& f) { f.resize(13); }),
+       "outer_validate_truncated"},
+      {"outer_vlan_truncated", outer([](Frame& f) {
+         f.resize(16);
+         SetBe16(f, 12, 0x8100);
+       }),
        "outer_validate_truncated"},
       {"outer_ipv4_truncated", outer([](Frame& f) { f.resize(kOuterIp + 19); }),
        "outer_validate_truncated"},
-      {"outer_ipv6_truncated", [udp6] { Frame f = Vxlan(udp6, Outer6()); f.resize(14 + 39); return f; },
+      {"outer_ipv6_truncated",
+       [udp6] {
+         Frame f = Vxlan(udp6, Outer6());
+         f.resize(14 + 39);
+         return f;
+       },
        "outer_validate_truncated"},
       {"udp_truncated", [good] { return CutUdp(good, 7); }, "outer_validate_truncated"},
       {"vxlan_truncated", [good] { return CutUdp(good, 8 + 7); }, "vxlan_decap_truncated"},
       {"inner_ethernet_truncated", [good] { return CutUdp(good, 16 + 13); },
        "vxlan_decap_inner_truncated"},
-      {"inner_vlan_truncated", inner(tcp4, [](Frame& f) { f.resize(16); SetBe16(f, 12, 0x8100); }),
+      {"inner_vlan_truncated",
+       inner(tcp4,
+             [](Frame& f) {
+               f.resize(16);
+               SetBe16(f, 12, 0x8100);
+             }),
        "inner_checksum_truncated_ethernet"},
       {"inner_ipv4_truncated", inner(tcp4, [](Frame& f) { f.resize(kIp + 19); }),
        "inner_checksum_truncated_ip"},
@@ -311,30 +325,51 @@ std::vector<RxCase> RxCases() {
       {"inner_udp_truncated", inner(udp4, [](Frame& f) { f = CutL4(f, false, 7); }),
        "inner_checksum_bad_l4_header"},
       {"inner_tcp_data_offset_beyond",
-       inner(tcp4, [](Frame& f) { f = CutL4(f, false, 40); f[kL4v4 + 12] = 0xf0; }),
+       inner(tcp4,
+             [](Frame& f) {
+               f = CutL4(f, false, 40);
+               f[kL4v4 + 12] = 0xf0;
+             }),
        "inner_checksum_bad_l4_header"},
       // --- IP lengths that disagree with the frame
-      {"outer_total_length_beyond_frame",
-       outer([](Frame& f) { SetBe16(f, kOuterIp + 2, GetBe16(f, kOuterIp + 2) + 1u); FixIpv4Checksum(f, kOuterIp); }),
+      {"outer_total_length_beyond_frame", outer([](Frame& f) {
+         SetBe16(f, kOuterIp + 2, GetBe16(f, kOuterIp + 2) + 1u);
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_bad_ip_total_length"},
       {"outer_total_length_short_of_frame",  // the tail would be padding; UDP says otherwise
-       outer([](Frame& f) { SetBe16(f, kOuterIp + 2, GetBe16(f, kOuterIp + 2) - 10u); FixIpv4Checksum(f, kOuterIp); }),
+       outer([](Frame& f) {
+         SetBe16(f, kOuterIp + 2, GetBe16(f, kOuterIp + 2) - 10u);
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_bad_udp_length"},
-      {"outer_total_length_below_header",
-       outer([](Frame& f) { SetBe16(f, kOuterIp + 2, 19); FixIpv4Checksum(f, kOuterIp); }),
+      {"outer_total_length_below_header", outer([](Frame& f) {
+         SetBe16(f, kOuterIp + 2, 19);
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_bad_ip_total_length"},
-      {"outer_datagram_cut_in_inner_frame", [good] { return CutUdp(good, static_cast<uint32_t>(good.size()) - kOuterUdp - 10); },
+      {"outer_datagram_cut_in_inner_frame",
+       [good] { return CutUdp(good, static_cast<uint32_t>(good.size()) - kOuterUdp - 10); },
        "inner_checksum_bad_ip_total_length"},
       {"inner_total_length_beyond_frame",
-       inner(tcp4, [](Frame& f) { SetBe16(f, kIp + 2, GetBe16(f, kIp + 2) + 1u); FixIpv4Checksum(f, kIp); }),
+       inner(tcp4,
+             [](Frame& f) {
+               SetBe16(f, kIp + 2, GetBe16(f, kIp + 2) + 1u);
+               FixIpv4Checksum(f, kIp);
+             }),
        "inner_checksum_bad_ip_total_length"},
       {"inner_total_length_short_of_frame",  // tail taken as padding: TCP checksum fails
-       inner(tcp4, [](Frame& f) { SetBe16(f, kIp + 2, GetBe16(f, kIp + 2) - 4u); FixIpv4Checksum(f, kIp); }),
+       inner(tcp4,
+             [](Frame& f) {
+               SetBe16(f, kIp + 2, GetBe16(f, kIp + 2) - 4u);
+               FixIpv4Checksum(f, kIp);
+             }),
        "inner_checksum_bad_tcp_checksum"},
       {"inner_v6_payload_length_beyond_frame",
        inner(tcp6, [](Frame& f) { SetBe16(f, kIp + 4, GetBe16(f, kIp + 4) + 1u); }),
        "inner_checksum_bad_ip_total_length"},
-      {"udp_length_disagrees", outer([](Frame& f) { SetBe16(f, kOuterUdp + 4, GetBe16(f, kOuterUdp + 4) - 1u); }),
+      {"udp_length_disagrees",
+       outer([](Frame& f) { SetBe16(f, kOuterUdp + 4, GetBe16(f, kOuterUdp + 4) - 1u); }),
        "outer_validate_bad_udp_length"},
       // --- checksums
       {"outer_ipv4_checksum", outer([](Frame& f) { f[kOuterIp + 10] ^= 0x40; }),
@@ -349,7 +384,12 @@ std::vector<RxCase> RxCases() {
        },
        "outer_validate_bad_udp_checksum"},
       {"outer_v6_zero_udp_checksum",
-       [tcp4] { Frame f = Vxlan(tcp4, Outer6()); f[54 + 6] = 0; f[54 + 7] = 0; return f; },
+       [tcp4] {
+         Frame f = Vxlan(tcp4, Outer6());
+         f[54 + 6] = 0;
+         f[54 + 7] = 0;
+         return f;
+       },
        "outer_validate_zero_udp_checksum_v6"},
       {"inner_ipv4_checksum", inner(tcp4, [](Frame& f) { f[kIp + 10] ^= 0x01; }),
        "inner_checksum_bad_ip_checksum"},
@@ -359,35 +399,71 @@ std::vector<RxCase> RxCases() {
        "inner_checksum_bad_tcp_checksum"},
       {"inner_udp_checksum", inner(udp4, [](Frame& f) { f.back() ^= 0x01; }),
        "inner_checksum_bad_udp_checksum"},
-      {"inner_udp6_zero_checksum", inner(udp6, [](Frame& f) { f[kL4v6 + 6] = 0; f[kL4v6 + 7] = 0; }),
+      {"inner_udp6_zero_checksum",
+       inner(udp6,
+             [](Frame& f) {
+               f[kL4v6 + 6] = 0;
+               f[kL4v6 + 7] = 0;
+             }),
        "inner_checksum_bad_udp_checksum"},
       // --- VXLAN header
       {"vxlan_flag_i_clear", outer([](Frame& f) { f[kVx] = 0; }), "vxlan_decap_flag_i_clear"},
-      {"vxlan_reserved_flag_bits", outer([](Frame& f) { f[kVx] |= 0x80; }), "vxlan_decap_reserved_bits"},
-      {"vxlan_reserved_field", outer([](Frame& f) { f[kVx + 3] = 1; }), "vxlan_decap_reserved_bits"},
-      {"vxlan_reserved_last_byte", outer([](Frame& f) { f[kVx + 7] = 1; }), "vxlan_decap_reserved_bits"},
+      {"vxlan_reserved_flag_bits", outer([](Frame& f) { f[kVx] |= 0x80; }),
+       "vxlan_decap_reserved_bits"},
+      {"vxlan_reserved_field", outer([](Frame& f) { f[kVx + 3] = 1; }),
+       "vxlan_decap_reserved_bits"},
+      {"vxlan_reserved_last_byte", outer([](Frame& f) { f[kVx + 7] = 1; }),
+       "vxlan_decap_reserved_bits"},
       {"vxlan_unknown_vni", outer([](Frame& f) { f[kVx + 6] = 43; }), "vxlan_decap_unknown_vni"},
       // The limit is the frame: MTU + Ethernet + one 802.1Q tag (18 bytes).
       {"inner_frame_above_mtu", [] { return Vxlan(Inner(Tcp4(), kMtu - 40 + 4 + 1)); },
        "vxlan_decap_inner_too_big"},
       // --- outer IP features we refuse
-      {"outer_ipv6_hop_by_hop", [tcp4] { Frame f = Vxlan(tcp4, Outer6()); AddHopByHop(f, kOuterIp); return f; },
+      {"outer_ipv6_hop_by_hop",
+       [tcp4] {
+         Frame f = Vxlan(tcp4, Outer6());
+         AddHopByHop(f, kOuterIp);
+         return f;
+       },
        "outer_validate_ipv6_extension_header"},
-      {"outer_ipv4_fragment", outer([](Frame& f) { SetBe16(f, kOuterIp + 6, 0x2000); FixIpv4Checksum(f, kOuterIp); }),
+      {"outer_ipv4_fragment", outer([](Frame& f) {
+         SetBe16(f, kOuterIp + 6, 0x2000);
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_fragment"},
-      {"outer_ipv4_fragment_offset", outer([](Frame& f) { SetBe16(f, kOuterIp + 6, 0x00b9); FixIpv4Checksum(f, kOuterIp); }),
+      {"outer_ipv4_fragment_offset", outer([](Frame& f) {
+         SetBe16(f, kOuterIp + 6, 0x00b9);
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_fragment"},
-      {"outer_ipv6_fragment", [tcp4] { Frame f = Vxlan(tcp4, Outer6()); f[kOuterIp + 6] = 44; return f; },
+      {"outer_ipv6_fragment",
+       [tcp4] {
+         Frame f = Vxlan(tcp4, Outer6());
+         f[kOuterIp + 6] = 44;
+         return f;
+       },
        "outer_validate_fragment"},
-      {"outer_ttl_zero", outer([](Frame& f) { f[kOuterIp + 8] = 0; FixIpv4Checksum(f, kOuterIp); }),
+      {"outer_ttl_zero", outer([](Frame& f) {
+         f[kOuterIp + 8] = 0;
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_ttl_zero"},
-      {"outer_hop_limit_zero", [tcp4] { Frame f = Vxlan(tcp4, Outer6()); f[kOuterIp + 7] = 0; return f; },
+      {"outer_hop_limit_zero",
+       [tcp4] {
+         Frame f = Vxlan(tcp4, Outer6());
+         f[kOuterIp + 7] = 0;
+         return f;
+       },
        "outer_validate_ttl_zero"},
       // --- not ours
       {"outer_not_ip", outer([](Frame& f) { SetBe16(f, 12, 0x0806); }), "outer_validate_not_ip"},
-      {"outer_not_udp", outer([](Frame& f) { f[kOuterIp + 9] = 6; FixIpv4Checksum(f, kOuterIp); }),
+      {"outer_not_udp", outer([](Frame& f) {
+         f[kOuterIp + 9] = 6;
+         FixIpv4Checksum(f, kOuterIp);
+       }),
        "outer_validate_not_udp"},
-      {"outer_wrong_port", outer([](Frame& f) { SetBe16(f, kOuterUdp + 2, 4790); }), "outer_validate_wrong_port"},
+      {"outer_wrong_port", outer([](Frame& f) { SetBe16(f, kOuterUdp + 2, 4790); }),
+       "outer_validate_wrong_port"},
       {"outer_unknown_peer",
        [tcp4] {
          wire::OuterSpec o;
@@ -395,21 +471,41 @@ std::vector<RxCase> RxCases() {
          return Vxlan(tcp4, o);
        },
        "outer_validate_unknown_peer"},
-      {"inner_multicast_source_mac", inner(tcp4, [](Frame& f) { f[6] = 0x03; }), "fdb_forward_rx_bad_src_mac"},
-      {"inner_to_remote_vtep", inner(tcp4, [](Frame& f) { f[5] = 0x03; }), "fdb_forward_rx_split_horizon"},
+      {"inner_multicast_source_mac", inner(tcp4, [](Frame& f) { f[6] = 0x03; }),
+       "fdb_forward_rx_bad_src_mac"},
+      {"inner_to_remote_vtep", inner(tcp4, [](Frame& f) { f[5] = 0x03; }),
+       "fdb_forward_rx_split_horizon"},
       // --- accepted: what a receiver takes or an L2 overlay forwards untouched
       {"outer_ipv4_options", outer([](Frame& f) { AddIpv4Options(f, kOuterIp); }), ""},
       {"outer_ipv6", [tcp4] { return Vxlan(tcp4, Outer6()); }, ""},
       {"inner_ipv4_options", inner(tcp4, [](Frame& f) { AddIpv4Options(f, kIp); }), ""},
       {"inner_ipv6_hop_by_hop", inner(tcp6, [](Frame& f) { AddHopByHop(f, kIp); }), ""},
-      {"inner_ipv4_fragment", inner(tcp4, [](Frame& f) { SetBe16(f, kIp + 6, 0x2000); FixIpv4Checksum(f, kIp); }), ""},
+      {"inner_ipv4_fragment",
+       inner(tcp4,
+             [](Frame& f) {
+               SetBe16(f, kIp + 6, 0x2000);
+               FixIpv4Checksum(f, kIp);
+             }),
+       ""},
       {"inner_ipv6_fragment", inner(tcp6, [](Frame& f) { f[kIp + 6] = 44; }), ""},
-      {"inner_ttl_zero", inner(tcp4, [](Frame& f) { f[kIp + 8] = 0; FixIpv4Checksum(f, kIp); }), ""},
+      {"inner_ttl_zero",
+       inner(tcp4,
+             [](Frame& f) {
+               f[kIp + 8] = 0;
+               FixIpv4Checksum(f, kIp);
+             }),
+       ""},
       {"inner_hop_limit_zero", inner(tcp6, [](Frame& f) { f[kIp + 7] = 0; }), ""},
       {"inner_tcp_no_payload", [] { return Vxlan(Inner(Tcp4(), 0)); }, ""},
       {"inner_udp_no_payload", [] { return Vxlan(Inner(Udp4(), 0)); }, ""},
       {"inner_udp6_no_payload", [] { return Vxlan(Inner(Udp6(), 0)); }, ""},
-      {"inner_udp_no_checksum", inner(udp4, [](Frame& f) { f[kL4v4 + 6] = 0; f[kL4v4 + 7] = 0; }), ""},
+      {"inner_udp_no_checksum",
+       inner(udp4,
+             [](Frame& f) {
+               f[kL4v4 + 6] = 0;
+               f[kL4v4 + 7] = 0;
+             }),
+       ""},
       {"inner_not_ip", inner(tcp4, [](Frame& f) { SetBe16(f, 12, 0x88b5); }), ""},
       {"inner_frame_at_mtu", [] { return Vxlan(Inner(Tcp4(), kMtu - 40)); }, ""},
   };
@@ -433,7 +529,8 @@ TEST_F(MalformedTest, RxEachBadFrameEndsOnItsOwnEdge) {
       if (tags.size() == 3) {
         const Frame got = Flat(out_[1]);
         ASSERT_LE(got.size(), bad.size());
-        EXPECT_TRUE(std::equal(got.begin(), got.end(), bad.end() - static_cast<std::ptrdiff_t>(got.size())));
+        EXPECT_TRUE(std::equal(got.begin(), got.end(),
+                               bad.end() - static_cast<std::ptrdiff_t>(got.size())));
       }
     } else {
       EXPECT_EQ(tags, (std::vector<uint64_t>{0, 2}));
@@ -507,8 +604,8 @@ TEST_F(MalformedTest, RxOverlappingSegmentPassesUnmerged) {
     s.tcp_flags = wire::kTcpAck;
     return Vxlan(Inner(s, len, seq - 1));
   };
-  const std::vector<uint64_t> tags = RunRx({seg(1, 1000), seg(501, 1000), seg(1501, 1000),
-                                             seg(1501, 1000), seg(2001, 500)});
+  const std::vector<uint64_t> tags =
+      RunRx({seg(1, 1000), seg(501, 1000), seg(1501, 1000), seg(1501, 1000), seg(2001, 500)});
   EXPECT_TRUE(drops_.empty()) << DropsString(drops_);
   // [1,1001) alone; [501,1501) + [1501,2501) merge; the duplicate of [1501,2501)
   // heads its own run, and [2001,2501) (overlapping it) stays alone again.
@@ -539,25 +636,53 @@ std::vector<TxCase> TxCases() {
   auto same = [](Frame in) { return [in] { return in; }; };
   return {
       {"runt", mut(Inner(), [](Frame& f) { f.resize(13); }), 0, "fdb_forward_tx_truncated"},
-      {"multicast_source_mac", mut(Inner(), [](Frame& f) { f[6] = 0x01; }), 0, "fdb_forward_tx_bad_src_mac"},
-      {"to_own_ingress_port", mut(Inner(), [](Frame& f) { f[5] = 0x03; }), 0, "fdb_forward_tx_same_port"},
-      {"unknown_destination", mut(Inner(), [](Frame& f) { f[5] = 0x77; }), 0, "vxlan_encap_no_remote"},
+      {"multicast_source_mac", mut(Inner(), [](Frame& f) { f[6] = 0x01; }), 0,
+       "fdb_forward_tx_bad_src_mac"},
+      {"to_own_ingress_port", mut(Inner(), [](Frame& f) { f[5] = 0x03; }), 0,
+       "fdb_forward_tx_same_port"},
+      {"unknown_destination", mut(Inner(), [](Frame& f) { f[5] = 0x77; }), 0,
+       "vxlan_encap_no_remote"},
       {"frame_above_mtu", same(Inner(Tcp4(), kMtu - 40 + 1)), 0, "vxlan_encap_too_big"},
       {"super_frame_gso_size_0", same(super), 0, "vxlan_encap_too_big"},
-      {"gso_size_above_mtu", same(super), static_cast<uint16_t>(kMtu - 40 + 1), "tcp_segment_bad_gso_size"},
+      {"gso_size_above_mtu", same(super), static_cast<uint16_t>(kMtu - 40 + 1),
+       "tcp_segment_bad_gso_size"},
       {"gso_size_above_payload", same(Inner(Tcp4(), 1000)), 1448, "tcp_segment_bad_gso_size"},
       {"gso_on_udp", same(Inner(Udp4(), 3000)), 1000, "tcp_segment_not_tcp"},
-      {"gso_on_non_ip", mut(super, [](Frame& f) { SetBe16(f, 12, 0x88b5); }), 1448, "tcp_segment_not_tcp"},
+      {"gso_on_non_ip", mut(super, [](Frame& f) { SetBe16(f, 12, 0x88b5); }), 1448,
+       "tcp_segment_not_tcp"},
       {"gso_on_truncated_tcp", same(CutL4(Inner(), false, 12)), 1448, "tcp_segment_bad_headers"},
       {"gso_on_fragment",
-       mut(super, [](Frame& f) { SetBe16(f, kIp + 6, 0x2000); FixIpv4Checksum(f, kIp); }), 1448,
-       "tcp_segment_bad_headers"},
+       mut(super,
+           [](Frame& f) {
+             SetBe16(f, kIp + 6, 0x2000);
+             FixIpv4Checksum(f, kIp);
+           }),
+       1448, "tcp_segment_bad_headers"},
       {"gso_ip_length_beyond_frame",
        mut(super, [](Frame& f) { SetBe16(f, kIp + 2, GetBe16(f, kIp + 2) + 1u); }), 1448,
        "tcp_segment_bad_headers"},
       // 16000 one-byte segments: more headers than the pool has.
       {"gso_too_many_segments", same(Inner(Tcp4(), 16000)), 1, "tcp_segment_no_buffer"},
+      {"gso_on_ipv6_hop_by_hop", mut(Inner(Tcp6(), 5000), [](Frame& f) { AddHopByHop(f, kIp); }),
+       1400, "tcp_segment_bad_headers"},
+      {"gso_on_ipv4_options", mut(super, [](Frame& f) { AddIpv4Options(f, kIp); }), 1448, ""},
       {"good_super_frame", same(super), 1448, ""},
+      {"good_super_frame_ipv6", same(Inner(Tcp6(), 5000)), 1400, ""},
+      {"plain_ipv6_hop_by_hop", mut(Inner(Tcp6()), [](Frame& f) { AddHopByHop(f, kIp); }), 0, ""},
+      {"plain_ipv4_fragment",
+       mut(Inner(),
+           [](Frame& f) {
+             SetBe16(f, kIp + 6, 0x2000);
+             FixIpv4Checksum(f, kIp);
+           }),
+       0, ""},
+      {"plain_ttl_zero",
+       mut(Inner(),
+           [](Frame& f) {
+             f[kIp + 8] = 0;
+             FixIpv4Checksum(f, kIp);
+           }),
+       0, ""},
       {"good_zero_payload", same(Inner(Tcp4(), 0)), 0, ""},
       {"good_udp", same(Inner(Udp4(), 0)), 0, ""},
   };
@@ -573,6 +698,10 @@ TEST_F(MalformedTest, TxEachBadFrameEndsOnItsOwnEdge) {
     if (c.drop.empty()) {
       EXPECT_EQ(tags, (std::vector<uint64_t>{0, 1, 2}));
       EXPECT_TRUE(drops_.empty()) << DropsString(drops_);
+      // A super-frame leaves as a train of segments, a plain frame as itself.
+      if (tags.size() == 3) {
+        EXPECT_EQ(out_[1]->is_train(), c.gso_size != 0);
+      }
     } else {
       EXPECT_EQ(tags, (std::vector<uint64_t>{0, 2}));
       EXPECT_EQ(drops_, (Drops{{c.drop, 1}})) << DropsString(drops_);
