@@ -46,11 +46,10 @@ inline constexpr uint16_t kPortNone = 0xffff;
 inline constexpr uint16_t kPortFlood = 0xfffe;  // broadcast/unknown/multicast
 
 struct Packet {
-  // --- frame ---
+  // --- frame (the fragment array itself is last: see below) ---
   uint8_t* data = nullptr;  // first byte of the frame
   uint32_t len = 0;         // bytes in the linear part
   uint16_t nfrags = 0;
-  Frag frags[kMaxFrags];
 
   // --- metadata set by stages ---
   uint64_t seq = 0;        // per-flow number given at the split point
@@ -80,6 +79,11 @@ struct Packet {
   uint32_t buf_size = 0;
   uint32_t index = 0;  // position in its pool, 0..count-1
   PacketPool* pool = nullptr;
+
+  // Last, so that the fields above share the first cache lines: resetting
+  // and reading a plain packet's metadata never touches the 768 bytes of
+  // fragment slots, which only coalesced and segmented frames use.
+  Frag frags[kMaxFrags];
 
   uint32_t headroom() const { return static_cast<uint32_t>(data - buf); }
   uint32_t tailroom() const { return buf_size - headroom() - len; }
