@@ -5,10 +5,22 @@
 #include <cstdint>
 
 #include "chain_harness.h"
+#include "frame_fixup.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto* harness = new mflow::fuzz::RxHarness(mflow::kMaxBatch);  // lives for the process
   const auto records = mflow::fuzz::SplitRecords(data, size, false, mflow::kMaxBatch);
   harness->Run(records);
   return 0;
+}
+
+// libFuzzer's mutation, then (for most inputs) lengths and checksums
+// repaired, so that mutations reach the layers behind the outer checks
+// (frame_fixup.h).
+extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
+                                          unsigned int seed) {
+  size = LLVMFuzzerMutate(data, size, max_size);
+  mflow::fuzz::FixupRecords(data, size, false, seed);
+  return size;
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "chain_harness.h"
+#include "frame_fixup.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static auto* harness = new mflow::fuzz::TxHarness(1);  // lives for the process
@@ -13,4 +14,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                               mflow::fuzz::DecodeMeta(data)};
   harness->Run({&r, 1});
   return 0;
+}
+
+// libFuzzer's mutation, then (for most inputs) lengths and checksums
+// repaired, so that mutations reach segmentation with lengths that agree
+// (frame_fixup.h).
+extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
+                                          unsigned int seed) {
+  size = LLVMFuzzerMutate(data, size, max_size);
+  if (size > mflow::fuzz::kTxMetaLen)
+    mflow::fuzz::FixupInnerFrame(data + mflow::fuzz::kTxMetaLen, size - mflow::fuzz::kTxMetaLen,
+                                 mflow::fuzz::FixMaskFromSeed(seed));
+  return size;
 }

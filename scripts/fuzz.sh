@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang++, ASan + UBSan, build dir build-fuzz)
 # and runs each for a bounded time from the committed seeds in fuzz/corpus/.
-#   scripts/fuzz.sh                  # 4 s per target (~35 s in all; part of scripts/test.sh)
+#   scripts/fuzz.sh                  # 3 s per target (~35 s in all; part of scripts/test.sh)
 #   scripts/fuzz.sh --long 600       # 600 s per target
 #   scripts/fuzz.sh --only rx_batch --long 60
 # Prints executions and coverage per target (libFuzzer's final stats) and
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-secs=4
+secs=3
 only=""
 while (($#)); do
   case $1 in
@@ -41,8 +41,9 @@ flock build-fuzz/.build-lock sh -c '
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DMFLOW_FUZZ=ON >/dev/null &&
   ninja -C build-fuzz -j"$(nproc)" mflow-fuzz >/dev/null'
 
-# A directory per run, so that concurrent runs do not share scratch corpora;
-# kept (logs, crash inputs) until the next run, minus the scratch corpora.
+# A directory per run, so that concurrent runs do not share scratch corpora.
+# Its logs and crash inputs are kept for an hour, the scratch corpora are
+# deleted after each target.
 work=$(mktemp -d build-fuzz/fuzz-work/run-XXXXXX)
 find build-fuzz/fuzz-work -mindepth 1 -maxdepth 1 -name 'run-*' ! -path "$work" -mmin +60 \
   -exec rm -rf {} +

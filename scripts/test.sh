@@ -21,7 +21,7 @@ echo "== wire / stage tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-wire
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-stage
 
-echo "== fuzz targets, ~4 s each (longer: scripts/fuzz.sh --long 600)"
+echo "== fuzz targets, ~3 s each (longer: scripts/fuzz.sh --long 600)"
 scripts/fuzz.sh
 
 echo "== benchmark smoke run (order and loss checked, figures not judged)"

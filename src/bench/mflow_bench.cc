@@ -44,6 +44,7 @@ struct Options {
   uint32_t repeats = 3;
   bool pin = false;
   bool no_coalesce = false;
+  bool verbose = false;
   std::vector<uint32_t> stage_cuts;
   std::string json;
 };
@@ -185,6 +186,20 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
       s.drop_reasons[d.first] += d.second;
       s.drops += d.second;
     }
+  if (o.verbose) {
+    for (size_t i = 0; i < es.workers.size(); ++i) {
+      const WorkerStats& w = es.workers[i];
+      std::fprintf(stderr,
+                   "    worker %zu: %lu micro-flows, %lu packets, %lu rx bursts, %lu sleeps, %lu push-back "
+                   "waits, %.2f s cpu\n",
+                   i, static_cast<unsigned long>(w.microflows), static_cast<unsigned long>(w.packets),
+                   static_cast<unsigned long>(w.rx_bursts), static_cast<unsigned long>(w.sleeps),
+                   static_cast<unsigned long>(w.pushback_waits), static_cast<double>(w.cpu_ns) / 1e9);
+    }
+    for (const auto& stg : es.stages)
+      std::fprintf(stderr, "    stage %-15s in %lu out %lu\n", stg.name.c_str(),
+                   static_cast<unsigned long>(stg.in), static_cast<unsigned long>(stg.out));
+  }
   const uint64_t accounted = s.delivered + s.drops * segs;
   s.lost = s.generated > accounted ? s.generated - accounted : 0;
   s.lost += st.bad;
@@ -237,6 +252,7 @@ int Main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup_ms, "milliseconds before measuring")->check(CLI::Range(0, 60000));
   app.add_option("--repeats", o.repeats, "runs of every configuration")->check(CLI::Range(1, 1000));
   app.add_flag("--pin", o.pin, "pin worker i to CPU i");
+  app.add_flag("-v,--verbose", o.verbose, "print per-worker and per-stage counters of every run");
   app.add_flag("--no-coalesce", o.no_coalesce, "rx: leave software GRO out of the chain");
   app.add_option("--stage-cuts", o.stage_cuts,
                  "stage mode: first stage index of each group after the first (default: even split)")

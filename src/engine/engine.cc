@@ -172,6 +172,16 @@ void Engine::WorkerLoop(Worker& w) {
       CpuRelax();
       continue;
     }
+    // Work in flight elsewhere (a peer processing, a merge waiting for its
+    // head) will soon free buffers and queue space, and our RX role may be
+    // needed again: step aside for whoever needs the core, but do not sleep.
+    // Sleeping here, with exponentially growing timeouts, starves the
+    // pipeline whenever the input is merely held up by our own back-pressure.
+    if (in_flight_.load(std::memory_order_acquire) != 0) {
+      std::this_thread::yield();
+      idle = cfg_.idle_spins / 2;
+      continue;
+    }
     // Idle: sleep until a producer unparks us or the timeout lets us poll the
     // RX port again (ports have no wake-up of their own yet).
     const uint32_t v = w.parker.Prepare();
@@ -314,6 +324,9 @@ bool Engine::Help(Worker& w, uint32_t& spins) {
 }
 
 void Engine::Process(Worker& w, MicroFlow* mf) {
+  // Every worker keeps its own clock for the stages (FDB aging), read once
+  // per micro-flow: workers that never hold the RX role need it too.
+  w.ctx.now_ms = CoarseMs();
   ++w.stats.microflows;
   w.stats.packets += mf->batch.n;
   switch (cfg_.mode) {

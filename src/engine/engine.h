@@ -62,8 +62,8 @@ struct EngineConfig {
   uint32_t rx_burst = 0;             // packets per RX call; 0 = max(32, microflow_size)
   uint32_t elephant_pps = 20000;     // microflow mode: split flows faster than this; 0 = split all
   MergeKind merge = MergeKind::kOrderedQueue;
-  uint32_t merge_depth = 64;         // micro-flows in flight per flow
-  uint32_t worker_queue_depth = 64;  // micro-flows queued per worker
+  uint32_t merge_depth = 16;         // micro-flows in flight per flow
+  uint32_t worker_queue_depth = 8;   // micro-flows queued per worker
   uint32_t max_flows = 16384;        // power of two
   std::vector<uint32_t> stage_cuts;  // stage mode: first stage of groups 1.. (empty = even split)
   Classifier classify = ClassifyRx;
