@@ -274,7 +274,7 @@ void Engine::Dispatch(Worker& w, FlowState* f) {
   MicroFlow* mf = f->open;
   f->open = nullptr;
   mf->seq = f->next_mf_seq++;
-  const uint32_t target = PickWorker(f);
+  const uint32_t target = PickWorker(f, w.id);
   if (cfg_.mode == SteeringMode::kMicroflow) {
     // Rule 2: join the flow's ordered queue before any worker sees it.
     // Rule 5: when the flow is at its bound, push back (help, retry).

@@ -132,7 +132,7 @@ class Engine {
   void Deliver(MicroFlow* mf);
 
   // Mode-specific parts (flow_mode.cc, stage_mode.cc, microflow_mode.cc).
-  uint32_t PickWorker(FlowState* f);
+  uint32_t PickWorker(FlowState* f, uint32_t self);
   void ProcessFlow(Worker& w, MicroFlow* mf);
   void ProcessStage(Worker& w, MicroFlow* mf);
   void ProcessMicroflow(Worker& w, MicroFlow* mf);
