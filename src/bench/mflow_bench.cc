@@ -36,7 +36,7 @@ struct Options {
   std::string proto = "tcp";
   std::vector<std::string> directions{"rx"};
   uint32_t gso_segs = 0;
-  std::vector<uint32_t> mf_sizes{64};
+  std::vector<uint32_t> mf_sizes{128};
   std::vector<std::string> merges{"queue"};
   uint32_t elephant_pps = 20000;
   uint32_t duration_ms = 1000;
@@ -107,7 +107,7 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   tc.mouse_every = o.mouse_every;
   tc.ip_size = c.size;
   tc.gso_segs = c.dir == Direction::kTx ? o.gso_segs : 0;
-  tc.pool_packets = tc.gso_segs != 0 ? 256 : 8192;
+  tc.pool_packets = tc.gso_segs != 0 ? 64 : 8192;
   auto src = TrafficSource::Create(tc);
   if (!src.ok()) return src.status();
   OrderSink sink(c.dir, o.flows);
@@ -144,7 +144,13 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   ec.merge = c.merge;
   ec.elephant_pps = o.elephant_pps;
   ec.classify = c.dir == Direction::kRx ? ClassifyRx : ClassifyTx;
-  if (c.mode == SteeringMode::kStage) ec.stage_cuts = o.stage_cuts;
+  if (c.mode == SteeringMode::kStage) {
+    ec.stage_cuts = o.stage_cuts;
+    // FALCON places stages by load; for the rx chain the measured best cut
+    // (BENCHMARKS.md) puts outer_validate, vxlan_decap and fdb_forward on
+    // one worker and inner_checksum and tcp_coalesce on the other.
+    if (ec.stage_cuts.empty() && c.dir == Direction::kRx && !o.no_coalesce) ec.stage_cuts = {3};
+  }
   if (o.pin)
     for (uint32_t i = 0; i < c.workers; ++i) ec.cpus.push_back(static_cast<int>(i));
   auto engine = Engine::Create(ec, chain->get(), src->get(), &sink, hdr_pool->get());
@@ -255,7 +261,7 @@ int Main(int argc, char** argv) {
   app.add_flag("-v,--verbose", o.verbose, "print per-worker and per-stage counters of every run");
   app.add_flag("--no-coalesce", o.no_coalesce, "rx: leave software GRO out of the chain");
   app.add_option("--stage-cuts", o.stage_cuts,
-                 "stage mode: first stage index of each group after the first (default: even split)")
+                 "stage mode: first stage index of each group after the first (default: rx 3, tx even split)")
       ->delimiter(',');
   app.add_option("--json", o.json, "write one JSON record per configuration to this file");
   CLI11_PARSE(app, argc, argv);

@@ -11,9 +11,11 @@
 //   stage      the chain is cut into contiguous groups, group g on worker g,
 //              micro-flows passed along SPSC rings: FALCON's pipelining of
 //              the stages of one flow.             (stage_mode.cc)
-//   microflow  an elephant's micro-flows go round robin to all workers and
-//              are processed in parallel; the flow's merge releases them in
-//              order; mice stay on their home worker. (microflow_mode.cc)
+//   microflow  an elephant's micro-flows go to the least-loaded worker (the
+//              splitting worker itself among equals, its packets being hot in
+//              its cache) and are processed in parallel; the flow's merge
+//              releases them in order; mice stay on their home worker.
+//              (microflow_mode.cc)
 //
 // The split point is not a thread: whichever worker is idle takes the RX role
 // (a try-lock), reads a burst, numbers and cuts it, and dispatches. In stage
@@ -58,7 +60,7 @@ struct EngineConfig {
   SteeringMode mode = SteeringMode::kMicroflow;
   uint32_t workers = 2;
   std::vector<int> cpus;             // pin worker i to cpus[i % size]; empty = no pinning
-  uint32_t microflow_size = 64;      // packets per micro-flow (1..kMaxBatch)
+  uint32_t microflow_size = 128;     // packets per micro-flow (1..kMaxBatch); BENCHMARKS.md
   uint32_t rx_burst = 0;             // packets per RX call; 0 = max(32, microflow_size)
   uint32_t elephant_pps = 20000;     // microflow mode: split flows faster than this; 0 = split all
   MergeKind merge = MergeKind::kOrderedQueue;

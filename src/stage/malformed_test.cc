@@ -661,8 +661,8 @@ std::vector<TxCase> TxCases() {
       {"gso_ip_length_beyond_frame",
        mut(super, [](Frame& f) { SetBe16(f, kIp + 2, GetBe16(f, kIp + 2) + 1u); }), 1448,
        "tcp_segment_bad_headers"},
-      // 16000 one-byte segments: more headers than the pool has.
-      {"gso_too_many_segments", same(Inner(Tcp4(), 16000)), 1, "tcp_segment_no_buffer"},
+      // 16000 one-byte segments: more than any real sender would ask for.
+      {"gso_too_many_segments", same(Inner(Tcp4(), 16000)), 1, "tcp_segment_bad_gso_size"},
       {"gso_on_ipv6_hop_by_hop", mut(Inner(Tcp6(), 5000), [](Frame& f) { AddHopByHop(f, kIp); }),
        1400, "tcp_segment_bad_headers"},
       {"gso_on_ipv4_options", mut(super, [](Frame& f) { AddIpv4Options(f, kIp); }), 1448, ""},

@@ -15,6 +15,8 @@
 namespace mflow {
 namespace {
 
+constexpr uint32_t kMaxSegsPerCarrier = 1024;
+
 constexpr std::array<std::string_view, TcpSegment::kNumDrops> kDropNames = {
     "not_tcp", "bad_headers", "bad_gso_size", "no_buffer", "too_many_frags",
 };
@@ -155,19 +157,27 @@ int TcpSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
   const uint32_t seq0 = tcp0.seq.host();
   const uint32_t nsegs = (payload + mss - 1) / mss;
 
+  // All header packets in one pool operation: the pool's ring is shared by
+  // every worker, and one reservation per segment made its cache lines
+  // bounce between cores (measured: 2 workers slower than 1).
+  // A segment size so small that a 64 KiB frame needs more segments than
+  // this is not something a real sender hands over.
+  Packet* hdrs[kMaxSegsPerCarrier];
+  if (nsegs > kMaxSegsPerCarrier) return kBadGsoSize;
+  const uint32_t got = ctx.pool->AllocBurst(hdrs, nsegs);
+  if (got != nsegs) {
+    PacketFreeBurst(hdrs, got);
+    return kNoBuffer;
+  }
+  // Link the whole train first, so that any drop below frees every header
+  // packet with the carrier.
+  for (uint32_t i = 0; i < nsegs; ++i) hdrs[i]->seg_next = i + 1 < nsegs ? hdrs[i + 1] : nullptr;
+  p->segs = hdrs[0];
+  p->nsegs = static_cast<uint16_t>(nsegs);
+
   PayloadCursor cursor(p, hdr_len);
-  Packet* tail = nullptr;
   for (uint32_t i = 0; i < nsegs; ++i) {
-    Packet* s = ctx.pool->Alloc();
-    if (s == nullptr) return kNoBuffer;
-    // Link first, so that a drop below frees s with the rest of the train.
-    if (tail == nullptr) {
-      p->segs = s;
-    } else {
-      tail->seg_next = s;
-    }
-    tail = s;
-    ++p->nsegs;
+    Packet* s = hdrs[i];
     if (s->tailroom() < hdr_len) return kNoBuffer;
 
     const uint32_t off = i * mss;
