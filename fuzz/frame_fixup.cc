@@ -2,6 +2,9 @@
 
 #include "input_format.h"
 
+// libFuzzer's own mutation (the targets link -fsanitize=fuzzer).
+extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
+
 namespace mflow::fuzz {
 namespace {
 
@@ -144,6 +147,27 @@ void FixupRecords(uint8_t* data, size_t size, bool tx, uint32_t seed) {
     }
     off += n;
   }
+}
+
+size_t MutateAndFixup(uint8_t* data, size_t size, size_t max_size, unsigned int seed,
+                      FixupInput input) {
+  size = LLVMFuzzerMutate(data, size, max_size);
+  switch (input) {
+    case FixupInput::kRxFrame:
+      FixupVxlanFrame(data, size, FixMaskFromSeed(seed));
+      break;
+    case FixupInput::kTxFrame:
+      if (size > kTxMetaLen)
+        FixupInnerFrame(data + kTxMetaLen, size - kTxMetaLen, FixMaskFromSeed(seed));
+      break;
+    case FixupInput::kRxBatch:
+      FixupRecords(data, size, false, seed);
+      break;
+    case FixupInput::kTxBatch:
+      FixupRecords(data, size, true, seed);
+      break;
+  }
+  return size;
 }
 
 }  // namespace mflow::fuzz

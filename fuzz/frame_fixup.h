@@ -39,4 +39,18 @@ void FixupVxlanFrame(uint8_t* f, size_t len, uint32_t mask);
 // batch input (input_format.h), each with its own mask derived from seed.
 void FixupRecords(uint8_t* data, size_t size, bool tx, uint32_t seed);
 
+// What a chain target's input holds, for MutateAndFixup.
+enum class FixupInput {
+  kRxFrame,  // one VXLAN frame (FixupVxlanFrame)
+  kTxFrame,  // TxMeta, then one inner frame (FixupInnerFrame behind the metadata)
+  kRxBatch,  // records of VXLAN frames (FixupRecords, rx)
+  kTxBatch,  // records with TxMeta (FixupRecords, tx)
+};
+
+// The chain targets' LLVMFuzzerCustomMutator: libFuzzer's mutation
+// (LLVMFuzzerMutate), then the repair above for the input's kind, with the
+// fix mask drawn from seed. Returns the new size.
+size_t MutateAndFixup(uint8_t* data, size_t size, size_t max_size, unsigned int seed,
+                      FixupInput input);
+
 }  // namespace mflow::fuzz

@@ -16,6 +16,7 @@
 #include "input_format.h"
 #include "wire/frame_builder.h"
 #include "wire/tcp.h"
+#include "wire/test_frames.h"
 
 namespace mflow::fuzz {
 namespace {
@@ -23,22 +24,15 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 namespace fs = std::filesystem;
 
-wire::IpAddr V6(uint8_t last) {
-  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
-  b[15] = last;
-  return wire::IpAddr::V6(b);
-}
-
-Bytes Payload(uint32_t n, uint32_t start = 0) {
-  Bytes p(n);
-  for (uint32_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>(((start + i) * 7) % 251);
-  return p;
-}
+using testing::Outer6;
+using testing::Tcp4;
+using testing::Tcp6;
+using testing::Udp4;
+using testing::Udp6;
+using testing::Vlan;
 
 Bytes Inner(const wire::InnerSpec& spec, uint32_t payload_len, uint32_t stream_pos = 0) {
-  Bytes out(70000);
-  const Bytes payload = Payload(payload_len, stream_pos);
-  out.resize(wire::BuildInnerFrame(spec, payload, out.data(), static_cast<uint32_t>(out.size())));
+  Bytes out = testing::BuildInner(spec, testing::StreamPayload(payload_len, stream_pos));
   if (out.empty()) {
     std::fprintf(stderr, "make_corpus: inner frame does not fit\n");
     std::exit(1);
@@ -47,41 +41,12 @@ Bytes Inner(const wire::InnerSpec& spec, uint32_t payload_len, uint32_t stream_p
 }
 
 Bytes Vxlan(const Bytes& inner, const wire::OuterSpec& outer = wire::OuterSpec{}) {
-  Bytes out(inner.size() + 128);
-  out.resize(wire::BuildVxlanFrame(outer, inner, out.data(), static_cast<uint32_t>(out.size())));
+  Bytes out = testing::BuildVxlan(inner, outer);
   if (out.empty()) {
     std::fprintf(stderr, "make_corpus: VXLAN frame does not fit\n");
     std::exit(1);
   }
   return out;
-}
-
-wire::InnerSpec Tcp4() { return wire::InnerSpec{}; }
-wire::InnerSpec Udp4() {
-  wire::InnerSpec s;
-  s.l4_proto = 17;
-  return s;
-}
-wire::InnerSpec Tcp6() {
-  wire::InnerSpec s;
-  s.src_ip = V6(0x11);
-  s.dst_ip = V6(0x12);
-  return s;
-}
-wire::InnerSpec Udp6() {
-  wire::InnerSpec s = Tcp6();
-  s.l4_proto = 17;
-  return s;
-}
-wire::InnerSpec Vlan(wire::InnerSpec s) {
-  s.vlan = 100;
-  return s;
-}
-wire::OuterSpec Outer6() {
-  wire::OuterSpec o;
-  o.src_ip = V6(1);
-  o.dst_ip = V6(2);
-  return o;
 }
 
 // An ARP request: a non-IP frame the overlay forwards without looking inside.

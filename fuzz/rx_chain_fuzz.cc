@@ -16,10 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 // libFuzzer's mutation, then (for most inputs) lengths and checksums
 // repaired, so that mutations reach the layers behind the outer checks
 // (frame_fixup.h).
-extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 extern "C" size_t LLVMFuzzerCustomMutator(uint8_t* data, size_t size, size_t max_size,
                                           unsigned int seed) {
-  size = LLVMFuzzerMutate(data, size, max_size);
-  mflow::fuzz::FixupVxlanFrame(data, size, mflow::fuzz::FixMaskFromSeed(seed));
-  return size;
+  return mflow::fuzz::MutateAndFixup(data, size, max_size, seed, mflow::fuzz::FixupInput::kRxFrame);
 }

@@ -24,6 +24,7 @@
 #include "wire/frame_builder.h"
 #include "wire/parse.h"
 #include "wire/tcp.h"
+#include "wire/test_frames.h"
 
 namespace mflow {
 namespace {
@@ -62,14 +63,10 @@ uint8_t StreamByte(uint32_t pos) { return static_cast<uint8_t>((pos * 7 + 3) % 2
 Frame Inner(const wire::InnerSpec& spec, uint32_t payload_len, uint32_t stream_pos) {
   Frame payload(payload_len);
   for (uint32_t i = 0; i < payload_len; ++i) payload[i] = StreamByte(stream_pos + i);
-  Frame out(4096);
-  out.resize(wire::BuildInnerFrame(spec, payload, out.data(), static_cast<uint32_t>(out.size())));
-  return out;
+  return testing::BuildInner(spec, payload, 4096);
 }
 Frame Vxlan(const Frame& inner, const wire::OuterSpec& outer) {
-  Frame out(inner.size() + 128);
-  out.resize(wire::BuildVxlanFrame(outer, inner, out.data(), static_cast<uint32_t>(out.size())));
-  return out;
+  return testing::BuildVxlan(inner, outer);
 }
 
 // The good flow's segment k (seq 1 + k * kMss), or a frame with its headers.

@@ -12,6 +12,7 @@
 #include "packet/pool.h"
 #include "wire/checksum.h"
 #include "wire/frame_builder.h"
+#include "wire/test_frames.h"
 
 namespace mflow {
 namespace {
@@ -19,36 +20,17 @@ namespace {
 using Frame = std::vector<uint8_t>;
 constexpr uint32_t kPoolSize = 64;
 
-wire::IpAddr V6(uint8_t last) {
-  const uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last};
-  return wire::IpAddr::V6(b);
-}
+using testing::Tcp4;
+using testing::Tcp6;
+using testing::Udp4;
+using testing::Udp6;
 
 Frame Build(const wire::InnerSpec& spec, uint32_t payload_len = 101) {
   std::vector<uint8_t> payload(payload_len);
   for (uint32_t i = 0; i < payload_len; ++i) payload[i] = static_cast<uint8_t>(i * 13 + 1);
-  Frame f(2048);
-  f.resize(wire::BuildInnerFrame(spec, payload, f.data(), 2048));
+  Frame f = testing::BuildInner(spec, payload, 2048);
   EXPECT_FALSE(f.empty());
   return f;
-}
-
-wire::InnerSpec Tcp4() { return wire::InnerSpec{}; }
-wire::InnerSpec Udp4() {
-  wire::InnerSpec s;
-  s.l4_proto = 17;
-  return s;
-}
-wire::InnerSpec Tcp6() {
-  wire::InnerSpec s;
-  s.src_ip = V6(1);
-  s.dst_ip = V6(2);
-  return s;
-}
-wire::InnerSpec Udp6() {
-  wire::InnerSpec s = Tcp6();
-  s.l4_proto = 17;
-  return s;
 }
 
 void SetBe16(Frame& f, uint32_t off, uint16_t v) {
@@ -144,7 +126,7 @@ TEST_F(InnerChecksumTest, UdpIpv4WithAndWithoutChecksum) {
 }
 
 TEST_F(InnerChecksumTest, Ipv6TcpAndUdp) {
-  for (const auto& spec : {Tcp6(), Udp6()}) {
+  for (const auto& spec : {Tcp6(1, 2), Udp6(1, 2)}) {
     const Frame f = Build(spec);
     Packet* p = RunOne(f);
     ASSERT_NE(p, nullptr);
@@ -153,7 +135,7 @@ TEST_F(InnerChecksumTest, Ipv6TcpAndUdp) {
     EXPECT_EQ(p->l4_proto, spec.l4_proto);
     EXPECT_EQ(p->flags, kPktFlagIpv6 | kPktFlagL4CsumOk);
   }
-  Frame zero = Build(Udp6());
+  Frame zero = Build(Udp6(1, 2));
   zero[54 + 6] = 0;
   zero[54 + 7] = 0;
   EXPECT_EQ(RunOne(zero), nullptr);
@@ -181,7 +163,7 @@ TEST_F(InnerChecksumTest, NonTcpUdpPassesUnchanged) {
   FixIpv4Checksum(frag);
   Frame arp = Build(Tcp4());
   SetBe16(arp, 12, 0x0806);
-  Frame v6_ext = Build(Tcp6());
+  Frame v6_ext = Build(Tcp6(1, 2));
   v6_ext[14 + 6] = 0;  // hop-by-hop
   const std::vector<Frame> frames = {Build(icmp), frag, arp, v6_ext};
   std::vector<Packet*> pkts;
@@ -238,7 +220,7 @@ std::vector<Variant> Variants() {
       {"short_vlan", mut(Tcp4(), [](Frame& f) { f.resize(16); SetBe16(f, 12, 0x8100); }),
        IC::kTruncatedEthernet},
       {"short_ipv4", mut(Tcp4(), [](Frame& f) { f.resize(14 + 19); }), IC::kTruncatedIp},
-      {"short_ipv6", mut(Tcp6(), [](Frame& f) { f.resize(14 + 39); }), IC::kTruncatedIp},
+      {"short_ipv6", mut(Tcp6(1, 2), [](Frame& f) { f.resize(14 + 39); }), IC::kTruncatedIp},
       {"ip_version", mut(Tcp4(), [](Frame& f) { f[14] = 0x65; }), IC::kBadIpHeader},
       {"ihl", mut(Tcp4(), [](Frame& f) { f[14] = 0x44; }), IC::kBadIpHeader},
       {"total_length_big",
@@ -246,7 +228,7 @@ std::vector<Variant> Variants() {
        IC::kBadIpTotalLength},
       {"total_length_small", mut(Tcp4(), [](Frame& f) { SetBe16(f, 16, 19); }),
        IC::kBadIpTotalLength},
-      {"v6_payload_length", mut(Tcp6(), [](Frame& f) { f.pop_back(); }), IC::kBadIpTotalLength},
+      {"v6_payload_length", mut(Tcp6(1, 2), [](Frame& f) { f.pop_back(); }), IC::kBadIpTotalLength},
       {"ip_checksum", mut(Tcp4(), [](Frame& f) { f[24] ^= 1; }), IC::kBadIpChecksum},
       {"ip_checksum_before_l4",
        mut(Tcp4(), [](Frame& f) { f[34 + 12] = 0x40; f[22] ^= 1; }), IC::kBadIpChecksum},
@@ -256,9 +238,9 @@ std::vector<Variant> Variants() {
       {"udp_length", mut(Udp4(), [](Frame& f) { f[34 + 5] ^= 1; }), IC::kBadL4Header},
       {"tcp_payload", mut(Tcp4(), [](Frame& f) { f.back() ^= 0x80; }), IC::kBadTcpChecksum},
       {"tcp_header", mut(Tcp4(), [](Frame& f) { f[34 + 4] ^= 1; }), IC::kBadTcpChecksum},
-      {"tcp6_payload", mut(Tcp6(), [](Frame& f) { f[60] ^= 2; }), IC::kBadTcpChecksum},
+      {"tcp6_payload", mut(Tcp6(1, 2), [](Frame& f) { f[60] ^= 2; }), IC::kBadTcpChecksum},
       {"udp_payload", mut(Udp4(), [](Frame& f) { f.back() ^= 1; }), IC::kBadUdpChecksum},
-      {"udp6_payload", mut(Udp6(), [](Frame& f) { f.back() ^= 1; }), IC::kBadUdpChecksum},
+      {"udp6_payload", mut(Udp6(1, 2), [](Frame& f) { f.back() ^= 1; }), IC::kBadUdpChecksum},
   };
 }
 

@@ -20,6 +20,7 @@
 #include "wire/checksum.h"
 #include "wire/frame_builder.h"
 #include "wire/tcp.h"
+#include "wire/test_frames.h"
 
 namespace mflow {
 namespace {
@@ -40,11 +41,6 @@ constexpr uint32_t kPoolSize = 256;
 
 const wire::IpAddr kPeer = wire::IpAddr::V4(0xC6120001);
 
-wire::IpAddr V6(uint8_t last) {
-  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
-  b[15] = last;
-  return wire::IpAddr::V6(b);
-}
 wire::MacAddr Mac(uint8_t last) { return wire::MacAddr{{0x02, 0, 0, 0, 0, last}}; }
 
 void SetBe16(Frame& f, uint32_t off, uint32_t v) {
@@ -79,47 +75,21 @@ void AddHopByHop(Frame& f, uint32_t l3) {
   SetBe16(f, l3 + 4, GetBe16(f, l3 + 4) + 8u);
 }
 
-wire::InnerSpec Tcp4(uint16_t sport = 40000) {
-  wire::InnerSpec s;
-  s.sport = sport;
-  return s;
-}
-wire::InnerSpec Udp4() {
-  wire::InnerSpec s;
-  s.l4_proto = 17;
-  return s;
-}
-wire::InnerSpec Tcp6() {
-  wire::InnerSpec s;
-  s.src_ip = V6(0x11);
-  s.dst_ip = V6(0x12);
-  return s;
-}
-wire::InnerSpec Udp6() {
-  wire::InnerSpec s = Tcp6();
-  s.l4_proto = 17;
-  return s;
-}
-wire::OuterSpec Outer6() {
-  wire::OuterSpec o;
-  o.src_ip = V6(1);
-  o.dst_ip = V6(2);
-  return o;
-}
+using testing::Outer6;
+using testing::Tcp4;
+using testing::Tcp6;
+using testing::Udp4;
+using testing::Udp6;
+using testing::V6;
 
 Frame Inner(const wire::InnerSpec& spec = Tcp4(), uint32_t payload_len = 100,
             uint32_t stream_pos = 0) {
-  Frame payload(payload_len);
-  for (uint32_t i = 0; i < payload_len; ++i)
-    payload[i] = static_cast<uint8_t>(((stream_pos + i) * 7) % 251);
-  Frame out(70000);
-  out.resize(wire::BuildInnerFrame(spec, payload, out.data(), static_cast<uint32_t>(out.size())));
+  Frame out = testing::BuildInner(spec, testing::StreamPayload(payload_len, stream_pos));
   EXPECT_FALSE(out.empty());
   return out;
 }
 Frame Vxlan(const Frame& inner, const wire::OuterSpec& outer = wire::OuterSpec{}) {
-  Frame out(inner.size() + 128);
-  out.resize(wire::BuildVxlanFrame(outer, inner, out.data(), static_cast<uint32_t>(out.size())));
+  Frame out = testing::BuildVxlan(inner, outer);
   EXPECT_FALSE(out.empty());
   return out;
 }

@@ -13,6 +13,7 @@
 #include "stage/vxlan_decap.h"
 #include "wire/checksum.h"
 #include "wire/frame_builder.h"
+#include "wire/test_frames.h"
 
 namespace mflow {
 namespace {
@@ -32,26 +33,16 @@ const wire::IpAddr kPeer = wire::IpAddr::V4(0xC6120001);
 Frame Inner(uint32_t payload_len = 100) {
   std::vector<uint8_t> payload(payload_len);
   for (uint32_t i = 0; i < payload_len; ++i) payload[i] = static_cast<uint8_t>(i * 7);
-  Frame out(2048);
-  out.resize(wire::BuildInnerFrame(wire::InnerSpec{}, payload, out.data(), 2048));
-  return out;
+  return testing::BuildInner(wire::InnerSpec{}, payload, 2048);
 }
 
 Frame Vxlan(const Frame& inner, const wire::OuterSpec& outer = wire::OuterSpec{}) {
-  Frame out(4096);
-  out.resize(wire::BuildVxlanFrame(outer, inner, out.data(), 4096));
+  Frame out = testing::BuildVxlan(inner, outer);
   EXPECT_FALSE(out.empty());
   return out;
 }
 
-wire::OuterSpec V6Outer() {
-  wire::OuterSpec o;
-  const uint8_t s[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-  const uint8_t d[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
-  o.src_ip = wire::IpAddr::V6(s);
-  o.dst_ip = wire::IpAddr::V6(d);
-  return o;
-}
+using testing::Outer6;
 
 void SetBe16(Frame& f, uint32_t off, uint32_t v) {
   f[off] = static_cast<uint8_t>(v >> 8);
@@ -212,9 +203,9 @@ TEST_F(OuterDecapTest, UdpChecksumVerifiedWhenPresent) {
 
 TEST_F(OuterDecapTest, Ipv6Outer) {
   const Frame inner = Inner();
-  const Frame good = Vxlan(inner, V6Outer());
+  const Frame good = Vxlan(inner, Outer6());
   ASSERT_EQ(Run({good}).size(), 1u);
-  EXPECT_EQ(survivors_.pkts[0]->remote, V6Outer().src_ip);
+  EXPECT_EQ(survivors_.pkts[0]->remote, Outer6().src_ip);
   EXPECT_EQ(std::memcmp(survivors_.pkts[0]->data, inner.data(), inner.size()), 0);
   FreeSurvivors();
 
@@ -259,7 +250,7 @@ Frame Mutate(Frame f, const std::function<void(Frame&)>& m) {
 
 std::vector<Variant> Variants() {
   const Frame g4 = Vxlan(Inner());
-  const Frame g6 = Vxlan(Inner(), V6Outer());
+  const Frame g6 = Vxlan(Inner(), Outer6());
   using OV = OuterValidate;
   using VD = VxlanDecap;
   auto v4 = [g4](std::function<void(Frame&)> m) { return [g4, m] { return Mutate(g4, m); }; };

@@ -11,6 +11,7 @@
 #include "packet/pool.h"
 #include "wire/checksum.h"
 #include "wire/frame_builder.h"
+#include "wire/test_frames.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/parse.h"
@@ -29,11 +30,7 @@ Frame Payload(uint32_t n) {
   return p;
 }
 
-wire::IpAddr V6(uint8_t last) {
-  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
-  b[15] = last;
-  return wire::IpAddr::V6(b);
-}
+using testing::V6;
 
 // Overwrites the TCP checksum with the folded pseudo-header sum only, as a
 // TAP hands over a CHECKSUM_PARTIAL frame (virtio-net NEEDS_CSUM).
@@ -191,11 +188,8 @@ class TcpSegmentTest : public ::testing::Test {
 };
 
 Frame Build(const wire::InnerSpec& spec, uint32_t payload) {
-  Frame f(payload + 200);
-  const Frame pl = Payload(payload);
-  const uint32_t n = wire::BuildInnerFrame(spec, pl, f.data(), static_cast<uint32_t>(f.size()));
-  EXPECT_GT(n, 0u);
-  f.resize(n);
+  Frame f = testing::BuildInner(spec, Payload(payload), payload + 200);
+  EXPECT_FALSE(f.empty());
   return f;
 }
 

@@ -14,6 +14,7 @@
 #include "stage/tcp_segment.h"
 #include "wire/checksum.h"
 #include "wire/frame_builder.h"
+#include "wire/test_frames.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/parse.h"
@@ -30,11 +31,7 @@ const wire::IpAddr kRemote4 = wire::IpAddr::V4(0xC6120002);  // 198.18.0.2
 const wire::MacAddr kSrcMac{{0x02, 0xaa, 0, 0, 0, 0x01}};
 const wire::MacAddr kDstMac{{0x02, 0xaa, 0, 0, 0, 0x02}};
 
-wire::IpAddr V6(uint8_t last) {
-  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
-  b[15] = last;
-  return wire::IpAddr::V6(b);
-}
+using testing::V6;
 
 Frame InnerFrame(uint32_t payload, uint16_t sport = 40000, std::optional<uint16_t> vlan = {}) {
   wire::InnerSpec spec;
@@ -42,10 +39,8 @@ Frame InnerFrame(uint32_t payload, uint16_t sport = 40000, std::optional<uint16_
   spec.vlan = vlan;
   Frame pl(payload);
   for (uint32_t i = 0; i < payload; ++i) pl[i] = static_cast<uint8_t>(i * 7);
-  Frame f(payload + 100);
-  const uint32_t n = wire::BuildInnerFrame(spec, pl, f.data(), static_cast<uint32_t>(f.size()));
-  EXPECT_GT(n, 0u);
-  f.resize(n);
+  Frame f = testing::BuildInner(spec, pl, payload + 100);
+  EXPECT_FALSE(f.empty());
   return f;
 }
 
