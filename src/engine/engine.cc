@@ -278,49 +278,19 @@ void Engine::Dispatch(Worker& w, FlowState* f) {
   if (cfg_.mode == SteeringMode::kMicroflow) {
     // Rule 2: join the flow's ordered queue before any worker sees it.
     // Rule 5: when the flow is at its bound, push back (help, retry).
-    uint32_t spins = 0;
-    while (!f->merge->Enqueue(mf)) {
-      ++w.stats.pushback_waits;
-      Help(w, spins);
-    }
+    HelpUntil(w, [&] { return f->merge->Enqueue(mf); });
   }
   ++f->issued_mfs;
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   Worker& t = *workers_[target];
-  uint32_t spins = 0;
-  while (!t.ring.TryPush(mf)) {
-    ++w.stats.pushback_waits;
-    Help(w, spins);
-  }
+  HelpUntil(w, [&] { return t.ring.TryPush(mf); });
   if (&t != &w) t.parker.Unpark();
 }
 
 MicroFlow* Engine::AllocMicroFlow(Worker& w) {
-  MicroFlow* m;
-  uint32_t spins = 0;
-  while ((m = mf_pool_->Alloc()) == nullptr) {
-    ++w.stats.pushback_waits;
-    Help(w, spins);
-  }
+  MicroFlow* m = nullptr;
+  HelpUntil(w, [&] { return (m = mf_pool_->Alloc()) != nullptr; });
   return m;
-}
-
-// Makes progress on our own queue while the split point waits for room.
-// `spins` counts the caller's consecutive fruitless waits: past a few dozen
-// the worker we wait for is probably not running (the machine is shared with
-// the containers we serve), so we yield the core to it instead of spinning.
-bool Engine::Help(Worker& w, uint32_t& spins) {
-  MicroFlow* mf = nullptr;
-  if (w.ring.TryPop(&mf)) {
-    Process(w, mf);
-    spins = 0;
-    return true;
-  }
-  if (++spins < 64)
-    CpuRelax();
-  else
-    std::this_thread::yield();
-  return false;
 }
 
 void Engine::Process(Worker& w, MicroFlow* mf) {
@@ -356,8 +326,9 @@ void Engine::Deliver(MicroFlow* mf) {
   f->released_pkts += b.n;
   if (b.n == 0) ++f->empty_mfs;
   if (b.n != 0) tx_->TxBurst(b.pkts, b.n);
-  ++f->released_mfs;
-  f->released_mfs_pub.store(f->released_mfs, std::memory_order_release);
+  // Single writer: a plain increment published with release, no RMW.
+  f->released_mfs.store(f->released_mfs.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_release);
   mf_pool_->Free(mf);
   in_flight_.fetch_sub(1, std::memory_order_release);
 }
@@ -384,10 +355,11 @@ EngineStats Engine::Stats() const {
   for (const auto& w : workers_) s.workers.push_back(w->stats);
   auto add_flow = [&](const FlowState& f) {
     if (!f.used) return;
-    if (f.released_mfs != 0) ++s.flows;
+    const uint64_t released = f.released_mfs.load(std::memory_order_acquire);
+    if (released != 0) ++s.flows;
     if (f.elephant) ++s.elephants;
     s.released_packets += f.released_pkts;
-    s.released_microflows += f.released_mfs;
+    s.released_microflows += released;
     s.empty_microflows += f.empty_mfs;
     s.out_of_order += f.out_of_order;
   };

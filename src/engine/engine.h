@@ -129,7 +129,8 @@ class Engine {
   void Split(Worker& w, Packet** pkts, uint32_t n);
   void Dispatch(Worker& w, FlowState* f);
   MicroFlow* AllocMicroFlow(Worker& w);
-  bool Help(Worker& w, uint32_t& spins);
+  template <typename Ready>
+  void HelpUntil(Worker& w, Ready&& ready);
   void Process(Worker& w, MicroFlow* mf);
   void Deliver(MicroFlow* mf);
 

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <thread>
+
 #include "engine/engine.h"
 
 namespace mflow {
@@ -18,6 +20,40 @@ struct Engine::Worker {
   StageCounters counters[kMaxStages];
   WorkerStats stats;
 };
+
+// Waiting for a peer: spin politely for a few dozen rounds, then yield the
+// core, since the peer we wait for is probably not running (the machine is
+// shared with the containers we serve).
+class Backoff {
+ public:
+  void Pause() {
+    if (++spins_ < 64)
+      CpuRelax();
+    else
+      std::this_thread::yield();
+  }
+  void Reset() { spins_ = 0; }
+
+ private:
+  uint32_t spins_ = 0;
+};
+
+// The split point waits for room (merge bound, a worker's queue, the
+// micro-flow pool) by making progress on its own queue, never by dropping.
+template <typename Ready>
+void Engine::HelpUntil(Worker& w, Ready&& ready) {
+  Backoff backoff;
+  while (!ready()) {
+    ++w.stats.pushback_waits;
+    MicroFlow* mf = nullptr;
+    if (w.ring.TryPop(&mf)) {
+      Process(w, mf);
+      backoff.Reset();
+    } else {
+      backoff.Pause();
+    }
+  }
+}
 
 inline uint64_t MonotonicNs() {
   timespec ts;

@@ -26,7 +26,7 @@ inline std::string_view MergeKindName(MergeKind k) {
 
 class FlowMerge {
  public:
-  FlowMerge(MergeKind kind, uint32_t depth) : kind_(kind) {
+  FlowMerge(MergeKind kind, uint32_t depth) {
     if (kind == MergeKind::kOrderedQueue)
       queue_ = std::make_unique<OrderedQueueMerge>(depth);
     else
@@ -44,10 +44,7 @@ class FlowMerge {
     else
       window_->Complete(mf, deliver);
   }
-  MergeKind kind() const { return kind_; }
-
  private:
-  MergeKind kind_;
   std::unique_ptr<OrderedQueueMerge> queue_;
   std::unique_ptr<WindowMerge> window_;
 };

@@ -54,7 +54,7 @@ FlowState* FlowTable::Find(const wire::FlowKey& key, uint32_t hash, uint64_t now
     // A drained, idle flow can give its slot away: nothing of it is in flight
     // (every micro-flow issued was released), so no worker holds its state.
     if (reuse == nullptr && f->open == nullptr && now_ms - f->last_seen_ms > cfg_.idle_ms &&
-        f->released_mfs_pub.load(std::memory_order_acquire) == f->issued_mfs)
+        f->released_mfs.load(std::memory_order_acquire) == f->issued_mfs)
       reuse = f;
   }
   if (reuse == nullptr) {

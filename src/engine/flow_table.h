@@ -44,13 +44,14 @@ struct FlowState {
   std::unique_ptr<FlowMerge> merge;
 
   // --- release side (one thread at a time: the merger or the flow's worker) ---
-  uint64_t released_mfs = 0;
   uint64_t released_pkts = 0;
   uint64_t empty_mfs = 0;      // micro-flows whose packets were all dropped
   uint64_t last_released_seq = 0;
   bool released_any = false;
   uint64_t out_of_order = 0;   // packets released below an earlier one: must stay 0
-  std::atomic<uint64_t> released_mfs_pub{0};  // released_mfs, readable by the split side
+  // Micro-flows released; written by the releasing thread only, read by the
+  // split side to tell whether a slot is drained.
+  std::atomic<uint64_t> released_mfs{0};
 };
 
 struct FlowTableConfig {

@@ -20,12 +20,10 @@ void Engine::ProcessStage(Worker& w, MicroFlow* mf) {
   Worker& next = *workers_[mf->next_group];
   // The pipeline only moves forward, so waiting here cannot deadlock: the
   // next worker never waits on us.
-  for (uint32_t spins = 0; !next.ring.TryPush(mf); ++spins) {
+  Backoff backoff;
+  while (!next.ring.TryPush(mf)) {
     ++w.stats.pushback_waits;
-    if (spins < 64)
-      CpuRelax();
-    else
-      std::this_thread::yield();
+    backoff.Pause();
   }
   next.parker.Unpark();
 }

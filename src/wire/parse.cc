@@ -207,12 +207,23 @@ bool ClassifyInner(const uint8_t* p, uint32_t len, uint32_t vni, FlowKey* key) {
   return true;
 }
 
+namespace {
+
+// Parses the outer headers of a VXLAN frame up to its VXLAN header: true
+// with the layout and the VXLAN header's offset, false if it is not VXLAN.
+bool FindVxlan(const uint8_t* p, uint32_t len, FrameLayout* l, uint32_t* vx_off) {
+  if (ParseFrame(p, len, l) != ParseResult::kOk || l->l4_proto != kIpProtoUdp) return false;
+  if (ReadBe16(p + l->l4_off + 2) != kVxlanPort) return false;
+  *vx_off = l->payload_off();
+  return l->l3_end - *vx_off >= sizeof(VxlanHeader);
+}
+
+}  // namespace
+
 bool ClassifyVxlan(const uint8_t* p, uint32_t len, FlowKey* key) {
   FrameLayout l;
-  if (ParseFrame(p, len, &l) != ParseResult::kOk || l.l4_proto != kIpProtoUdp) return false;
-  if (ReadBe16(p + l.l4_off + 2) != kVxlanPort) return false;
-  const uint32_t vx_off = l.payload_off();
-  if (l.l3_end - vx_off < sizeof(VxlanHeader)) return false;
+  uint32_t vx_off;
+  if (!FindVxlan(p, len, &l, &vx_off)) return false;
   const uint32_t vni = Read<VxlanHeader>(p + vx_off).vni();
   const uint32_t inner_off = vx_off + static_cast<uint32_t>(sizeof(VxlanHeader));
   // The inner frame ends where the outer IP datagram does, not at the end of
@@ -222,10 +233,8 @@ bool ClassifyVxlan(const uint8_t* p, uint32_t len, FlowKey* key) {
 
 bool ClassifyVxlanOuter(const uint8_t* p, uint32_t len, FlowKey* key) {
   FrameLayout l;
-  if (ParseFrame(p, len, &l) != ParseResult::kOk || l.l4_proto != kIpProtoUdp) return false;
-  if (ReadBe16(p + l.l4_off + 2) != kVxlanPort) return false;
-  const uint32_t vx_off = l.payload_off();
-  if (l.l3_end - vx_off < sizeof(VxlanHeader)) return false;
+  uint32_t vx_off;
+  if (!FindVxlan(p, len, &l, &vx_off)) return false;
   FlowKey k;
   k.vni = Read<VxlanHeader>(p + vx_off).vni();
   k.proto = kIpProtoUdp;
