@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential cmake ninja-build g++ pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev
+      libtomlplusplus-dev libspdlog-dev libfmt-dev
+      iproute2 ethtool procps iperf3 sockperf python3 gnuplot-nox)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,9 +1,11 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "engine/engine_internal.h"
 #include "wire/parse.h"
+#include "wire/vxlan.h"
 
 namespace mflow {
 
@@ -32,6 +34,14 @@ bool ClassifyRx(const Packet* p, wire::FlowKey* key) {
 
 bool ClassifyRxInner(const Packet* p, wire::FlowKey* key) {
   return wire::ClassifyVxlan(p->data, p->len, key);
+}
+
+bool ClassifyRxSocket(const Packet* p, wire::FlowKey* key) {
+  if (p->len < sizeof(wire::VxlanHeader)) return false;
+  wire::VxlanHeader vx;
+  std::memcpy(&vx, p->data, sizeof(vx));
+  return wire::ClassifyInner(p->data + sizeof(vx), p->len - static_cast<uint32_t>(sizeof(vx)),
+                             vx.vni(), key);
 }
 
 bool ClassifyTx(const Packet* p, wire::FlowKey* key) {
@@ -118,6 +128,7 @@ void Engine::Start() {
   if (started_) return;
   started_ = true;
   stopping_.store(false, std::memory_order_release);
+  port_waits_ = rx_->Wait(0);
   for (auto& w : workers_) {
     Worker* wp = w.get();
     w->thread = std::thread([this, wp] { WorkerLoop(*wp); });
@@ -137,7 +148,11 @@ void Engine::Stop() {
   // the workers to finish; a worker leaves once nothing is in flight. (Doing
   // it the other way round lets a split that was already under way hand a
   // micro-flow to a worker that has just left.)
-  while (rx_role_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
+  // A worker may hold the role while blocked in the port: interrupt it.
+  while (rx_role_.exchange(true, std::memory_order_acquire)) {
+    rx_->Interrupt();
+    std::this_thread::yield();
+  }
   stopping_.store(true, std::memory_order_release);
   for (auto& w : workers_) w->parker.Unpark();
   for (auto& w : workers_)
@@ -182,15 +197,26 @@ void Engine::WorkerLoop(Worker& w) {
       idle = cfg_.idle_spins / 2;
       continue;
     }
+    // Idle, and the port can block: one worker waits in the port, holding
+    // the RX role so that it is the one to read when input comes; the
+    // others park below until it dispatches work to them. An idle daemon
+    // then makes no wake-ups at all (issue: idle cost).
+    if (may_rx && port_waits_ && !rx_role_.exchange(true, std::memory_order_acquire)) {
+      if (!stopping_.load(std::memory_order_acquire)) rx_->Wait(kPortWaitMs);
+      rx_role_.store(false, std::memory_order_release);
+      ++w.stats.sleeps;
+      idle = 0;
+      continue;
+    }
     // Idle: sleep until a producer unparks us or the timeout lets us poll the
-    // RX port again (ports have no wake-up of their own yet).
+    // RX port again (a port that cannot wait has no wake-up of its own).
     const uint32_t v = w.parker.Prepare();
     if (!w.ring.empty() || stopping_.load(std::memory_order_acquire)) {
       w.parker.Done();
       idle = 0;
       continue;
     }
-    w.parker.Park(v, sleep_us);
+    w.parker.Park(v, port_waits_ ? kPortWaitMs * 1000 : sleep_us);
     w.parker.Done();
     ++w.stats.sleeps;
     sleep_us = std::min(sleep_us * 2, cfg_.max_sleep_us);
@@ -331,6 +357,25 @@ void Engine::Deliver(MicroFlow* mf) {
                         std::memory_order_release);
   mf_pool_->Free(mf);
   in_flight_.fetch_sub(1, std::memory_order_release);
+}
+
+std::vector<FlowStats> Engine::Flows(size_t max) const {
+  std::vector<FlowStats> out;
+  auto add = [&](const FlowState& f) {
+    if (!f.used || out.size() >= max) return;
+    FlowStats fs;
+    fs.key = f.key;
+    fs.elephant = f.elephant;
+    fs.packets = f.released_pkts;
+    fs.microflows = f.released_mfs.load(std::memory_order_acquire);
+    fs.empty_microflows = f.empty_mfs;
+    fs.in_flight = f.issued_mfs > fs.microflows ? f.issued_mfs - fs.microflows : 0;
+    fs.out_of_order = f.out_of_order;
+    out.push_back(fs);
+  };
+  for (uint32_t i = 0; i < flows_->capacity(); ++i) add(flows_->at(i));
+  add(flows_->overflow());
+  return out;
 }
 
 EngineStats Engine::Stats() const {

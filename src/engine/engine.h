@@ -55,6 +55,9 @@ using Classifier = bool (*)(const Packet* p, wire::FlowKey* key);
 bool ClassifyRx(const Packet* p, wire::FlowKey* key);  // VXLAN frames: outer flow (RSS-like)
 bool ClassifyRxInner(const Packet* p, wire::FlowKey* key);  // VXLAN frames: inner 5-tuple
 bool ClassifyTx(const Packet* p, wire::FlowKey* key);  // Ethernet frames from a container
+// VXLAN payloads from a UDP socket (data at the VXLAN header; the kernel
+// consumed the outer headers): the inner flow.
+bool ClassifyRxSocket(const Packet* p, wire::FlowKey* key);
 
 struct EngineConfig {
   SteeringMode mode = SteeringMode::kMicroflow;
@@ -103,6 +106,18 @@ struct EngineStats {
   uint64_t drops() const;
 };
 
+// One flow's micro-flow and merge figures (control path; estimates while
+// the engine runs).
+struct FlowStats {
+  wire::FlowKey key;
+  bool elephant = false;
+  uint64_t packets = 0;  // released
+  uint64_t microflows = 0;  // released
+  uint64_t empty_microflows = 0;
+  uint64_t in_flight = 0;  // micro-flows issued and not yet released
+  uint64_t out_of_order = 0;
+};
+
 class Engine {
  public:
   // chain, rx, tx and pool must outlive the engine. pool is where stages
@@ -118,6 +133,8 @@ class Engine {
   void Stop();
   // Exact after Stop; estimates while running.
   EngineStats Stats() const;
+  // Up to max flows of the flow table (the overflow flow included).
+  std::vector<FlowStats> Flows(size_t max) const;
   const EngineConfig& config() const { return cfg_; }
 
  private:
@@ -154,6 +171,11 @@ class Engine {
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
   bool started_ = false;
+  bool port_waits_ = false;  // rx_ can block (RxPort::Wait)
+  // Longest block in the port or park of an idle worker when the port can
+  // wait: wake-ups come from the port or from dispatch, so this only bounds
+  // how long a lost wake-up could last.
+  static constexpr int kPortWaitMs = 200;
 };
 
 }  // namespace mflow

@@ -18,6 +18,18 @@ class RxPort {
   // Up to n packets (the caller owns them), 0 when nothing is ready.
   // Thread-safety: serial (the engine holds its RX role while calling).
   virtual uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept = 0;
+
+  // Ports backed by file descriptors can block until input may be ready, so
+  // an idle engine costs nothing. Wait returns after input became readable,
+  // Interrupt() was called, or timeout_ms passed (spurious returns are fine:
+  // the caller polls RxBurst again). A port that cannot wait returns false at
+  // once and the engine falls back to timed sleeps.
+  // Thread-safety: Wait from the RX role holder; Interrupt from any thread.
+  virtual bool Wait(int timeout_ms) noexcept {
+    (void)timeout_ms;
+    return false;
+  }
+  virtual void Interrupt() noexcept {}
 };
 
 class TxPort {

@@ -41,7 +41,9 @@ StatusOr<std::unique_ptr<StageChain>> BuildRxChain(const DataPathConfig& cfg) {
   FdbForwardConfig ff;
   ff.fdb = cfg.fdb;
   ff.direction = FdbDirection::kRx;
-  for (Status s : {Append(*chain, OuterValidate::Create(ov)), Append(*chain, VxlanDecap::Create(vd)),
+  if (!cfg.socket_underlay)
+    if (Status s = Append(*chain, OuterValidate::Create(ov)); !s.ok()) return s;
+  for (Status s : {Append(*chain, VxlanDecap::Create(vd)),
                    Append(*chain, FdbForward::Create(ff)),
                    Append(*chain, InnerChecksum::Create(InnerChecksumConfig{}))})
     if (!s.ok()) return s;
@@ -64,6 +66,7 @@ StatusOr<std::unique_ptr<StageChain>> BuildTxChain(const DataPathConfig& cfg) {
   ve.dst_mac = cfg.next_hop_mac;
   ve.vni = cfg.vnis.front();
   ve.inner_mtu = cfg.inner_mtu;
+  ve.vxlan_only = cfg.socket_underlay;
   for (Status s : {Append(*chain, FdbForward::Create(ff)), Append(*chain, TcpSegment::Create(ts)),
                    Append(*chain, VxlanEncap::Create(ve))})
     if (!s.ok()) return s;

@@ -2,6 +2,7 @@
 //
 //   rx (underlay -> container): outer_validate, vxlan_decap, fdb_forward,
 //                               inner_checksum, tcp_coalesce
+//                               (no outer_validate with socket_underlay)
 //   tx (container -> underlay): fdb_forward, tcp_segment, vxlan_encap
 #pragma once
 
@@ -24,6 +25,11 @@ struct DataPathConfig {
   wire::MacAddr next_hop_mac{{0x02, 0xaa, 0, 0, 0, 0x01}};
   uint32_t inner_mtu = 1450;  // inner IP MTU: underlay MTU - 50 (IPv4 underlay)
   bool coalesce = true;       // rx: software GRO
+  // The underlay is a UDP socket: the kernel has checked and removed the
+  // outer headers on receive (rx starts at vxlan_decap; the port checks the
+  // source against the peers) and writes them on send (tx prepends only
+  // the VXLAN header).
+  bool socket_underlay = false;
   Fdb* fdb = nullptr;         // required; shared by both directions
 };
 

@@ -73,6 +73,9 @@ StatusOr<std::unique_ptr<VxlanEncap>> VxlanEncap::Create(const VxlanEncapConfig&
 std::span<const std::string_view> VxlanEncap::drop_reasons() const { return kDropNames; }
 
 int VxlanEncap::Handle(Packet* p, StageContext&) noexcept {
+  // Hairpin: a destination on another local port is delivered as it is by
+  // the port layer, never encapsulated.
+  if (p->out_port != kPortNone && p->out_port != kPortFlood) return kNext;
   if (MFLOW_LIKELY(!p->is_train())) return Encap(p);
   // The carrier is not sent; its segments are the frames.
   for (Packet* s = p->segs; s != nullptr; s = s->seg_next) {
@@ -89,10 +92,23 @@ int VxlanEncap::Encap(Packet* p) const noexcept {
     if (p->len < kEth + kVlan) return kRunt;
     l2 += kVlan;
   }
+  const uint32_t vni = p->vni != 0 ? p->vni : cfg_.vni;
+  if (cfg_.vxlan_only) {
+    if (vni > wire::kMaxVni) return kBadVni;
+    if (p->frame_len() > cfg_.inner_mtu + l2) return kTooBig;
+    uint8_t* o = p->Prepend(sizeof(wire::VxlanHeader));
+    if (o == nullptr) return kNoHeadroom;
+    wire::VxlanHeader vx{};
+    vx.flags = wire::kVxlanFlagI;
+    vx.set_vni(vni);
+    std::memcpy(o, &vx, sizeof(vx));
+    if (p->l3_off != 0) p->l3_off = static_cast<uint8_t>(p->l3_off + sizeof(vx));
+    if (p->l4_off != 0) p->l4_off = static_cast<uint8_t>(p->l4_off + sizeof(vx));
+    return kNext;
+  }
   const wire::IpAddr& remote = p->remote.family != 0 ? p->remote : cfg_.default_remote;
   if (remote.family == 0) return kNoRemote;
   if (remote.family != cfg_.local_ip.family) return kFamilyMismatch;
-  const uint32_t vni = p->vni != 0 ? p->vni : cfg_.vni;
   if (vni > wire::kMaxVni) return kBadVni;
   const uint32_t inner_len = p->frame_len();
   if (inner_len > cfg_.inner_mtu + l2) return kTooBig;

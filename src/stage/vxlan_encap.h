@@ -22,6 +22,9 @@
 //     to carry CE back into the inner header, which our decap does not yet
 //     do; without that a copied ECT would turn underlay drops into marks
 //     nobody sees.
+// With vxlan_only only the 8-byte VXLAN header is prepended (a UDP socket
+// port: the kernel writes the rest). A packet bound for a local port
+// (out_port neither kPortNone nor kPortFlood: hairpin) passes unchanged.
 // For a carrier with a TSO train, each segment is encapsulated in its own
 // headroom and the carrier itself is left alone (it is not sent); if any
 // segment fails, the carrier drops with the whole train, on that reason.
@@ -60,6 +63,10 @@ struct VxlanEncapConfig {
   uint8_t ttl = 64;
   uint32_t inner_mtu = 1450;       // largest inner IP packet
   wire::IpAddr default_remote;     // for packets without p->remote; unset = drop
+  // Prepend only the VXLAN header: the port is a UDP socket, whose kernel
+  // writes outer IP and UDP, and the port sends to p->remote (or to every
+  // peer for a flood), so no remote is needed here.
+  bool vxlan_only = false;
 };
 
 class VxlanEncap final : public PerPacketStage<VxlanEncap> {

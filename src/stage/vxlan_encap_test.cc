@@ -448,6 +448,38 @@ TEST_F(VxlanEncapTest, MovesInnerOffsetsPastTheOuterHeaders) {
   PacketFree(p);
 }
 
+TEST_F(VxlanEncapTest, VxlanOnlyPrependsJustTheVxlanHeader) {
+  VxlanEncapConfig c = Config4();
+  c.vxlan_only = true;
+  Make(c);
+  const Frame inner = InnerFrame(100);
+  // No remote needed: the socket port chooses the destination (or floods).
+  Packet* p = Pkt(inner, wire::IpAddr{});
+  p->out_port = kPortFlood;
+  p->vni = 7;
+  p->l3_off = 14;
+  const Frame out = RunOne(p);
+  ASSERT_EQ(out.size(), inner.size() + 8);
+  wire::VxlanHeader vx;
+  std::memcpy(&vx, out.data(), sizeof(vx));
+  EXPECT_EQ(vx.flags, wire::kVxlanFlagI);
+  EXPECT_TRUE(vx.ReservedBitsClear());
+  EXPECT_EQ(vx.vni(), 7u);
+  EXPECT_EQ(0, std::memcmp(out.data() + 8, inner.data(), inner.size()));
+  // The MTU still holds.
+  EXPECT_TRUE(RunOne(Pkt(InnerFrame(1500))).empty());
+  EXPECT_EQ(counters_.drops[VxlanEncap::kTooBig], 1u);
+}
+
+TEST_F(VxlanEncapTest, HairpinToALocalPortPassesUnencapsulated) {
+  const Frame inner = InnerFrame(100);
+  Packet* p = Pkt(inner, wire::IpAddr{});
+  p->out_port = 3;
+  const Frame out = RunOne(p);
+  EXPECT_EQ(out, inner);
+  EXPECT_EQ(counters_.drops[VxlanEncap::kNoRemote], 0u);
+}
+
 TEST(VxlanEncapCreateTest, RejectsBadConfigs) {
   EXPECT_TRUE(VxlanEncap::Create(Config4()).ok());
   EXPECT_TRUE(VxlanEncap::Create(Config6()).ok());
