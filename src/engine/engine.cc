@@ -205,7 +205,9 @@ void Engine::WorkerLoop(Worker& w) {
       if (!stopping_.load(std::memory_order_acquire)) rx_->Wait(kPortWaitMs);
       rx_role_.store(false, std::memory_order_release);
       ++w.stats.sleeps;
-      idle = 0;
+      // Poll once more, then wait again: no spinning after a timeout (each
+      // poll of such a port is a system call).
+      idle = cfg_.idle_spins - 1;
       continue;
     }
     // Idle: sleep until a producer unparks us or the timeout lets us poll the
@@ -220,7 +222,7 @@ void Engine::WorkerLoop(Worker& w) {
     w.parker.Done();
     ++w.stats.sleeps;
     sleep_us = std::min(sleep_us * 2, cfg_.max_sleep_us);
-    idle = cfg_.idle_spins / 2;
+    idle = port_waits_ ? cfg_.idle_spins - 1 : cfg_.idle_spins / 2;
   }
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);

@@ -175,7 +175,7 @@ class Engine {
   // Longest block in the port or park of an idle worker when the port can
   // wait: wake-ups come from the port or from dispatch, so this only bounds
   // how long a lost wake-up could last.
-  static constexpr int kPortWaitMs = 200;
+  static constexpr int kPortWaitMs = 1000;
 };
 
 }  // namespace mflow

@@ -1,0 +1,348 @@
+#include "daemon/config.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace mflow::daemon {
+namespace {
+
+constexpr std::string_view kDefault = R"(# mflowd's embedded default configuration: host A of the built-in testbed
+# (scripts/testbed.sh). Copy it with `mflowd --print-default-config`.
+
+[daemon]
+control_socket = "/run/mflow/mflowd.sock"  # root only (mode 0600)
+log_level = "info"                         # debug | info | warn | error
+log_format = "text"                        # text (logfmt) | json
+stats_interval_s = 0                       # counters in the log every N s; 0 = off
+
+[engine]
+mode = "microflow"      # flow | stage | microflow
+workers = 2             # worker threads per direction
+cpus = []               # pin worker i to cpus[i % n]; empty = no pinning
+microflow_size = 128    # packets per micro-flow (BENCHMARKS.md)
+merge_depth = 16        # micro-flows in flight per flow
+elephant_pps = 20000    # split flows faster than this; 0 = split all
+idle_polls = 64         # empty polls of a port before a worker blocks in it
+
+[underlay]
+local = "198.18.0.1"    # our VTEP address; the UDP socket binds here
+port = 4789             # IANA VXLAN port
+mtu = 1500              # inner MTU = mtu - 50 (IPv4) or - 70 (IPv6)
+peers = ["198.18.0.2"]  # the only VTEPs we accept from and send to
+gso = true              # UDP_SEGMENT on send (probed; falls back)
+socket_buffer = 8388608 # bytes of socket send/receive buffer
+
+[overlay]
+vnis = [42]
+tso = true              # TAP checksum + TSO offload (probed; falls back)
+coalesce = true         # software GRO towards the containers
+fdb_size = 16384        # forwarding-table slots (a power of two): the bound
+fdb_age_s = 300         # forwarding-table ageing (Linux bridge default)
+
+# Container ports, created at start (more with `mflowctl port add`):
+# [[port]]
+# name = "mf0"
+# netns = "/var/run/netns/c1"
+# vni = 42
+# address = "198.19.0.1/24"
+# mac = "02:00:00:00:00:01"   # default: random
+# gateway = ""                # default route via; "" = on-link; "none"
+)";
+
+// Errors carry the dotted path of the field.
+struct Err {
+  std::string origin;
+  Status operator()(const std::string& field, const std::string& what) const {
+    return Status::Error(origin + ": " + field + ": " + what);
+  }
+};
+
+Status CheckKeys(const toml::table& t, const std::string& where, const std::set<std::string>& known,
+                 const Err& err) {
+  for (const auto& [k, v] : t) {
+    (void)v;
+    const std::string key(k.str());
+    if (!known.contains(key))
+      return err(where.empty() ? key : where + "." + key, "unknown setting");
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Status GetInt(const toml::table& t, const std::string& where, const char* key, T lo, T hi, T* out,
+              const Err& err) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return Status::Ok();
+  const auto v = n->value<int64_t>();
+  const std::string field = where + "." + key;
+  if (!v || !n->is_integer()) return err(field, "must be an integer");
+  if (*v < static_cast<int64_t>(lo) || *v > static_cast<int64_t>(hi))
+    return err(field, std::to_string(*v) + " is out of range " + std::to_string(lo) + ".." +
+                          std::to_string(hi));
+  *out = static_cast<T>(*v);
+  return Status::Ok();
+}
+
+Status GetBool(const toml::table& t, const std::string& where, const char* key, bool* out,
+               const Err& err) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return Status::Ok();
+  if (!n->is_boolean()) return err(where + "." + key, "must be true or false");
+  *out = *n->value<bool>();
+  return Status::Ok();
+}
+
+Status GetString(const toml::table& t, const std::string& where, const char* key, std::string* out,
+                 const Err& err) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return Status::Ok();
+  if (!n->is_string()) return err(where + "." + key, "must be a string");
+  *out = *n->value<std::string>();
+  return Status::Ok();
+}
+
+Status GetIp(const toml::node& n, const std::string& field, wire::IpAddr* out, const Err& err) {
+  if (!n.is_string()) return err(field, "must be an IP address string");
+  const std::string s = *n.value<std::string>();
+  const auto a = wire::IpAddr::Parse(s);
+  if (!a) return err(field, "'" + s + "' is not an IPv4 or IPv6 address");
+  *out = *a;
+  return Status::Ok();
+}
+
+#define MFLOW_TRY(expr)             \
+  do {                              \
+    if (Status s_ = (expr); !s_.ok()) return s_; \
+  } while (0)
+
+Status ParseDaemon(const toml::table& t, Config& c, const Err& err) {
+  MFLOW_TRY(CheckKeys(t, "daemon", {"control_socket", "log_level", "log_format", "stats_interval_s"},
+                      err));
+  MFLOW_TRY(GetString(t, "daemon", "control_socket", &c.control_socket, err));
+  MFLOW_TRY(GetString(t, "daemon", "log_level", &c.log_level, err));
+  MFLOW_TRY(GetString(t, "daemon", "log_format", &c.log_format, err));
+  return GetInt<uint32_t>(t, "daemon", "stats_interval_s", 0, 86400, &c.stats_interval_s, err);
+}
+
+Status ParseEngine(const toml::table& t, Config& c, const Err& err) {
+  MFLOW_TRY(CheckKeys(t, "engine",
+                      {"mode", "workers", "cpus", "microflow_size", "merge_depth", "elephant_pps",
+                       "idle_polls"},
+                      err));
+  std::string mode(SteeringModeName(c.mode));
+  MFLOW_TRY(GetString(t, "engine", "mode", &mode, err));
+  const auto m = ParseSteeringMode(mode);
+  if (!m) return err("engine.mode", "'" + mode + "' is not one of flow, stage, microflow");
+  c.mode = *m;
+  MFLOW_TRY(GetInt<uint32_t>(t, "engine", "workers", 1, 64, &c.workers, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "engine", "microflow_size", 1, 256, &c.microflow_size, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "engine", "merge_depth", 2, 4096, &c.merge_depth, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "engine", "elephant_pps", 0, 1u << 30, &c.elephant_pps, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "engine", "idle_polls", 1, 1u << 20, &c.idle_polls, err));
+  if (const toml::node* n = t.get("cpus")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return err("engine.cpus", "must be a list of CPU numbers");
+    c.cpus.clear();
+    for (const auto& e : *a) {
+      if (!e.is_integer() || *e.value<int64_t>() < 0 || *e.value<int64_t>() > 4095)
+        return err("engine.cpus", "every entry must be a CPU number 0..4095");
+      c.cpus.push_back(static_cast<int>(*e.value<int64_t>()));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseUnderlay(const toml::table& t, Config& c, const Err& err) {
+  MFLOW_TRY(CheckKeys(t, "underlay", {"local", "port", "mtu", "peers", "gso", "socket_buffer"}, err));
+  if (const toml::node* n = t.get("local")) MFLOW_TRY(GetIp(*n, "underlay.local", &c.local, err));
+  MFLOW_TRY(GetInt<uint16_t>(t, "underlay", "port", 1, 65535, &c.port, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "underlay", "mtu", 1280, 9216, &c.mtu, err));
+  MFLOW_TRY(GetBool(t, "underlay", "gso", &c.gso, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "underlay", "socket_buffer", 65536, 1u << 30, &c.socket_buffer, err));
+  if (const toml::node* n = t.get("peers")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return err("underlay.peers", "must be a list of addresses");
+    c.peers.clear();
+    for (size_t i = 0; i < a->size(); ++i) {
+      wire::IpAddr ip;
+      MFLOW_TRY(GetIp(*a->get(i), "underlay.peers[" + std::to_string(i) + "]", &ip, err));
+      c.peers.push_back(ip);
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseOverlay(const toml::table& t, Config& c, const Err& err) {
+  MFLOW_TRY(CheckKeys(t, "overlay", {"vnis", "tso", "coalesce", "fdb_size", "fdb_age_s"}, err));
+  MFLOW_TRY(GetBool(t, "overlay", "tso", &c.tso, err));
+  MFLOW_TRY(GetBool(t, "overlay", "coalesce", &c.coalesce, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "fdb_size", 8, 1u << 24, &c.fdb_size, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "fdb_age_s", 1, 86400, &c.fdb_age_s, err));
+  if (const toml::node* n = t.get("vnis")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return err("overlay.vnis", "must be a list of VNIs");
+    c.vnis.clear();
+    for (const auto& e : *a) {
+      if (!e.is_integer() || *e.value<int64_t>() < 1 || *e.value<int64_t>() > 0xffffff)
+        return err("overlay.vnis", "every VNI must be an integer 1..16777215");
+      c.vnis.push_back(static_cast<uint32_t>(*e.value<int64_t>()));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParsePort(const toml::table& t, size_t i, PortConfig& p, const Err& err) {
+  const std::string where = "port[" + std::to_string(i) + "]";
+  MFLOW_TRY(CheckKeys(t, where, {"name", "netns", "vni", "address", "mac", "gateway", "mtu"}, err));
+  MFLOW_TRY(GetString(t, where, "name", &p.name, err));
+  MFLOW_TRY(GetString(t, where, "netns", &p.netns, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, where, "vni", 1, 0xffffff, &p.vni, err));
+  MFLOW_TRY(GetString(t, where, "address", &p.address, err));
+  MFLOW_TRY(GetString(t, where, "mac", &p.mac, err));
+  MFLOW_TRY(GetString(t, where, "gateway", &p.gateway, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, where, "mtu", 68, 9000, &p.mtu, err));
+  if (p.name.empty()) return err(where + ".name", "is required");
+  if (p.vni == 0) return err(where + ".vni", "is required");
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view DefaultConfigText() { return kDefault; }
+
+StatusOr<Config> ParseConfig(std::string_view text, std::string_view origin) {
+  const Err err{std::string(origin)};
+  toml::table root;
+  try {
+    root = toml::parse(text, origin);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+       << e.description();
+    return Status::Error(os.str());
+  }
+  Config c;
+  MFLOW_TRY(CheckKeys(root, "", {"daemon", "engine", "underlay", "overlay", "port"}, err));
+  struct Section {
+    const char* name;
+    Status (*parse)(const toml::table&, Config&, const Err&);
+  };
+  for (const Section& s : {Section{"daemon", ParseDaemon}, Section{"engine", ParseEngine},
+                           Section{"underlay", ParseUnderlay}, Section{"overlay", ParseOverlay}}) {
+    const toml::node* n = root.get(s.name);
+    if (n == nullptr) continue;
+    if (!n->is_table()) return err(s.name, "must be a table ([" + std::string(s.name) + "])");
+    MFLOW_TRY(s.parse(*n->as_table(), c, err));
+  }
+  if (const toml::node* n = root.get("port")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return err("port", "must be an array of tables ([[port]])");
+    for (size_t i = 0; i < a->size(); ++i) {
+      const toml::table* t = a->get(i)->as_table();
+      if (t == nullptr) return err("port[" + std::to_string(i) + "]", "must be a table");
+      PortConfig p;
+      MFLOW_TRY(ParsePort(*t, i, p, err));
+      c.ports.push_back(std::move(p));
+    }
+  }
+  if (Status s = Validate(c); !s.ok()) return Status::Error(std::string(origin) + ": " + s.message());
+  return c;
+}
+
+StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::Error(path + ": cannot open: " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+StatusOr<PortConfig> ParsePortSpec(std::string_view spec) {
+  PortConfig p;
+  const std::string field = "--port '" + std::string(spec) + "'";
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t end = spec.find(',', pos);
+    if (end == std::string_view::npos) end = spec.size();
+    const std::string_view kv = spec.substr(pos, end - pos);
+    pos = end + 1;
+    if (kv.empty()) continue;
+    const size_t eq = kv.find('=');
+    if (eq == std::string_view::npos)
+      return Status::Error(field + ": '" + std::string(kv) + "' is not key=value");
+    const std::string key(kv.substr(0, eq));
+    const std::string val(kv.substr(eq + 1));
+    auto number = [&](uint32_t lo, uint32_t hi, uint32_t* out) -> Status {
+      char* e = nullptr;
+      const unsigned long v = std::strtoul(val.c_str(), &e, 10);
+      if (val.empty() || *e != '\0' || v < lo || v > hi)
+        return Status::Error(field + ": " + key + " must be a number " + std::to_string(lo) + ".." +
+                             std::to_string(hi));
+      *out = static_cast<uint32_t>(v);
+      return Status::Ok();
+    };
+    if (key == "name") {
+      p.name = val;
+    } else if (key == "netns") {
+      p.netns = val;
+    } else if (key == "vni") {
+      MFLOW_TRY(number(1, 0xffffff, &p.vni));
+    } else if (key == "address") {
+      p.address = val;
+    } else if (key == "mac") {
+      p.mac = val;
+    } else if (key == "gateway") {
+      p.gateway = val;
+    } else if (key == "mtu") {
+      MFLOW_TRY(number(68, 9000, &p.mtu));
+    } else {
+      return Status::Error(field + ": unknown key '" + key +
+                           "' (name, netns, vni, address, mac, gateway, mtu)");
+    }
+  }
+  if (p.name.empty()) return Status::Error(field + ": name is required");
+  if (p.vni == 0) return Status::Error(field + ": vni is required");
+  return p;
+}
+
+Status Validate(const Config& c) {
+  if (c.local.family == 0) return Status::Error("underlay.local: is required");
+  for (size_t i = 0; i < c.peers.size(); ++i) {
+    if (c.peers[i].family != c.local.family)
+      return Status::Error("underlay.peers[" + std::to_string(i) + "]: " + c.peers[i].ToString() +
+                           " is not of the address family of underlay.local " +
+                           c.local.ToString());
+    if (c.peers[i] == c.local)
+      return Status::Error("underlay.peers[" + std::to_string(i) + "]: is our own address");
+  }
+  if (c.vnis.empty()) return Status::Error("overlay.vnis: at least one VNI is required");
+  if ((c.fdb_size & (c.fdb_size - 1)) != 0)
+    return Status::Error("overlay.fdb_size: " + std::to_string(c.fdb_size) +
+                         " is not a power of two");
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error")
+    return Status::Error("daemon.log_level: '" + c.log_level + "' is not debug, info, warn or error");
+  if (c.log_format != "text" && c.log_format != "json")
+    return Status::Error("daemon.log_format: '" + c.log_format + "' is not text or json");
+  if (c.control_socket.empty() || c.control_socket.front() != '/')
+    return Status::Error("daemon.control_socket: must be an absolute path");
+  std::set<std::string> names;
+  for (size_t i = 0; i < c.ports.size(); ++i) {
+    const PortConfig& p = c.ports[i];
+    const std::string where = "port[" + std::to_string(i) + "] (" + p.name + ")";
+    if (!names.insert(p.name).second) return Status::Error(where + ".name: used twice");
+    if (std::find(c.vnis.begin(), c.vnis.end(), p.vni) == c.vnis.end())
+      return Status::Error(where + ".vni: " + std::to_string(p.vni) +
+                           " is not in overlay.vnis");
+    if (p.mtu > c.inner_mtu())
+      return Status::Error(where + ".mtu: " + std::to_string(p.mtu) + " exceeds the inner MTU " +
+                           std::to_string(c.inner_mtu()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace mflow::daemon

@@ -1,0 +1,84 @@
+// mflowd's configuration: a TOML file (or the embedded default, which
+// serves host A of the testbed), then command-line flags on top.
+//
+// Every error names the field it is about ("underlay.local: ..."), so a bad
+// file is refused with a message that points at the line to fix.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/engine.h"
+#include "wire/ethernet.h"
+#include "wire/ip_addr.h"
+
+namespace mflow::daemon {
+
+// One container port: a TAP device mflowd creates in a network namespace.
+struct PortConfig {
+  std::string name;     // interface name inside the namespace
+  std::string netns;    // /var/run/netns/NAME or /proc/PID/ns/net; "" = ours
+  uint32_t vni = 0;     // must be one of overlay.vnis
+  std::string address;  // "198.19.0.1/24" (IPv4), "" = none
+  std::string mac;      // "" = random locally administered
+  std::string gateway;  // default route via; "" = on-link default; "none"
+  uint32_t mtu = 0;     // 0 = the inner MTU
+};
+
+struct Config {
+  // [daemon]
+  std::string control_socket = "/run/mflow/mflowd.sock";
+  std::string log_level = "info";   // debug | info | warn | error
+  std::string log_format = "text";  // text (logfmt) | json
+  uint32_t stats_interval_s = 0;    // periodic counters in the log; 0 = off
+
+  // [engine]
+  SteeringMode mode = SteeringMode::kMicroflow;
+  uint32_t workers = 2;             // per direction
+  std::vector<int> cpus;            // pin workers; empty = no pinning
+  uint32_t microflow_size = 128;
+  uint32_t merge_depth = 16;
+  uint32_t elephant_pps = 20000;
+  uint32_t idle_polls = 64;         // empty polls of a port before blocking in it
+
+  // [underlay]
+  wire::IpAddr local = wire::IpAddr::V4(0xC6120001);  // 198.18.0.1
+  uint16_t port = 4789;
+  uint32_t mtu = 1500;
+  std::vector<wire::IpAddr> peers{wire::IpAddr::V4(0xC6120002)};  // 198.18.0.2
+  bool gso = true;                  // UDP_SEGMENT on send
+  uint32_t socket_buffer = 8 << 20;
+
+  // [overlay]
+  std::vector<uint32_t> vnis{42};
+  bool tso = true;                  // TAP offloads (checksum + TSO)
+  bool coalesce = true;             // software GRO towards the containers
+  uint32_t fdb_size = 16384;
+  uint32_t fdb_age_s = 300;
+
+  // [[port]]
+  std::vector<PortConfig> ports;
+
+  // Inner MTU: the underlay MTU less VXLAN's outer headers (50 bytes over
+  // IPv4, 70 over IPv6).
+  uint32_t inner_mtu() const { return mtu - (local.is_v6() ? 70 : 50); }
+};
+
+// The embedded default, as TOML (mflowd --print-default-config).
+std::string_view DefaultConfigText();
+
+// Parses TOML text; `origin` names it in errors (a path or "default").
+StatusOr<Config> ParseConfig(std::string_view text, std::string_view origin);
+StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// "name=mf0,netns=/var/run/netns/c1,vni=42,address=198.19.0.1/24[,mac=..][,mtu=..][,gateway=..]"
+StatusOr<PortConfig> ParsePortSpec(std::string_view spec);
+
+// Cross-field checks (VNIs of ports configured, families match, MTU range,
+// unique port names); ParseConfig calls it, flags must call it again.
+Status Validate(const Config& c);
+
+}  // namespace mflow::daemon

@@ -1,0 +1,199 @@
+// The control socket's requests, answered from the daemon's live state
+// (the protocol mflowctl speaks; docs/MFLOWCTL.md). Counters read while the
+// data path runs are estimates of a moving target, never torn values that
+// matter: each is a single word.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "engine/engine_internal.h"
+
+namespace mflow::daemon {
+namespace {
+
+using nlohmann::json;
+
+json Error(const std::string& msg) { return json{{"ok", false}, {"error", msg}}; }
+
+std::string MacString(const wire::MacAddr& m) {
+  char s[18];
+  std::snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", m.b[0], m.b[1], m.b[2], m.b[3],
+                m.b[4], m.b[5]);
+  return s;
+}
+
+std::string FlowString(const wire::FlowKey& k) {
+  if (k.family == 0) {
+    wire::MacAddr src, dst;
+    std::copy(k.src, k.src + 6, src.b.begin());
+    std::copy(k.dst, k.dst + 6, dst.b.begin());
+    return "eth " + MacString(src) + " > " + MacString(dst) + " vni " + std::to_string(k.vni);
+  }
+  wire::IpAddr s, d;
+  s.family = d.family = k.family;
+  std::copy(k.src, k.src + 16, s.bytes);
+  std::copy(k.dst, k.dst + 16, d.bytes);
+  const char* proto = k.proto == 6 ? "tcp" : k.proto == 17 ? "udp" : "ip";
+  auto ep = [&](const wire::IpAddr& a, uint16_t port) {
+    const std::string host = a.is_v6() ? "[" + a.ToString() + "]" : a.ToString();
+    return k.proto == 6 || k.proto == 17 ? host + ":" + std::to_string(port) : host;
+  };
+  return std::string(proto) + " " + ep(s, k.sport) + " > " + ep(d, k.dport) + " vni " +
+         std::to_string(k.vni);
+}
+
+json Drops(const std::vector<std::pair<std::string, uint64_t>>& drops, bool nonzero_only) {
+  json j = json::object();
+  for (const auto& [name, n] : drops)
+    if (n != 0 || !nonzero_only) j[name] = n;
+  return j;
+}
+
+}  // namespace
+
+json Daemon::EngineJson(const char* name, const Engine& e) const {
+  const EngineStats s = e.Stats();
+  json stages = json::array();
+  for (const StageStats& st : s.stages)
+    stages.push_back({{"name", st.name}, {"in", st.in}, {"out", st.out}, {"drops", Drops(st.drops, true)}});
+  json workers = json::array();
+  for (const WorkerStats& w : s.workers)
+    workers.push_back({{"microflows", w.microflows},
+                       {"packets", w.packets},
+                       {"rx_bursts", w.rx_bursts},
+                       {"rx_packets", w.rx_packets},
+                       {"sleeps", w.sleeps},
+                       {"pushback_waits", w.pushback_waits}});
+  return {{"name", name},
+          {"mode", SteeringModeName(e.config().mode)},
+          {"microflow_size", e.config().microflow_size},
+          {"stages", stages},
+          {"workers", workers},
+          {"flows", s.flows},
+          {"elephants", s.elephants},
+          {"released_packets", s.released_packets},
+          {"released_microflows", s.released_microflows},
+          {"empty_microflows", s.empty_microflows},
+          {"out_of_order", s.out_of_order},
+          {"overflowed", s.overflowed},
+          {"drops", s.drops()}};
+}
+
+json Daemon::Handle(const json& req) {
+  const std::string cmd = req.value("cmd", "");
+  if (cmd == "status") {
+    json vnis = cfg_.vnis;
+    const UdpPortInfo u = udp_->Snapshot();
+    const auto ports = taps_->Snapshot();
+    std::string tap_offloads = "-";
+    if (!ports.empty()) tap_offloads = ports.front().offloads_string;
+    const double uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+    return {{"ok", true},
+            {"version", "0.1.0"},
+            {"pid", getpid()},
+            {"uptime_s", uptime},
+            {"mode", SteeringModeName(cfg_.mode)},
+            {"workers", cfg_.workers},
+            {"local", cfg_.local.ToString()},
+            {"underlay_mtu", cfg_.mtu},
+            {"inner_mtu", cfg_.inner_mtu()},
+            {"vnis", vnis},
+            {"offloads", {{"tap", tap_offloads}, {"udp_gso", u.gso}, {"udp_gro", false}}},
+            {"ports", ports.size()},
+            {"peers", cfg_.peers.size()},
+            {"out_of_order", out_of_order()}};
+  }
+  if (cmd == "ports") {
+    json list = json::array();
+    for (const TapPortInfo& p : taps_->Snapshot())
+      list.push_back({{"id", p.id},
+                      {"name", p.name},
+                      {"netns", p.netns},
+                      {"vni", p.vni},
+                      {"mac", MacString(p.mac)},
+                      {"mtu", p.mtu},
+                      {"address", p.address},
+                      {"offloads", p.offloads_string},
+                      {"rx_frames", p.rx_frames},
+                      {"rx_bytes", p.rx_bytes},
+                      {"tx_frames", p.tx_frames},
+                      {"tx_bytes", p.tx_bytes},
+                      {"drops", Drops(p.drops, false)}});
+    return {{"ok", true}, {"ports", list}, {"drops", Drops(taps_->Drops(), false)}};
+  }
+  if (cmd == "peers") {
+    const UdpPortInfo u = udp_->Snapshot();
+    json list = json::array();
+    for (const UdpPeerInfo& p : u.peers)
+      list.push_back({{"address", p.address},
+                      {"tx_datagrams", p.tx_datagrams},
+                      {"tx_bytes", p.tx_bytes},
+                      {"rx_datagrams", p.rx_datagrams},
+                      {"rx_bytes", p.rx_bytes}});
+    return {{"ok", true}, {"peers", list}, {"gso_sends", u.gso_sends}, {"drops", Drops(u.drops, false)}};
+  }
+  if (cmd == "fdb") {
+    const uint64_t now = CoarseMs();
+    json list = json::array();
+    for (const FdbEntry& e : fdb_->Snapshot(now)) {
+      json j = {{"vni", e.vni},
+                {"mac", MacString(e.mac)},
+                {"age_ms", now > e.last_seen_ms ? now - e.last_seen_ms : 0}};
+      if (e.value.kind == FdbValue::Kind::kLocal) {
+        j["kind"] = "local";
+        j["port"] = e.value.port;
+      } else {
+        j["kind"] = "remote";
+        j["vtep"] = e.value.vtep.ToString();
+      }
+      list.push_back(j);
+    }
+    return {{"ok", true}, {"entries", list}, {"capacity", fdb_->capacity()}};
+  }
+  if (cmd == "stats") {
+    return {{"ok", true},
+            {"engines", json::array({EngineJson("rx", *rx_engine_), EngineJson("tx", *tx_engine_)})}};
+  }
+  if (cmd == "flows") {
+    constexpr size_t kMaxFlows = 1000;
+    json list = json::array();
+    for (const auto& [name, e] : {std::pair{"rx", rx_engine_.get()}, std::pair{"tx", tx_engine_.get()}})
+      for (const FlowStats& f : e->Flows(kMaxFlows))
+        list.push_back({{"engine", name},
+                        {"flow", FlowString(f.key)},
+                        {"elephant", f.elephant},
+                        {"packets", f.packets},
+                        {"microflows", f.microflows},
+                        {"empty_microflows", f.empty_microflows},
+                        {"in_flight", f.in_flight},
+                        {"out_of_order", f.out_of_order}});
+    return {{"ok", true}, {"flows", list}};
+  }
+  if (cmd == "port-add") {
+    PortConfig p;
+    p.name = req.value("name", "");
+    p.netns = req.value("netns", "");
+    p.vni = req.value("vni", 0u);
+    p.address = req.value("address", "");
+    p.mac = req.value("mac", "");
+    p.gateway = req.value("gateway", "");
+    p.mtu = req.value("mtu", 0u);
+    if (p.name.empty()) return Error("port-add: name is required");
+    if (p.vni == 0) return Error("port-add: vni is required");
+    auto id = AddPort(p);
+    if (!id.ok()) return Error(id.status().message());
+    return {{"ok", true}, {"id", *id}};
+  }
+  if (cmd == "port-del") {
+    const std::string name = req.value("name", "");
+    if (Status s = RemovePort(name); !s.ok()) return Error(s.message());
+    return {{"ok", true}};
+  }
+  return Error("unknown command '" + cmd +
+               "' (status, ports, peers, fdb, stats, flows, port-add, port-del)");
+}
+
+}  // namespace mflow::daemon

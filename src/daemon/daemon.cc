@@ -1,0 +1,226 @@
+#include "daemon/daemon.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "daemon/log.h"
+#include "port/tap_device.h"
+#include "stage/datapath.h"
+
+namespace mflow::daemon {
+namespace {
+
+// Pool sizes. Received datagrams: enough for every queue and merge window of
+// the rx engine at full depth. TAP frames are up to 64 KiB each, so fewer;
+// each becomes up to ~46 segment headers on the tx side.
+constexpr uint32_t kUdpPoolCount = 16384;
+constexpr uint32_t kTapPoolCount = 512;
+constexpr uint32_t kHdrPoolCount = 32768;
+constexpr uint32_t kHdrBufSize = 512;  // kHeadroom + the largest L2..L4 headers
+// The tx engine's unit is a TAP frame, usually a 64 KiB super-frame of ~45
+// segments: a few make a micro-flow of the size the rx side uses.
+constexpr uint32_t kTxMicroflowFrames = 4;
+
+uint32_t RoundUp(uint32_t v, uint32_t a) { return (v + a - 1) / a * a; }
+
+std::optional<wire::MacAddr> ParseMac(const std::string& s) {
+  wire::MacAddr m;
+  unsigned b[6];
+  char tail;
+  if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                  &tail) != 6)
+    return std::nullopt;
+  for (int i = 0; i < 6; ++i) m.b[static_cast<size_t>(i)] = static_cast<uint8_t>(b[i]);
+  return m;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const Config& cfg) {
+  if (Status s = Validate(cfg); !s.ok()) return s;
+  std::unique_ptr<Daemon> d(new Daemon(cfg));
+  if (Status s = d->Init(); !s.ok()) return s;
+  return d;
+}
+
+Daemon::~Daemon() { Stop(); }
+
+Status Daemon::Init() {
+  FdbConfig fc;
+  fc.capacity = cfg_.fdb_size;
+  fc.age_ms = uint64_t{cfg_.fdb_age_s} * 1000;
+  auto fdb = Fdb::Create(fc);
+  if (!fdb.ok()) return Status::Error("overlay.fdb_size: " + fdb.status().message());
+  fdb_ = std::move(fdb).value();
+
+  auto pool = [](const char* name, uint32_t count, uint32_t size) {
+    return PacketPool::Create({name, count, size});
+  };
+  auto up = pool("underlay-rx", kUdpPoolCount, RoundUp(kHeadroom + cfg_.mtu + 64, 64));
+  auto tp = pool("tap-rx", kTapPoolCount, kTapRxBufSize);
+  auto hp = pool("tso-headers", kHdrPoolCount, kHdrBufSize);
+  for (auto* p : {&up, &tp, &hp})
+    if (!p->ok()) return p->status();
+  udp_pool_ = std::move(up).value();
+  tap_pool_ = std::move(tp).value();
+  hdr_pool_ = std::move(hp).value();
+
+  auto taps = TapSet::Create(tap_pool_.get());
+  if (!taps.ok()) return taps.status();
+  taps_ = std::move(taps).value();
+  UdpPortConfig uc;
+  uc.local = cfg_.local;
+  uc.port = cfg_.port;
+  uc.peers = cfg_.peers;
+  uc.gso = cfg_.gso;
+  uc.socket_buffer = cfg_.socket_buffer;
+  auto udp = UdpPort::Open(uc, udp_pool_.get(), taps_.get());
+  if (!udp.ok()) return udp.status();
+  udp_ = std::move(udp).value();
+  if (cfg_.gso && !udp_->gso())
+    LogWarn("UDP_SEGMENT refused by the kernel: sending one datagram per segment",
+            {{"feature", "udp_gso"}});
+
+  DataPathConfig dp;
+  dp.vnis = cfg_.vnis;
+  dp.peers = cfg_.peers;
+  dp.local_vtep = cfg_.local;
+  dp.inner_mtu = cfg_.inner_mtu();
+  dp.coalesce = cfg_.coalesce;
+  dp.socket_underlay = true;
+  dp.fdb = fdb_.get();
+  auto rxc = BuildRxChain(dp);
+  if (!rxc.ok()) return rxc.status();
+  auto txc = BuildTxChain(dp);
+  if (!txc.ok()) return txc.status();
+  rx_chain_ = std::move(rxc).value();
+  tx_chain_ = std::move(txc).value();
+
+  EngineConfig ec;
+  ec.mode = cfg_.mode;
+  ec.workers = cfg_.workers;
+  ec.cpus = cfg_.cpus;
+  ec.microflow_size = cfg_.microflow_size;
+  ec.merge_depth = cfg_.merge_depth;
+  ec.elephant_pps = cfg_.elephant_pps;
+  ec.classify = ClassifyRxSocket;
+  // Each poll of a socket or TAP is a system call, and the cores are shared
+  // with the containers we serve: poll briefly, then block in the port.
+  ec.idle_spins = cfg_.idle_polls;
+  auto rxe = Engine::Create(ec, rx_chain_.get(), udp_.get(), taps_.get(), udp_pool_.get());
+  if (!rxe.ok()) return Status::Error("rx engine: " + rxe.status().message());
+  EngineConfig tc = ec;
+  tc.classify = ClassifyTx;
+  tc.microflow_size = std::min(kTxMicroflowFrames, cfg_.microflow_size);
+  tc.rx_burst = 32;
+  // Frames per second, not packets: a super-frame carries ~45 packets.
+  tc.elephant_pps = cfg_.elephant_pps / 45;
+  auto txe = Engine::Create(tc, tx_chain_.get(), taps_.get(), udp_.get(), hdr_pool_.get());
+  if (!txe.ok()) return Status::Error("tx engine: " + txe.status().message());
+  rx_engine_ = std::move(rxe).value();
+  tx_engine_ = std::move(txe).value();
+
+  for (const PortConfig& p : cfg_.ports)
+    if (auto id = AddPort(p); !id.ok()) return id.status();
+  return Status::Ok();
+}
+
+void Daemon::Start() {
+  if (running_) return;
+  rx_engine_->Start();
+  tx_engine_->Start();
+  running_ = true;
+}
+
+void Daemon::Stop() {
+  if (running_) {
+    tx_engine_->Stop();
+    rx_engine_->Stop();
+    running_ = false;
+  }
+  std::lock_guard<std::mutex> lock(ports_mu_);
+  for (const auto& [name, id] : ports_) {
+    if (Status s = taps_->Remove(id); s.ok())
+      LogInfo("port removed", {{"name", name}, {"id", id}});
+  }
+  ports_.clear();
+}
+
+StatusOr<uint16_t> Daemon::AddPort(const PortConfig& p) {
+  std::lock_guard<std::mutex> lock(ports_mu_);
+  const std::string what = "port " + p.name;
+  if (ports_.contains(p.name)) return Status::Error(what + ": a port of that name exists");
+  if (std::find(cfg_.vnis.begin(), cfg_.vnis.end(), p.vni) == cfg_.vnis.end())
+    return Status::Error(what + ": vni " + std::to_string(p.vni) + " is not configured");
+  if (p.mtu > cfg_.inner_mtu())
+    return Status::Error(what + ": mtu " + std::to_string(p.mtu) + " exceeds the inner MTU " +
+                         std::to_string(cfg_.inner_mtu()));
+  // The lowest free id: ids index per-port state in the data path.
+  uint16_t id = 0;
+  for (;; ++id) {
+    if (id >= TapSet::kMaxPorts) return Status::Error(what + ": no free port id");
+    bool used = false;
+    for (const auto& [n, i] : ports_) used |= i == id;
+    if (!used) break;
+  }
+  TapConfig tc;
+  tc.name = p.name;
+  tc.netns = p.netns;
+  tc.mtu = p.mtu != 0 ? p.mtu : cfg_.inner_mtu();
+  tc.address = p.address;
+  tc.gateway = p.gateway;
+  tc.offload = cfg_.tso;
+  if (!p.mac.empty()) {
+    const auto mac = ParseMac(p.mac);
+    if (!mac || mac->IsMulticast() || mac->IsZero())
+      return Status::Error(what + ": mac '" + p.mac + "' is not a unicast MAC address");
+    tc.mac = *mac;
+  }
+  auto dev = TapDevice::Create(tc);
+  if (!dev.ok()) return dev.status();
+  const std::string offloads = (*dev)->offloads_string();
+  if (cfg_.tso && offloads.find("tso4") == std::string::npos)
+    LogWarn("TAP refused TSO: the container will send MTU-sized frames",
+            {{"port", p.name}, {"offloads", offloads}});
+  if (Status s = taps_->Add(id, p.vni, std::move(dev).value()); !s.ok()) return s;
+  ports_[p.name] = id;
+  LogInfo("port added", {{"name", p.name},
+                         {"id", id},
+                         {"netns", p.netns},
+                         {"vni", p.vni},
+                         {"address", p.address},
+                         {"mtu", tc.mtu},
+                         {"offloads", offloads}});
+  return id;
+}
+
+Status Daemon::RemovePort(const std::string& name) {
+  std::lock_guard<std::mutex> lock(ports_mu_);
+  auto it = ports_.find(name);
+  if (it == ports_.end()) return Status::Error("port " + name + ": no such port");
+  if (Status s = taps_->Remove(it->second); !s.ok()) return s;
+  ports_.erase(it);
+  // Entries pointing at the port would send its MACs' frames nowhere until
+  // they age out; relearning the rest costs a flood each.
+  fdb_->Flush();
+  LogInfo("port removed", {{"name", name}});
+  return Status::Ok();
+}
+
+uint64_t Daemon::out_of_order() const {
+  return rx_engine_->Stats().out_of_order + tx_engine_->Stats().out_of_order;
+}
+
+void Daemon::LogStats() {
+  const EngineStats rx = rx_engine_->Stats();
+  const EngineStats tx = tx_engine_->Stats();
+  LogInfo("stats", {{"rx_released", rx.released_packets},
+                    {"rx_drops", rx.drops()},
+                    {"tx_released", tx.released_packets},
+                    {"tx_drops", tx.drops()},
+                    {"out_of_order", rx.out_of_order + tx.out_of_order},
+                    {"flows", rx.flows + tx.flows},
+                    {"elephants", rx.elephants + tx.elephants}});
+}
+
+}  // namespace mflow::daemon

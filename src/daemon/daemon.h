@@ -1,0 +1,83 @@
+// Daemon: the overlay data plane of one host, wired from the parts below.
+//
+//   underlay UDP socket --(rx engine: vxlan_decap, fdb_forward_rx,
+//                          inner_checksum, tcp_coalesce)--> container TAPs
+//   container TAPs --(tx engine: fdb_forward_tx, tcp_segment,
+//                     vxlan_encap)--> underlay UDP socket (or, hairpin and
+//                     floods, the TAPs again)
+//
+// Two engines, one per direction, each with `workers` threads in the
+// configured steering mode, share one forwarding table: the rx side learns
+// remote MACs, the tx side local ones. Both engines' idle workers block in
+// their port (epoll/poll), so an idle daemon makes no wake-ups.
+//
+// Thread-safety: Create/Start/Stop from the main thread; AddPort,
+// RemovePort and Handle from the control thread, concurrently with the data
+// path (the port set is safe for that).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/config.h"
+#include "engine/engine.h"
+#include "packet/pool.h"
+#include "port/tap_set.h"
+#include "port/udp_port.h"
+#include "stage/chain.h"
+#include "table/fdb.h"
+
+namespace mflow::daemon {
+
+class Daemon {
+ public:
+  static StatusOr<std::unique_ptr<Daemon>> Create(const Config& cfg);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  void Start();
+  // Stops both engines (everything in flight is delivered or counted),
+  // then removes every container port.
+  void Stop();
+
+  // A new container port (its TAP is created in the namespace); the id.
+  StatusOr<uint16_t> AddPort(const PortConfig& p);
+  Status RemovePort(const std::string& name);
+
+  // The control socket's requests (control_api.cc; mflowctl's protocol,
+  // docs/MFLOWCTL.md).
+  nlohmann::json Handle(const nlohmann::json& request);
+
+  // One log line of the main counters (stats_interval_s).
+  void LogStats();
+  uint64_t out_of_order() const;
+
+ private:
+  explicit Daemon(const Config& cfg) : cfg_(cfg), started_at_(std::chrono::steady_clock::now()) {}
+  Status Init();
+  nlohmann::json EngineJson(const char* name, const Engine& e) const;
+
+  Config cfg_;
+  std::chrono::steady_clock::time_point started_at_;
+  std::unique_ptr<Fdb> fdb_;
+  std::unique_ptr<PacketPool> udp_pool_;  // received datagrams
+  std::unique_ptr<PacketPool> tap_pool_;  // frames from the containers (64 KiB)
+  std::unique_ptr<PacketPool> hdr_pool_;  // TSO segment headers
+  std::unique_ptr<TapSet> taps_;
+  std::unique_ptr<UdpPort> udp_;
+  std::unique_ptr<StageChain> rx_chain_, tx_chain_;
+  std::unique_ptr<Engine> rx_engine_, tx_engine_;
+
+  std::mutex ports_mu_;  // serializes AddPort/RemovePort
+  std::map<std::string, uint16_t> ports_;  // name -> id
+  bool running_ = false;
+};
+
+}  // namespace mflow::daemon

@@ -1,0 +1,185 @@
+// mflowd: the overlay data plane of one host (daemon.h). Reads its config
+// (a TOML file, else the embedded default), applies flags on top, creates
+// the underlay socket and the container ports, runs both engines, answers
+// mflowctl on the control socket, and on SIGTERM/SIGINT stops cleanly:
+// everything in flight is delivered or counted, every TAP it made is gone.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "control/control_server.h"
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+using namespace mflow;
+using namespace mflow::daemon;
+
+namespace {
+
+struct Flags {
+  std::string config_file;
+  bool print_default = false;
+  bool check_only = false;
+  std::string mode, local, control, log_level, log_format;
+  std::vector<std::string> peers, ports;
+  std::vector<uint32_t> vnis;
+  std::vector<int> cpus;
+  uint32_t workers = 0, microflow_size = 0, mtu = 0, stats_interval = 0, idle_polls = 0;
+  bool no_gso = false, no_tso = false, no_coalesce = false;
+};
+
+// Flags override the file: a list flag replaces the file's list (except
+// --port, which adds ports).
+Status ApplyFlags(const Flags& f, Config& c) {
+  if (!f.mode.empty()) {
+    const auto m = ParseSteeringMode(f.mode);
+    if (!m) return Status::Error("--mode: '" + f.mode + "' is not one of flow, stage, microflow");
+    c.mode = *m;
+  }
+  if (!f.local.empty()) {
+    const auto a = wire::IpAddr::Parse(f.local);
+    if (!a) return Status::Error("--local: '" + f.local + "' is not an IP address");
+    c.local = *a;
+  }
+  if (!f.peers.empty()) {
+    c.peers.clear();
+    for (const std::string& p : f.peers) {
+      const auto a = wire::IpAddr::Parse(p);
+      if (!a) return Status::Error("--peer: '" + p + "' is not an IP address");
+      c.peers.push_back(*a);
+    }
+  }
+  if (!f.vnis.empty()) c.vnis = f.vnis;
+  for (const std::string& spec : f.ports) {
+    auto p = ParsePortSpec(spec);
+    if (!p.ok()) return p.status();
+    c.ports.push_back(*p);
+  }
+  if (!f.cpus.empty()) c.cpus = f.cpus;
+  if (f.workers != 0) c.workers = f.workers;
+  if (f.microflow_size != 0) c.microflow_size = f.microflow_size;
+  if (f.idle_polls != 0) c.idle_polls = f.idle_polls;
+  if (f.mtu != 0) c.mtu = f.mtu;
+  if (f.stats_interval != 0) c.stats_interval_s = f.stats_interval;
+  if (!f.control.empty()) c.control_socket = f.control;
+  if (!f.log_level.empty()) c.log_level = f.log_level;
+  if (!f.log_format.empty()) c.log_format = f.log_format;
+  if (f.no_gso) c.gso = false;
+  if (f.no_tso) c.tso = false;
+  if (f.no_coalesce) c.coalesce = false;
+  return Validate(c);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mflowd: userspace VXLAN data plane that spreads one flow over several cores "
+               "and delivers it in order"};
+  Flags f;
+  app.add_option("-c,--config", f.config_file, "TOML config file (default: the embedded one)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--print-default-config", f.print_default, "print the embedded config and exit");
+  app.add_flag("--check-config", f.check_only, "validate the config and flags, then exit");
+  app.add_option("--mode", f.mode, "steering mode: flow | stage | microflow");
+  app.add_option("--workers", f.workers, "worker threads per direction")->check(CLI::Range(1, 64));
+  app.add_option("--cpus", f.cpus, "pin workers to these CPUs")->delimiter(',');
+  app.add_option("--microflow-size", f.microflow_size, "packets per micro-flow")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--idle-polls", f.idle_polls, "empty polls of a port before blocking in it")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--local", f.local, "underlay address (our VTEP)");
+  app.add_option("--peer", f.peers, "peer VTEP (repeat; replaces the config's list)");
+  app.add_option("--vni", f.vnis, "VNI (repeat; replaces the config's list)")
+      ->check(CLI::Range(1, 0xffffff));
+  app.add_option("--underlay-mtu", f.mtu, "underlay MTU (inner MTU = this - 50)")
+      ->check(CLI::Range(1280, 9216));
+  app.add_option("--port", f.ports,
+                 "container port: name=N,netns=PATH,vni=V[,address=A/P][,mac=M][,mtu=N]"
+                 "[,gateway=IP|none] (repeat)");
+  app.add_option("--control", f.control, "control socket path");
+  app.add_option("--log-level", f.log_level, "debug | info | warn | error");
+  app.add_option("--log-format", f.log_format, "text | json");
+  app.add_option("--stats-interval", f.stats_interval, "log counters every N seconds");
+  app.add_flag("--no-gso", f.no_gso, "do not use UDP_SEGMENT on the underlay");
+  app.add_flag("--no-tso", f.no_tso, "do not offer checksum/TSO offload on the TAPs");
+  app.add_flag("--no-coalesce", f.no_coalesce, "no software GRO towards the containers");
+  CLI11_PARSE(app, argc, argv);
+
+  if (f.print_default) {
+    std::cout << DefaultConfigText();
+    return 0;
+  }
+  auto cfg = f.config_file.empty() ? ParseConfig(DefaultConfigText(), "default")
+                                   : LoadConfigFile(f.config_file);
+  if (!cfg.ok()) {
+    std::cerr << "mflowd: config: " << cfg.status().message() << "\n";
+    return 2;
+  }
+  Config c = *cfg;
+  if (Status s = ApplyFlags(f, c); !s.ok()) {
+    std::cerr << "mflowd: " << s.message() << "\n";
+    return 2;
+  }
+  if (Status s = LogInit(c.log_level, c.log_format); !s.ok()) {
+    std::cerr << "mflowd: " << s.message() << "\n";
+    return 2;
+  }
+  if (f.check_only) {
+    std::cout << "config ok\n";
+    return 0;
+  }
+
+  // Signals are taken synchronously by this thread (sigtimedwait): block
+  // them before any thread starts so that every thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto d = Daemon::Create(c);
+  if (!d.ok()) {
+    LogError("start failed", {{"error", d.status().message()}});
+    return 1;
+  }
+  Daemon& daemon = **d;
+  auto ctl = ControlServer::Start(c.control_socket,
+                                  [&daemon](const nlohmann::json& r) { return daemon.Handle(r); });
+  if (!ctl.ok()) {
+    LogError("start failed", {{"error", ctl.status().message()}});
+    return 1;
+  }
+  daemon.Start();
+  std::string peers;
+  for (const auto& p : c.peers) peers += (peers.empty() ? "" : ",") + p.ToString();
+  LogInfo("mflowd started", {{"mode", std::string(SteeringModeName(c.mode))},
+                             {"workers", c.workers},
+                             {"local", c.local.ToString()},
+                             {"port", c.port},
+                             {"peers", peers},
+                             {"inner_mtu", c.inner_mtu()},
+                             {"control", c.control_socket},
+                             {"pid", static_cast<int64_t>(getpid())}});
+
+  for (;;) {
+    timespec ts{c.stats_interval_s != 0 ? static_cast<time_t>(c.stats_interval_s) : 3600, 0};
+    siginfo_t info;
+    const int sig = sigtimedwait(&sigs, &info, &ts);
+    if (sig == SIGTERM || sig == SIGINT) {
+      LogInfo("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      break;
+    }
+    if (sig == SIGHUP) {
+      LogWarn("SIGHUP ignored: change ports with mflowctl; other settings need a restart");
+      continue;
+    }
+    if (c.stats_interval_s != 0) daemon.LogStats();
+  }
+  ctl->reset();  // no requests while we tear down
+  daemon.Stop();
+  LogInfo("mflowd stopped", {{"out_of_order", daemon.out_of_order()}});
+  return 0;
+}

@@ -1,0 +1,429 @@
+#include "port/udp_port.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "packet/batch.h"
+#include "wire/vxlan.h"
+
+namespace mflow {
+namespace {
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+// The kernel's UDP_MAX_SEGMENTS was 64 for years (newer kernels allow
+// more; 64 is safe everywhere), and one super-datagram's payload must fit
+// the 16-bit IP length.
+constexpr uint32_t kMaxGsoSegs = 64;
+constexpr uint32_t kMaxGsoBytes = 65535 - 40 - 8;  // worst case: IPv6 header
+
+constexpr std::array<const char*, UdpPort::kNumDrops> kDropNames = {
+    "rx_not_peer", "rx_truncated", "rx_error", "tx_not_peer", "tx_no_remote", "tx_error", "no_local",
+};
+
+std::string Errno(int e) { return std::strerror(e); }
+
+socklen_t ToSockaddr(const wire::IpAddr& a, uint16_t port, sockaddr_storage* ss) {
+  std::memset(ss, 0, sizeof(*ss));
+  if (a.is_v4()) {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    std::memcpy(&s4->sin_addr, a.bytes, 4);
+    return sizeof(sockaddr_in);
+  }
+  auto* s6 = reinterpret_cast<sockaddr_in6*>(ss);
+  s6->sin6_family = AF_INET6;
+  s6->sin6_port = htons(port);
+  std::memcpy(&s6->sin6_addr, a.bytes, 16);
+  return sizeof(sockaddr_in6);
+}
+
+wire::IpAddr FromSockaddr(const sockaddr_storage& ss) {
+  wire::IpAddr a;
+  if (ss.ss_family == AF_INET) {
+    a.family = 4;
+    std::memcpy(a.bytes, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, 4);
+  } else if (ss.ss_family == AF_INET6) {
+    a.family = 6;
+    std::memcpy(a.bytes, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, 16);
+  }
+  return a;
+}
+
+}  // namespace
+
+// The messages of one TxBurst: fixed arrays on the sending thread's stack,
+// flushed with one sendmmsg when full and at the end of the burst.
+class UdpPort::SendBatch {
+ public:
+  explicit SendBatch(UdpPort* port) : port_(port) {}
+
+  // Starts a message to peer index `peer`; false when the arrays are full
+  // (flush and retry).
+  bool Begin(int peer, uint32_t max_iov) {
+    if (nmsg_ == kMaxMsgs || niov_ + max_iov > kMaxIov) return false;
+    Msg& m = msgs_[nmsg_];
+    m.peer = peer;
+    m.iov_begin = niov_;
+    m.bytes = 0;
+    m.gso_size = 0;
+    m.segs = 0;
+    return true;
+  }
+  void AddPiece(const uint8_t* data, uint32_t len) {
+    iov_[niov_++] = iovec{const_cast<uint8_t*>(data), len};
+    msgs_[nmsg_].bytes += len;
+  }
+  // Ends the current message; gso_size > 0 makes it a super-datagram of
+  // `segs` datagrams.
+  void End(uint16_t gso_size, uint32_t segs) {
+    msgs_[nmsg_].gso_size = gso_size;
+    msgs_[nmsg_].segs = segs;
+    ++nmsg_;
+  }
+  uint32_t iov_room() const { return kMaxIov - niov_; }
+
+  void Flush() {
+    if (nmsg_ == 0) return;
+    for (uint32_t i = 0; i < nmsg_; ++i) {
+      Msg& m = msgs_[i];
+      msghdr& h = hdrs_[i].msg_hdr;
+      std::memset(&h, 0, sizeof(h));
+      h.msg_name = &names_[i];
+      h.msg_namelen = ToSockaddr(port_->peers_[m.peer].addr, port_->cfg_.port, &names_[i]);
+      h.msg_iov = &iov_[m.iov_begin];
+      h.msg_iovlen = (i + 1 < nmsg_ ? msgs_[i + 1].iov_begin : niov_) - m.iov_begin;
+      if (m.gso_size != 0) {
+        h.msg_control = ctrl_[i].buf;
+        h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+        cmsghdr* c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        std::memcpy(CMSG_DATA(c), &m.gso_size, sizeof(uint16_t));
+      }
+    }
+    uint32_t done = 0;
+    while (done < nmsg_) {
+      const int r = sendmmsg(port_->fd_, &hdrs_[done], nmsg_ - done, 0);
+      if (r > 0) {
+        for (uint32_t i = done; i < done + static_cast<uint32_t>(r); ++i) Sent(msgs_[i]);
+        done += static_cast<uint32_t>(r);
+        continue;
+      }
+      if (r < 0 && errno == EINTR) continue;
+      // The first unsent message was refused (too big, no route, no
+      // buffer): count it and go on with the rest.
+      port_->Count(kTxError, msgs_[done].segs != 0 ? msgs_[done].segs : 1);
+      ++done;
+    }
+    nmsg_ = 0;
+    niov_ = 0;
+  }
+
+ private:
+  static constexpr uint32_t kMaxMsgs = 64;
+  static constexpr uint32_t kMaxIov = 1024;
+  struct Msg {
+    int peer;
+    uint32_t iov_begin;
+    uint32_t bytes;
+    uint16_t gso_size;
+    uint32_t segs;
+  };
+  union Ctrl {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    cmsghdr align;
+  };
+
+  void Sent(const Msg& m) {
+    Peer& p = port_->peers_[m.peer];
+    p.tx_datagrams.fetch_add(m.segs != 0 ? m.segs : 1, std::memory_order_relaxed);
+    p.tx_bytes.fetch_add(m.bytes, std::memory_order_relaxed);
+    if (m.gso_size != 0) port_->gso_sends_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  UdpPort* port_;
+  uint32_t nmsg_ = 0;
+  uint32_t niov_ = 0;
+  std::array<Msg, kMaxMsgs> msgs_;
+  std::array<mmsghdr, kMaxMsgs> hdrs_;
+  std::array<sockaddr_storage, kMaxMsgs> names_;
+  std::array<Ctrl, kMaxMsgs> ctrl_;
+  std::array<iovec, kMaxIov> iov_;
+};
+
+UdpPort::UdpPort(const UdpPortConfig& cfg, PacketPool* rx_pool, TxPort* local)
+    : cfg_(cfg), rx_pool_(rx_pool), local_(local) {}
+
+UdpPort::~UdpPort() {
+  PacketFreeBurst(stash_, nstash_);
+  if (fd_ >= 0) close(fd_);
+  if (event_fd_ >= 0) close(event_fd_);
+}
+
+StatusOr<std::unique_ptr<UdpPort>> UdpPort::Open(const UdpPortConfig& cfg, PacketPool* rx_pool,
+                                                 TxPort* local) {
+  if (cfg.local.family != 4 && cfg.local.family != 6)
+    return Status::Error("underlay: local address is not set");
+  if (rx_pool == nullptr) return Status::Error("underlay: no receive pool");
+  if (rx_pool->buf_size() < kHeadroom + 1500)
+    return Status::Error("underlay: receive buffers must hold kHeadroom + 1500 bytes");
+  for (const auto& p : cfg.peers)
+    if (p.family != cfg.local.family)
+      return Status::Error("underlay: peer " + p.ToString() + " is not of the family of local " +
+                           cfg.local.ToString());
+  std::unique_ptr<UdpPort> port(new UdpPort(cfg, rx_pool, local));
+  if (Status s = port->Init(); !s.ok()) return s;
+  return port;
+}
+
+Status UdpPort::Init() {
+  const std::string where = "underlay " + cfg_.local.ToString() + ":" + std::to_string(cfg_.port);
+  fd_ = socket(cfg_.local.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return Status::Error(where + ": socket: " + Errno(errno));
+  const int one = 1;
+  if (cfg_.local.is_v6()) setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  // Bigger socket buffers absorb bursts of 64 KiB super-frames; FORCE
+  // (root) goes past net.core.{r,w}mem_max, the plain option is the fallback.
+  const int sz = static_cast<int>(cfg_.socket_buffer);
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+  if (setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0)
+    setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+  sockaddr_storage ss;
+  const socklen_t len = ToSockaddr(cfg_.local, cfg_.port, &ss);
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    return Status::Error(where + ": bind: " + Errno(errno));
+  // Probe UDP_SEGMENT: a kernel without it refuses the option.
+  if (cfg_.gso) {
+    const int zero = 0;
+    gso_ = setsockopt(fd_, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
+  }
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ < 0) return Status::Error(where + ": eventfd: " + Errno(errno));
+  npeers_ = static_cast<uint32_t>(cfg_.peers.size());
+  peers_ = std::make_unique<Peer[]>(npeers_);
+  for (uint32_t i = 0; i < npeers_; ++i) peers_[i].addr = cfg_.peers[i];
+  return Status::Ok();
+}
+
+int UdpPort::FindPeer(const wire::IpAddr& a) const noexcept {
+  // A handful of peers per host: a linear scan beats any index.
+  for (uint32_t i = 0; i < npeers_; ++i)
+    if (peers_[i].addr == a) return static_cast<int>(i);
+  return -1;
+}
+
+uint32_t UdpPort::RxBurst(Packet** pkts, uint32_t n) noexcept {
+  n = std::min(n, kRxStash);
+  // Buffers not filled by the last call stay in the stash: an idle poll
+  // costs one system call, not an allocation and a free of a burst.
+  if (nstash_ < n) nstash_ += rx_pool_->AllocBurst(stash_ + nstash_, n - nstash_);
+  n = std::min(n, nstash_);
+  if (n == 0) return 0;  // pool empty: packets in flight will come back
+  static constexpr uint32_t kMax = kRxStash;
+  Packet** got = stash_ + (nstash_ - n);  // the top n of the stash
+  mmsghdr hdrs[kMax];
+  iovec iov[kMax];
+  sockaddr_storage names[kMax];
+  for (uint32_t i = 0; i < n; ++i) {
+    iov[i] = iovec{got[i]->data, got[i]->buf_size - kHeadroom};
+    std::memset(&hdrs[i], 0, sizeof(hdrs[i]));
+    hdrs[i].msg_hdr.msg_name = &names[i];
+    hdrs[i].msg_hdr.msg_namelen = sizeof(names[i]);
+    hdrs[i].msg_hdr.msg_iov = &iov[i];
+    hdrs[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int r = recvmmsg(fd_, hdrs, n, MSG_DONTWAIT, nullptr);
+  if (r <= 0) {
+    if (r < 0 && errno != EAGAIN && errno != EINTR) Count(kRxError);
+    return 0;
+  }
+  uint32_t kept = 0;
+  Packet* dropped[kMax];
+  uint32_t ndropped = 0;
+  for (uint32_t i = 0; i < static_cast<uint32_t>(r); ++i) {
+    Packet* p = got[i];
+    const msghdr& h = hdrs[i].msg_hdr;
+    const wire::IpAddr src = FromSockaddr(names[i]);
+    const int peer = FindPeer(src);
+    if ((h.msg_flags & MSG_TRUNC) != 0) {
+      Count(kRxTruncated);
+      dropped[ndropped++] = p;
+      continue;
+    }
+    if (peer < 0) {
+      Count(kRxNotPeer);
+      dropped[ndropped++] = p;
+      continue;
+    }
+    peers_[peer].rx_datagrams.fetch_add(1, std::memory_order_relaxed);
+    peers_[peer].rx_bytes.fetch_add(hdrs[i].msg_len, std::memory_order_relaxed);
+    p->len = hdrs[i].msg_len;
+    p->remote = src;
+    pkts[kept++] = p;
+  }
+  // The filled buffers leave the stash. (got[] is the stash's top; a
+  // dropped packet's buffer simply goes back to the pool.)
+  const uint32_t filled = static_cast<uint32_t>(r);
+  std::memmove(got, got + filled, (n - filled) * sizeof(Packet*));
+  nstash_ -= filled;
+  if (ndropped != 0) PacketFreeBurst(dropped, ndropped);
+  return kept;
+}
+
+bool UdpPort::Wait(int timeout_ms) noexcept {
+  if (timeout_ms == 0) return true;  // the engine's probe: we can wait
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {event_fd_, POLLIN, 0}};
+  if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN) != 0) {
+    uint64_t v;
+    (void)!read(event_fd_, &v, sizeof(v));
+  }
+  return true;
+}
+
+void UdpPort::Interrupt() noexcept {
+  const uint64_t one = 1;
+  (void)!write(event_fd_, &one, sizeof(one));
+}
+
+void UdpPort::TxBurst(Packet** pkts, uint32_t n) noexcept {
+  for (; n > kMaxBatch; pkts += kMaxBatch, n -= kMaxBatch) TxBurst(pkts, kMaxBatch);
+  SendBatch batch(this);
+  Packet* local[kMaxBatch];
+  uint32_t nlocal = 0;
+  Packet* done[kMaxBatch];
+  uint32_t ndone = 0;
+
+  // Adds one message (a frame, or up to kMaxGsoSegs segments of a train
+  // starting at *seg) for peer; flushes when the batch is full.
+  auto add_plain = [&](Packet* f, int peer) {
+    if (!batch.Begin(peer, 1u + f->nfrags)) {
+      batch.Flush();
+      (void)batch.Begin(peer, 1u + f->nfrags);
+    }
+    batch.AddPiece(f->data, f->len);
+    for (uint16_t i = 0; i < f->nfrags; ++i) batch.AddPiece(f->frags[i].data, f->frags[i].len);
+    batch.End(0, 0);
+  };
+  auto add_train = [&](Packet* carrier, int peer) {
+    Packet* s = carrier->segs;
+    while (s != nullptr) {
+      if (!gso_ || s->seg_next == nullptr) {
+        add_plain(s, peer);
+        s = s->seg_next;
+        continue;
+      }
+      // One super-datagram: segments of equal size (the last may be
+      // shorter), within the kernel's limits.
+      const uint32_t size = s->frame_len();
+      const uint32_t max_segs = std::min(kMaxGsoSegs, kMaxGsoBytes / size);
+      if (!batch.Begin(peer, 1u + kMaxFrags)) {
+        batch.Flush();
+        (void)batch.Begin(peer, 1u + kMaxFrags);
+      }
+      uint32_t segs = 0;
+      while (s != nullptr && segs < max_segs) {
+        const uint32_t len = s->frame_len();
+        if (segs != 0 && (len > size || batch.iov_room() < 1u + s->nfrags)) break;
+        batch.AddPiece(s->data, s->len);
+        for (uint16_t i = 0; i < s->nfrags; ++i) batch.AddPiece(s->frags[i].data, s->frags[i].len);
+        ++segs;
+        s = s->seg_next;
+        if (len < size) break;  // a short segment ends a super-datagram
+      }
+      batch.End(segs > 1 ? static_cast<uint16_t>(size) : 0, segs);
+    }
+  };
+  auto add = [&](Packet* p, int peer) {
+    if (p->is_train())
+      add_train(p, peer);
+    else
+      add_plain(p, peer);
+  };
+
+  for (uint32_t i = 0; i < n; ++i) {
+    Packet* p = pkts[i];
+    const uint16_t out = p->out_port;
+    if (out == kPortFlood) {
+      // Head-end replication: the same buffers go to every peer (the
+      // kernel copies them), then to the local ports.
+      for (uint32_t k = 0; k < npeers_; ++k) add(p, static_cast<int>(k));
+      local[nlocal++] = p;
+      continue;
+    }
+    if (out != kPortNone) {  // hairpin
+      local[nlocal++] = p;
+      continue;
+    }
+    if (p->remote.family == 0) {
+      Count(kTxNoRemote);
+      done[ndone++] = p;
+      continue;
+    }
+    const int peer = FindPeer(p->remote);
+    if (peer < 0) {
+      Count(kTxNotPeer);
+    } else {
+      add(p, peer);
+    }
+    done[ndone++] = p;
+  }
+  batch.Flush();
+  if (ndone != 0) PacketFreeBurst(done, ndone);
+  if (nlocal == 0) return;
+  if (local_ == nullptr) {
+    Count(kNoLocal, nlocal);
+    PacketFreeBurst(local, nlocal);
+    return;
+  }
+  // Flooded frames were encapsulated for the peers: the local ports get the
+  // inner frame.
+  for (uint32_t i = 0; i < nlocal; ++i) {
+    Packet* p = local[i];
+    if (p->out_port != kPortFlood) continue;
+    auto strip = [](Packet* f) {
+      f->Adj(sizeof(wire::VxlanHeader));
+      if (f->l3_off != 0) f->l3_off = static_cast<uint8_t>(f->l3_off - sizeof(wire::VxlanHeader));
+      if (f->l4_off != 0) f->l4_off = static_cast<uint8_t>(f->l4_off - sizeof(wire::VxlanHeader));
+    };
+    if (p->is_train()) {
+      for (Packet* s = p->segs; s != nullptr; s = s->seg_next) strip(s);
+    } else {
+      strip(p);
+    }
+  }
+  local_->TxBurst(local, nlocal);
+}
+
+UdpPortInfo UdpPort::Snapshot() const {
+  UdpPortInfo info;
+  info.gso = gso_;
+  info.gso_sends = gso_sends_.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < npeers_; ++i) {
+    const Peer& p = peers_[i];
+    info.peers.push_back({p.addr.ToString(), p.tx_datagrams.load(std::memory_order_relaxed),
+                          p.tx_bytes.load(std::memory_order_relaxed),
+                          p.rx_datagrams.load(std::memory_order_relaxed),
+                          p.rx_bytes.load(std::memory_order_relaxed)});
+  }
+  for (uint32_t d = 0; d < kNumDrops; ++d)
+    info.drops.emplace_back(kDropNames[d], drops_[d].load(std::memory_order_relaxed));
+  return info;
+}
+
+}  // namespace mflow

@@ -1,0 +1,124 @@
+// UdpPort: the underlay port of mflowd, a UDP socket on the VXLAN port.
+//
+// The kernel owns the outer headers: it checks and strips outer IP/UDP on
+// receive and writes them on send, so packets cross this port starting at
+// the VXLAN header (the rx chain starts at vxlan_decap; the tx chain's
+// vxlan_encap runs in vxlan_only mode).
+//
+// Receive (RxPort): recvmmsg into pool buffers, one datagram per packet,
+// batched; p->remote = the datagram's source, which must be a configured
+// peer (else the drop rx_not_peer: VXLAN from strangers is never processed).
+//
+// Send (TxPort): one sendmmsg per burst.
+//   - A TSO train (packet.h) leaves as one UDP_SEGMENT (GSO) send per up to
+//     64 segments: each segment's headers and payload fragment become
+//     iovecs, so payload is never copied in user space; the kernel (or the
+//     underlay device) cuts the super-datagram at the segment size.
+//   - A destination behind a remote VTEP (p->remote) must be a configured
+//     peer (else tx_not_peer): no received packet can make us send anywhere
+//     else.
+//   - A flood (out_port == kPortFlood) is replicated head-end to every peer
+//     and then, without its VXLAN header, to the local ports of its VNI.
+//   - A hairpin (out_port = a local port) goes to the local port set as is.
+// A full socket buffer blocks the sender (back-pressure, as for any UDP
+// sender); other send errors are counted drops.
+//
+// Thread-safety: RxBurst/Wait from the RX role holder; TxBurst from several
+// workers at once (the socket is shared; counters are relaxed atomics);
+// Interrupt and Snapshot from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/port.h"
+#include "packet/pool.h"
+#include "wire/ip_addr.h"
+
+namespace mflow {
+
+struct UdpPortConfig {
+  wire::IpAddr local;                // address to bind (our VTEP); required
+  uint16_t port = 4789;              // IANA VXLAN port (RFC 7348)
+  std::vector<wire::IpAddr> peers;   // the only accepted sources and destinations
+  bool gso = true;                   // UDP_SEGMENT for TSO trains (probed)
+  uint32_t socket_buffer = 8 << 20;  // SO_RCVBUF/SO_SNDBUF bytes (best effort)
+};
+
+struct UdpPeerInfo {
+  std::string address;
+  uint64_t tx_datagrams = 0, tx_bytes = 0, rx_datagrams = 0, rx_bytes = 0;
+};
+
+struct UdpPortInfo {
+  std::vector<UdpPeerInfo> peers;
+  std::vector<std::pair<std::string, uint64_t>> drops;  // by reason, all reasons
+  uint64_t gso_sends = 0;  // super-datagrams sent with UDP_SEGMENT
+  bool gso = false;        // UDP_SEGMENT in use (asked for and accepted)
+};
+
+class UdpPort final : public RxPort, public TxPort {
+ public:
+  // rx_pool: buffers for received datagrams (at least kHeadroom + the
+  // underlay MTU). local: where hairpin and flooded frames go (the TAP set);
+  // may be null (they are then dropped as no_local).
+  static StatusOr<std::unique_ptr<UdpPort>> Open(const UdpPortConfig& cfg, PacketPool* rx_pool,
+                                                 TxPort* local);
+  ~UdpPort() override;
+  UdpPort(const UdpPort&) = delete;
+  UdpPort& operator=(const UdpPort&) = delete;
+
+  uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept override;
+  bool Wait(int timeout_ms) noexcept override;
+  void Interrupt() noexcept override;
+  void TxBurst(Packet** pkts, uint32_t n) noexcept override;
+
+  UdpPortInfo Snapshot() const;
+  bool gso() const { return gso_; }
+  int fd() const { return fd_; }
+
+  enum Drop : uint32_t {
+    kRxNotPeer,    // datagram from an address that is not a configured peer
+    kRxTruncated,  // datagram larger than a buffer
+    kRxError,      // recvmmsg failed (other than EAGAIN)
+    kTxNotPeer,    // destination is not a configured peer
+    kTxNoRemote,   // unicast packet without a destination
+    kTxError,      // sendmmsg refused a datagram
+    kNoLocal,      // hairpin/flood with no local port set
+    kNumDrops,
+  };
+
+ private:
+  struct Peer {
+    wire::IpAddr addr;
+    std::atomic<uint64_t> tx_datagrams{0}, tx_bytes{0}, rx_datagrams{0}, rx_bytes{0};
+  };
+  class SendBatch;
+
+  UdpPort(const UdpPortConfig& cfg, PacketPool* rx_pool, TxPort* local);
+  Status Init();
+  int FindPeer(const wire::IpAddr& a) const noexcept;
+  void Count(Drop d, uint64_t n = 1) noexcept { drops_[d].fetch_add(n, std::memory_order_relaxed); }
+
+  UdpPortConfig cfg_;
+  PacketPool* rx_pool_;
+  TxPort* local_;
+  int fd_ = -1;
+  int event_fd_ = -1;
+  bool gso_ = false;
+  std::unique_ptr<Peer[]> peers_;
+  uint32_t npeers_ = 0;
+  std::atomic<uint64_t> drops_[kNumDrops] = {};
+  std::atomic<uint64_t> gso_sends_{0};
+  // Empty buffers kept between RxBurst calls (RX role only).
+  static constexpr uint32_t kRxStash = 64;
+  Packet* stash_[kRxStash] = {};
+  uint32_t nstash_ = 0;
+};
+
+}  // namespace mflow
