@@ -34,6 +34,7 @@ port = 4789             # IANA VXLAN port
 mtu = 1500              # inner MTU = mtu - 50 (IPv4) or - 70 (IPv6)
 peers = ["198.18.0.2"]  # the only VTEPs we accept from and send to
 gso = true              # UDP_SEGMENT on send (probed; falls back)
+gro = true              # UDP_GRO on receive (probed; falls back)
 socket_buffer = 8388608 # bytes of socket send/receive buffer
 
 [overlay]
@@ -157,11 +158,12 @@ Status ParseEngine(const toml::table& t, Config& c, const Err& err) {
 }
 
 Status ParseUnderlay(const toml::table& t, Config& c, const Err& err) {
-  MFLOW_TRY(CheckKeys(t, "underlay", {"local", "port", "mtu", "peers", "gso", "socket_buffer"}, err));
+  MFLOW_TRY(CheckKeys(t, "underlay", {"local", "port", "mtu", "peers", "gso", "gro", "socket_buffer"}, err));
   if (const toml::node* n = t.get("local")) MFLOW_TRY(GetIp(*n, "underlay.local", &c.local, err));
   MFLOW_TRY(GetInt<uint16_t>(t, "underlay", "port", 1, 65535, &c.port, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "underlay", "mtu", 1280, 9216, &c.mtu, err));
   MFLOW_TRY(GetBool(t, "underlay", "gso", &c.gso, err));
+  MFLOW_TRY(GetBool(t, "underlay", "gro", &c.gro, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "underlay", "socket_buffer", 65536, 1u << 30, &c.socket_buffer, err));
   if (const toml::node* n = t.get("peers")) {
     const toml::array* a = n->as_array();

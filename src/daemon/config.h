@@ -50,6 +50,7 @@ struct Config {
   uint32_t mtu = 1500;
   std::vector<wire::IpAddr> peers{wire::IpAddr::V4(0xC6120002)};  // 198.18.0.2
   bool gso = true;                  // UDP_SEGMENT on send
+  bool gro = true;                  // UDP_GRO on receive
   uint32_t socket_buffer = 8 << 20;
 
   // [overlay]

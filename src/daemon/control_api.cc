@@ -101,7 +101,7 @@ json Daemon::Handle(const json& req) {
             {"underlay_mtu", cfg_.mtu},
             {"inner_mtu", cfg_.inner_mtu()},
             {"vnis", vnis},
-            {"offloads", {{"tap", tap_offloads}, {"udp_gso", u.gso}, {"udp_gro", false}}},
+            {"offloads", {{"tap", tap_offloads}, {"udp_gso", u.gso}, {"udp_gro", u.gro}}},
             {"ports", ports.size()},
             {"peers", cfg_.peers.size()},
             {"out_of_order", out_of_order()}};
@@ -133,7 +133,7 @@ json Daemon::Handle(const json& req) {
                       {"tx_bytes", p.tx_bytes},
                       {"rx_datagrams", p.rx_datagrams},
                       {"rx_bytes", p.rx_bytes}});
-    return {{"ok", true}, {"peers", list}, {"gso_sends", u.gso_sends}, {"drops", Drops(u.drops, false)}};
+    return {{"ok", true}, {"peers", list}, {"gso_sends", u.gso_sends}, {"gro_receives", u.gro_receives}, {"drops", Drops(u.drops, false)}};
   }
   if (cmd == "fdb") {
     const uint64_t now = CoarseMs();

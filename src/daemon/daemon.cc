@@ -73,10 +73,14 @@ Status Daemon::Init() {
   uc.port = cfg_.port;
   uc.peers = cfg_.peers;
   uc.gso = cfg_.gso;
+  uc.gro = cfg_.gro;
   uc.socket_buffer = cfg_.socket_buffer;
   auto udp = UdpPort::Open(uc, udp_pool_.get(), taps_.get());
   if (!udp.ok()) return udp.status();
   udp_ = std::move(udp).value();
+  if (cfg_.gro && !udp_->gro())
+    LogWarn("UDP_GRO refused by the kernel: receiving one datagram per call slot",
+            {{"feature", "udp_gro"}});
   if (cfg_.gso && !udp_->gso())
     LogWarn("UDP_SEGMENT refused by the kernel: sending one datagram per segment",
             {{"feature", "udp_gso"}});

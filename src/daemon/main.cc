@@ -28,7 +28,7 @@ struct Flags {
   std::vector<uint32_t> vnis;
   std::vector<int> cpus;
   uint32_t workers = 0, microflow_size = 0, mtu = 0, stats_interval = 0, idle_polls = 0;
-  bool no_gso = false, no_tso = false, no_coalesce = false;
+  bool no_gso = false, no_gro = false, no_tso = false, no_coalesce = false;
 };
 
 // Flags override the file: a list flag replaces the file's list (except
@@ -68,6 +68,7 @@ Status ApplyFlags(const Flags& f, Config& c) {
   if (!f.log_level.empty()) c.log_level = f.log_level;
   if (!f.log_format.empty()) c.log_format = f.log_format;
   if (f.no_gso) c.gso = false;
+  if (f.no_gro) c.gro = false;
   if (f.no_tso) c.tso = false;
   if (f.no_coalesce) c.coalesce = false;
   return Validate(c);
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", f.log_format, "text | json");
   app.add_option("--stats-interval", f.stats_interval, "log counters every N seconds");
   app.add_flag("--no-gso", f.no_gso, "do not use UDP_SEGMENT on the underlay");
+  app.add_flag("--no-gro", f.no_gro, "do not use UDP_GRO on the underlay");
   app.add_flag("--no-tso", f.no_tso, "do not offer checksum/TSO offload on the TAPs");
   app.add_flag("--no-coalesce", f.no_coalesce, "no software GRO towards the containers");
   CLI11_PARSE(app, argc, argv);

@@ -364,7 +364,8 @@ void Engine::Deliver(MicroFlow* mf) {
 std::vector<FlowStats> Engine::Flows(size_t max) const {
   std::vector<FlowStats> out;
   auto add = [&](const FlowState& f) {
-    if (!f.used || out.size() >= max) return;
+    // The overflow flow is always "used"; list it once it carried traffic.
+    if (!f.used || out.size() >= max || f.issued_mfs == 0) return;
     FlowStats fs;
     fs.key = f.key;
     fs.elephant = f.elephant;

@@ -22,6 +22,16 @@ namespace {
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+// UDP_GRO receive: carriers of the largest super-datagram, how many
+// recvmmsg fills at once, and the small buffers of the views.
+constexpr uint32_t kCarrierSize = kHeadroom + 65536;
+constexpr uint32_t kCarriers = 256;
+constexpr uint32_t kGroBatch = 8;
+constexpr uint32_t kViews = 16384;
 
 // The kernel's UDP_MAX_SEGMENTS was 64 for years (newer kernels allow
 // more; 64 is safe everywhere), and one super-datagram's payload must fit
@@ -31,6 +41,7 @@ constexpr uint32_t kMaxGsoBytes = 65535 - 40 - 8;  // worst case: IPv6 header
 
 constexpr std::array<const char*, UdpPort::kNumDrops> kDropNames = {
     "rx_not_peer", "rx_truncated", "rx_error", "tx_not_peer", "tx_no_remote", "tx_error", "no_local",
+    "rx_no_buffer",
 };
 
 std::string Errno(int e) { return std::strerror(e); }
@@ -171,6 +182,7 @@ UdpPort::UdpPort(const UdpPortConfig& cfg, PacketPool* rx_pool, TxPort* local)
 
 UdpPort::~UdpPort() {
   PacketFreeBurst(stash_, nstash_);
+  PacketFreeBurst(pending_ + pending_head_, npending_);
   if (fd_ >= 0) close(fd_);
   if (event_fd_ >= 0) close(event_fd_);
 }
@@ -213,6 +225,18 @@ Status UdpPort::Init() {
     const int zero = 0;
     gso_ = setsockopt(fd_, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
   }
+  if (cfg_.gro) {
+    const int on = 1;
+    if (setsockopt(fd_, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0) {
+      auto carriers = PacketPool::Create({"underlay-gro", kCarriers, kCarrierSize});
+      auto views = PacketPool::Create({"underlay-views", kViews, kHeadroom + 64});
+      if (!carriers.ok()) return carriers.status();
+      if (!views.ok()) return views.status();
+      carriers_ = std::move(carriers).value();
+      views_ = std::move(views).value();
+      gro_ = true;
+    }
+  }
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) return Status::Error(where + ": eventfd: " + Errno(errno));
   npeers_ = static_cast<uint32_t>(cfg_.peers.size());
@@ -228,7 +252,122 @@ int UdpPort::FindPeer(const wire::IpAddr& a) const noexcept {
   return -1;
 }
 
+bool UdpPort::Accept(int peer, uint32_t bytes) noexcept {
+  if (peer < 0) {
+    Count(kRxNotPeer);
+    return false;
+  }
+  peers_[peer].rx_datagrams.fetch_add(1, std::memory_order_relaxed);
+  peers_[peer].rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  return true;
+}
+
 uint32_t UdpPort::RxBurst(Packet** pkts, uint32_t n) noexcept {
+  return gro_ ? RxGro(pkts, n) : RxPlain(pkts, n);
+}
+
+uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
+  uint32_t out = 0;
+  auto drain = [&] {
+    const uint32_t k = std::min(n - out, npending_);
+    std::memcpy(pkts + out, pending_ + pending_head_, k * sizeof(Packet*));
+    out += k;
+    pending_head_ += k;
+    npending_ -= k;
+    if (npending_ == 0) pending_head_ = 0;
+  };
+  drain();
+  if (out == n || npending_ != 0) return out;
+
+  // Receive up to kGroBatch super-datagrams; each becomes up to 64 views.
+  Packet* c[kGroBatch];
+  const uint32_t want = std::min<uint32_t>(kGroBatch, (kMaxPending / 64));
+  const uint32_t nc = carriers_->AllocBurst(c, want);
+  if (nc == 0) {
+    Count(kRxNoBuffer);
+    return out;
+  }
+  mmsghdr hdrs[kGroBatch];
+  iovec iov[kGroBatch];
+  sockaddr_storage names[kGroBatch];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    cmsghdr align;
+  } ctrl[kGroBatch];
+  for (uint32_t i = 0; i < nc; ++i) {
+    iov[i] = iovec{c[i]->data, kCarrierSize - kHeadroom};
+    std::memset(&hdrs[i], 0, sizeof(hdrs[i]));
+    msghdr& h = hdrs[i].msg_hdr;
+    h.msg_name = &names[i];
+    h.msg_namelen = sizeof(names[i]);
+    h.msg_iov = &iov[i];
+    h.msg_iovlen = 1;
+    h.msg_control = ctrl[i].buf;
+    h.msg_controllen = sizeof(ctrl[i].buf);
+  }
+  const int r = recvmmsg(fd_, hdrs, nc, MSG_DONTWAIT, nullptr);
+  const uint32_t got = r > 0 ? static_cast<uint32_t>(r) : 0;
+  if (r < 0 && errno != EAGAIN && errno != EINTR) Count(kRxError);
+  for (uint32_t i = 0; i < got; ++i) {
+    Packet* carrier = c[i];
+    const msghdr& h = hdrs[i].msg_hdr;
+    const uint32_t len = hdrs[i].msg_len;
+    uint32_t seg = len;
+    for (cmsghdr* cm = CMSG_FIRSTHDR(const_cast<msghdr*>(&h)); cm != nullptr;
+         cm = CMSG_NXTHDR(const_cast<msghdr*>(&h), cm))
+      if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+        int v;
+        std::memcpy(&v, CMSG_DATA(cm), sizeof(v));
+        if (v > 0) seg = static_cast<uint32_t>(v);
+      }
+    const wire::IpAddr src = FromSockaddr(names[i]);
+    const int peer = FindPeer(src);
+    if ((h.msg_flags & MSG_TRUNC) != 0) {
+      Count(kRxTruncated);
+      PacketFree(carrier);
+      continue;
+    }
+    if (seg >= len) {
+      // A lone datagram: copy it out and reuse the carrier at once.
+      Packet* p = nullptr;
+      if (Accept(peer, len)) {
+        if (rx_pool_->AllocBurst(&p, 1) == 1 && len <= p->buf_size - kHeadroom) {
+          std::memcpy(p->data, carrier->data, len);
+          p->len = len;
+          p->remote = src;
+          pending_[npending_++] = p;
+        } else {
+          if (p != nullptr) PacketFree(p);
+          Count(kRxNoBuffer);
+        }
+      }
+      PacketFree(carrier);
+      continue;
+    }
+    gro_receives_.fetch_add(1, std::memory_order_relaxed);
+    for (uint32_t off = 0; off < len; off += seg) {
+      const uint32_t l = std::min(seg, len - off);
+      if (!Accept(peer, l)) continue;
+      Packet* v = nullptr;
+      if (views_->AllocBurst(&v, 1) != 1) {
+        Count(kRxNoBuffer);
+        continue;
+      }
+      v->data = carrier->data + off;
+      v->len = l;
+      v->remote = src;
+      v->parent = carrier;
+      carrier->refs.fetch_add(1, std::memory_order_relaxed);
+      pending_[npending_++] = v;
+    }
+    PacketFree(carrier);  // our own reference; the views hold theirs
+  }
+  if (got < nc) PacketFreeBurst(c + got, nc - got);
+  drain();
+  return out;
+}
+
+uint32_t UdpPort::RxPlain(Packet** pkts, uint32_t n) noexcept {
   n = std::min(n, kRxStash);
   // Buffers not filled by the last call stay in the stash: an idle poll
   // costs one system call, not an allocation and a free of a burst.
@@ -266,13 +405,10 @@ uint32_t UdpPort::RxBurst(Packet** pkts, uint32_t n) noexcept {
       dropped[ndropped++] = p;
       continue;
     }
-    if (peer < 0) {
-      Count(kRxNotPeer);
+    if (!Accept(peer, hdrs[i].msg_len)) {
       dropped[ndropped++] = p;
       continue;
     }
-    peers_[peer].rx_datagrams.fetch_add(1, std::memory_order_relaxed);
-    peers_[peer].rx_bytes.fetch_add(hdrs[i].msg_len, std::memory_order_relaxed);
     p->len = hdrs[i].msg_len;
     p->remote = src;
     pkts[kept++] = p;
@@ -414,6 +550,8 @@ UdpPortInfo UdpPort::Snapshot() const {
   UdpPortInfo info;
   info.gso = gso_;
   info.gso_sends = gso_sends_.load(std::memory_order_relaxed);
+  info.gro = gro_;
+  info.gro_receives = gro_receives_.load(std::memory_order_relaxed);
   for (uint32_t i = 0; i < npeers_; ++i) {
     const Peer& p = peers_[i];
     info.peers.push_back({p.addr.ToString(), p.tx_datagrams.load(std::memory_order_relaxed),

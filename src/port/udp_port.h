@@ -5,9 +5,17 @@
 // the VXLAN header (the rx chain starts at vxlan_decap; the tx chain's
 // vxlan_encap runs in vxlan_only mode).
 //
-// Receive (RxPort): recvmmsg into pool buffers, one datagram per packet,
-// batched; p->remote = the datagram's source, which must be a configured
-// peer (else the drop rx_not_peer: VXLAN from strangers is never processed).
+// Receive (RxPort): recvmmsg, batched; p->remote = the datagram's source,
+// which must be a configured peer (else the drop rx_not_peer: VXLAN from
+// strangers is never processed).
+//   - Without UDP_GRO, one datagram per pool buffer.
+//   - With UDP_GRO (probed), the kernel hands over a super-datagram of up to
+//     64 KiB (a GSO send that crossed the underlay whole, or datagrams the
+//     underlay device coalesced) with its segment size. It lands in a large
+//     carrier buffer and is cut into *views*: packets whose data points
+//     into the carrier, each holding a reference on it (Packet::parent), so
+//     no payload is copied. A lone datagram is copied into a pool buffer
+//     instead, so that small packets never pin 64 KiB carriers.
 //
 // Send (TxPort): one sendmmsg per burst.
 //   - A TSO train (packet.h) leaves as one UDP_SEGMENT (GSO) send per up to
@@ -47,6 +55,7 @@ struct UdpPortConfig {
   uint16_t port = 4789;              // IANA VXLAN port (RFC 7348)
   std::vector<wire::IpAddr> peers;   // the only accepted sources and destinations
   bool gso = true;                   // UDP_SEGMENT for TSO trains (probed)
+  bool gro = true;                   // UDP_GRO super-datagrams on receive (probed)
   uint32_t socket_buffer = 8 << 20;  // SO_RCVBUF/SO_SNDBUF bytes (best effort)
 };
 
@@ -59,7 +68,9 @@ struct UdpPortInfo {
   std::vector<UdpPeerInfo> peers;
   std::vector<std::pair<std::string, uint64_t>> drops;  // by reason, all reasons
   uint64_t gso_sends = 0;  // super-datagrams sent with UDP_SEGMENT
+  uint64_t gro_receives = 0;  // super-datagrams received (cut into views)
   bool gso = false;        // UDP_SEGMENT in use (asked for and accepted)
+  bool gro = false;        // UDP_GRO in use
 };
 
 class UdpPort final : public RxPort, public TxPort {
@@ -80,6 +91,7 @@ class UdpPort final : public RxPort, public TxPort {
 
   UdpPortInfo Snapshot() const;
   bool gso() const { return gso_; }
+  bool gro() const { return gro_; }
   int fd() const { return fd_; }
 
   enum Drop : uint32_t {
@@ -90,6 +102,7 @@ class UdpPort final : public RxPort, public TxPort {
     kTxNoRemote,   // unicast packet without a destination
     kTxError,      // sendmmsg refused a datagram
     kNoLocal,      // hairpin/flood with no local port set
+    kRxNoBuffer,   // a received datagram found no buffer to land in (copied)
     kNumDrops,
   };
 
@@ -102,6 +115,10 @@ class UdpPort final : public RxPort, public TxPort {
 
   UdpPort(const UdpPortConfig& cfg, PacketPool* rx_pool, TxPort* local);
   Status Init();
+  uint32_t RxPlain(Packet** pkts, uint32_t n) noexcept;
+  uint32_t RxGro(Packet** pkts, uint32_t n) noexcept;
+  // Accepts one received datagram from src (a peer index, or -1): counts it.
+  bool Accept(int peer, uint32_t bytes) noexcept;
   int FindPeer(const wire::IpAddr& a) const noexcept;
   void Count(Drop d, uint64_t n = 1) noexcept { drops_[d].fetch_add(n, std::memory_order_relaxed); }
 
@@ -111,6 +128,15 @@ class UdpPort final : public RxPort, public TxPort {
   int fd_ = -1;
   int event_fd_ = -1;
   bool gso_ = false;
+  bool gro_ = false;
+  std::unique_ptr<PacketPool> carriers_;  // UDP_GRO: 64 KiB receive buffers
+  std::unique_ptr<PacketPool> views_;     // UDP_GRO: packets pointing into them
+  // Views cut but not yet returned (a super-datagram can hold more
+  // datagrams than the caller asked for).
+  static constexpr uint32_t kMaxPending = 512;
+  Packet* pending_[kMaxPending] = {};
+  uint32_t npending_ = 0, pending_head_ = 0;
+  std::atomic<uint64_t> gro_receives_{0};
   std::unique_ptr<Peer[]> peers_;
   uint32_t npeers_ = 0;
   std::atomic<uint64_t> drops_[kNumDrops] = {};

@@ -1,0 +1,115 @@
+// mflowctl: query and configure a running mflowd over its control socket.
+//
+// Each subcommand sends one request (docs/MFLOWCTL.md lists them) and prints
+// the reply as tables (render.h), or as the daemon's raw JSON with --json.
+// Exit status: 0 on success, 1 when mflowd cannot be reached or answers
+// {"ok":false}, with the reason on stderr; CLI11's codes for usage errors.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "control/control_client.h"
+#include "control/control_server.h"
+#include "control/render.h"
+
+namespace {
+
+using nlohmann::json;
+using mflow::ctl::RenderStats;
+
+struct PortAddArgs {
+  std::string name, netns, address, mac, gateway;
+  uint32_t vni = 0;
+  std::optional<uint32_t> mtu;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mflowctl: query and configure mflowd, the mflow VXLAN data plane"};
+  std::string socket_path = mflow::kDefaultControlSocket;
+  bool raw = false;
+  int timeout_ms = 5000;
+  app.add_option("--socket", socket_path, "mflowd's control socket")->capture_default_str();
+  app.add_flag("--json", raw, "print the daemon's JSON reply as it is (pretty)");
+  app.add_option("--timeout", timeout_ms, "milliseconds to wait for mflowd's reply")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600 * 1000));
+  app.require_subcommand(1);
+  app.fallthrough();  // global options after the subcommand too: mflowctl stats --json
+
+  // The request to send and how to show its reply, set by the subcommand.
+  json request;
+  std::function<std::string(const json&)> render;
+  auto simple = [&](const char* name, const char* help, std::function<std::string(const json&)> r) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    sub->callback([&request, &render, name, r] {
+      request = {{"cmd", name}};
+      render = r;
+    });
+    return sub;
+  };
+  simple("status", "daemon version, mode, addresses, MTUs, offloads", mflow::ctl::RenderStatus);
+  simple("ports", "container ports (TAP devices) with their counters", mflow::ctl::RenderPorts);
+  simple("peers", "remote VTEPs with their counters, and underlay drops", mflow::ctl::RenderPeers);
+  simple("fdb", "forwarding database: (VNI, MAC) -> port or VTEP", mflow::ctl::RenderFdb);
+  simple("flows", "flows in the engines: micro-flow and merge statistics", mflow::ctl::RenderFlows);
+  bool drops_only = false;
+  CLI::App* stats = simple("stats", "engine statistics: stages, workers, drops",
+                           [&drops_only](const json& r) { return RenderStats(r, drops_only); });
+  stats->add_flag("--drops", drops_only, "show only the non-zero drops, by engine, stage and reason");
+
+  CLI::App* port = app.add_subcommand("port", "add or delete a container port");
+  port->require_subcommand(1);
+  PortAddArgs add;
+  CLI::App* port_add = port->add_subcommand("add", "create a TAP port in a network namespace");
+  port_add->add_option("name", add.name, "interface name (in the namespace)")->required();
+  port_add->add_option("--netns", add.netns, "network namespace path, e.g. /var/run/netns/c1")->required();
+  port_add->add_option("--vni", add.vni, "VXLAN network identifier")->required()->check(CLI::Range(0, 0xFFFFFF));
+  port_add->add_option("--address", add.address, "IPv4/IPv6 address with prefix, e.g. 198.19.0.1/24");
+  port_add->add_option("--mac", add.mac, "MAC address (default: chosen by mflowd)");
+  port_add->add_option("--mtu", add.mtu, "MTU (default: the inner MTU)")->check(CLI::Range(68, 65535));
+  port_add->add_option("--gateway", add.gateway, "default route via this address");
+  port_add->callback([&] {
+    request = {{"cmd", "port-add"}, {"name", add.name}, {"netns", add.netns}, {"vni", add.vni}};
+    if (!add.address.empty()) request["address"] = add.address;
+    if (!add.mac.empty()) request["mac"] = add.mac;
+    if (add.mtu) request["mtu"] = *add.mtu;
+    if (!add.gateway.empty()) request["gateway"] = add.gateway;
+    render = [&add](const json& r) { return mflow::ctl::RenderPortAdd(r, add.name); };
+  });
+  std::string del_name;
+  CLI::App* port_del = port->add_subcommand("del", "remove a port");
+  port_del->add_option("name", del_name, "interface name")->required();
+  port_del->callback([&] {
+    request = {{"cmd", "port-del"}, {"name", del_name}};
+    render = [&del_name](const json& r) { return mflow::ctl::RenderPortDel(r, del_name); };
+  });
+
+  CLI11_PARSE(app, argc, argv);
+
+  auto reply = mflow::ControlRequest(socket_path, request, timeout_ms);
+  if (!reply.ok()) {
+    std::fprintf(stderr, "mflowctl: %s\n", reply.status().message().c_str());
+    return 1;
+  }
+  const bool ok = reply->is_object() && reply->value("ok", false) == true;
+  if (raw) {
+    std::cout << reply->dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  } else if (ok) {
+    std::cout << render(*reply);
+  }
+  if (!ok) {
+    const json& r = *reply;
+    const std::string error = r.is_object() && r.contains("error") && r["error"].is_string()
+                                  ? r["error"].get<std::string>()
+                                  : "mflowd replied without \"ok\": " + r.dump();
+    std::fprintf(stderr, "mflowctl: %s\n", error.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,253 @@
+#include "port/tap_set.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+
+#include "port/netns.h"
+
+namespace mflow {
+namespace {
+
+// epoll user data of the eventfd; TAPs carry their port id (< kPortFlood).
+constexpr uint64_t kWakeId = ~uint64_t{0};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<TapSet>> TapSet::Create(PacketPool* rx_pool) {
+  if (rx_pool == nullptr) return Status::Error("tap set: rx pool is required");
+  const int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return Status::Error("tap set: epoll_create1: " + ErrnoMessage(errno));
+  const int evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (evfd < 0) {
+    const int err = errno;
+    close(epfd);
+    return Status::Error("tap set: eventfd: " + ErrnoMessage(err));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeId;
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev) != 0) {
+    const int err = errno;
+    close(evfd);
+    close(epfd);
+    return Status::Error("tap set: epoll_ctl eventfd: " + ErrnoMessage(err));
+  }
+  return std::unique_ptr<TapSet>(new TapSet(rx_pool, epfd, evfd));
+}
+
+TapSet::TapSet(PacketPool* rx_pool, int epfd, int evfd)
+    : rx_pool_(rx_pool), epfd_(epfd), evfd_(evfd), by_id_(kPortFlood, nullptr) {}
+
+TapSet::~TapSet() {
+  ports_.clear();  // closes the TAPs (their epoll entries go with them)
+  close(evfd_);
+  close(epfd_);
+}
+
+Status TapSet::Add(uint16_t port_id, uint32_t vni, std::unique_ptr<TapDevice> dev) {
+  const std::string who = "port " + std::to_string(port_id);
+  if (dev == nullptr) return Status::Error(who + ": no device");
+  const std::string tap = who + " (tap " + dev->name() + ")";
+  if (port_id >= kPortFlood)
+    return Status::Error(tap + ": port id must be below " + std::to_string(kPortFlood));
+  if (vni >= (1u << 24))
+    return Status::Error(tap + ": vni " + std::to_string(vni) + " is not 24-bit");
+  if (rx_pool_->buf_size() < dev->rx_buf_size())
+    return Status::Error(tap + ": rx pool '" + rx_pool_->name() + "' has " +
+                         std::to_string(rx_pool_->buf_size()) + "-byte buffers, the device needs " +
+                         std::to_string(dev->rx_buf_size()) + " (offloads " +
+                         dev->offloads_string() + ", mtu " + std::to_string(dev->mtu()) + ")");
+  std::unique_lock lock(mu_);
+  if (ports_.size() >= kMaxPorts)
+    return Status::Error(tap + ": already " + std::to_string(kMaxPorts) + " ports");
+  if (by_id_[port_id] != nullptr)
+    return Status::Error(tap + ": port id in use by tap " + by_id_[port_id]->dev->name());
+  for (const auto& p : ports_) {
+    if (p->dev->name() == dev->name() && p->dev->netns() == dev->netns())
+      return Status::Error(tap + ": already added as port " + std::to_string(p->id) +
+                           (dev->netns().empty() ? "" : " in netns " + dev->netns()));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: RxBurst may leave frames behind
+  ev.data.u64 = port_id;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, dev->fd(), &ev) != 0)
+    return Status::Error(tap + ": epoll_ctl: " + ErrnoMessage(errno));
+  ports_.push_back(std::make_unique<Port>(Port{port_id, vni, std::move(dev)}));
+  by_id_[port_id] = ports_.back().get();
+  return Status::Ok();
+}
+
+Status TapSet::Remove(uint16_t port_id) {
+  std::unique_ptr<Port> gone;
+  {
+    std::unique_lock lock(mu_);
+    Port* port = port_id < kPortFlood ? by_id_[port_id] : nullptr;
+    if (port == nullptr) return Status::Error("port " + std::to_string(port_id) + ": no such port");
+    // Explicitly, before the descriptor closes: epoll forgets a file only
+    // when its last reference goes, and a child forked by another thread
+    // may hold one for a moment (between fork and exec).
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, port->dev->fd(), nullptr);
+    by_id_[port_id] = nullptr;
+    for (auto it = ports_.begin(); it != ports_.end(); ++it) {
+      if (it->get() == port) {
+        gone = std::move(*it);
+        ports_.erase(it);
+        break;
+      }
+    }
+  }
+  // Destroyed outside the lock: unregistering a netdev waits for RCU grace
+  // periods (milliseconds), which the data path must not wait for.
+  gone.reset();
+  return Status::Ok();
+}
+
+std::optional<uint16_t> TapSet::Find(std::string_view name, std::string_view netns) const {
+  std::shared_lock lock(mu_);
+  std::optional<uint16_t> found;
+  for (const auto& p : ports_) {
+    if (p->dev->name() != name) continue;
+    if (!netns.empty()) {
+      if (p->dev->netns() == netns) return p->id;
+      continue;
+    }
+    if (found) return std::nullopt;  // ambiguous: the same name in two namespaces
+    found = p->id;
+  }
+  return found;
+}
+
+std::vector<TapPortInfo> TapSet::Snapshot() const {
+  std::shared_lock lock(mu_);
+  std::vector<TapPortInfo> out;
+  out.reserve(ports_.size());
+  const auto names = TapDropNames();
+  for (const auto& p : ports_) {
+    const TapDevice& d = *p->dev;
+    const TapCounters& c = d.counters();
+    TapPortInfo i;
+    i.id = p->id;
+    i.name = d.name();
+    i.netns = d.netns();
+    i.vni = p->vni;
+    i.mac = d.mac();
+    i.mtu = d.mtu();
+    i.address = d.address();
+    i.offloads = d.offloads();
+    i.offloads_string = d.offloads_string();
+    i.rx_frames = c.rx_frames.load(std::memory_order_relaxed);
+    i.rx_bytes = c.rx_bytes.load(std::memory_order_relaxed);
+    i.tx_frames = c.tx_frames.load(std::memory_order_relaxed);
+    i.tx_bytes = c.tx_bytes.load(std::memory_order_relaxed);
+    for (uint32_t k = 0; k < kTapNumDrops; ++k)
+      i.drops.emplace_back(std::string(names[k]), c.drops[k].load(std::memory_order_relaxed));
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, uint64_t>> TapSet::Drops() const {
+  return {{"no_port", no_port_.load(std::memory_order_relaxed)},
+          {"rx_no_buffer", rx_no_buffer_.load(std::memory_order_relaxed)}};
+}
+
+size_t TapSet::size() const {
+  std::shared_lock lock(mu_);
+  return ports_.size();
+}
+
+uint32_t TapSet::RxBurst(Packet** pkts, uint32_t n) noexcept {
+  if (n == 0) return 0;
+  std::shared_lock lock(mu_);
+  if (ports_.empty()) return 0;
+  // Which TAPs have frames: one epoll_wait instead of a read per idle port.
+  epoll_event evs[kMaxPorts + 1];
+  const int ne = epoll_wait(epfd_, evs, kMaxPorts + 1, 0);
+  Port* ready[kMaxPorts];
+  uint32_t nready = 0;
+  for (int i = 0; i < ne; ++i) {
+    const uint64_t id = evs[i].data.u64;
+    if (id == kWakeId || id >= kPortFlood) continue;
+    if (Port* p = by_id_[id]; p != nullptr && nready < kMaxPorts) ready[nready++] = p;
+  }
+  if (nready == 0) return 0;
+
+  const uint32_t got = rx_pool_->AllocBurst(pkts, n);
+  if (got == 0) {
+    rx_no_buffer_.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  // One frame per ready port per round, starting one port further each
+  // burst, until the burst is full or every ready port ran dry.
+  uint32_t out = 0;
+  uint32_t active = nready;
+  bool dry[kMaxPorts] = {};
+  uint32_t pos = rr_++ % nready;
+  while (out < got && active > 0) {
+    if (!dry[pos]) {
+      Port* port = ready[pos];
+      Packet* p = pkts[out];
+      if (port->dev->Read(p) > 0) {
+        p->in_port = port->id;
+        p->vni = port->vni;
+        ++out;
+      } else {
+        dry[pos] = true;  // EAGAIN, or an error counted by the device
+        --active;
+      }
+    }
+    pos = pos + 1 == nready ? 0 : pos + 1;
+  }
+  if (out < got) PacketFreeBurst(pkts + out, got - out);
+  return out;
+}
+
+bool TapSet::Wait(int timeout_ms) noexcept {
+  epoll_event evs[kMaxPorts + 1];
+  const int ne = epoll_wait(epfd_, evs, kMaxPorts + 1, timeout_ms);
+  for (int i = 0; i < ne; ++i) {
+    if (evs[i].data.u64 != kWakeId) continue;
+    uint64_t v;
+    // Drains the counter (non-blocking): the next Wait blocks again.
+    [[maybe_unused]] const ssize_t r = read(evfd_, &v, sizeof(v));
+  }
+  return true;
+}
+
+void TapSet::Interrupt() noexcept {
+  const uint64_t one = 1;
+  // Fails only when the counter is saturated: a wake-up is pending anyway.
+  [[maybe_unused]] const ssize_t r = write(evfd_, &one, sizeof(one));
+}
+
+void TapSet::TxBurst(Packet** pkts, uint32_t n) noexcept {
+  {
+    std::shared_lock lock(mu_);
+    for (uint32_t i = 0; i < n; ++i) Send(pkts[i]);
+  }
+  PacketFreeBurst(pkts, n);
+}
+
+// Called with mu_ held shared.
+void TapSet::Send(Packet* p) noexcept {
+  if (p->out_port == kPortFlood) {
+    // Head-end replication inside the host: every other port of the VNI
+    // gets the same bytes; nothing is copied in user space.
+    for (const auto& port : ports_) {
+      if (port->vni == p->vni && port->id != p->in_port) port->dev->Write(p);
+    }
+    return;
+  }
+  Port* port = p->out_port < kPortFlood ? by_id_[p->out_port] : nullptr;
+  if (port == nullptr || port->vni != p->vni) {
+    no_port_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  port->dev->Write(p);
+}
+
+}  // namespace mflow
