@@ -1,5 +1,8 @@
 #include "port/tap_set.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -43,6 +46,7 @@ TapSet::TapSet(PacketPool* rx_pool, int epfd, int evfd)
     : rx_pool_(rx_pool), epfd_(epfd), evfd_(evfd), by_id_(kPortFlood, nullptr) {}
 
 TapSet::~TapSet() {
+  PacketFreeBurst(stash_, nstash_);
   ports_.clear();  // closes the TAPs (their epoll entries go with them)
   close(evfd_);
   close(epfd_);
@@ -176,11 +180,17 @@ uint32_t TapSet::RxBurst(Packet** pkts, uint32_t n) noexcept {
   }
   if (nready == 0) return 0;
 
-  const uint32_t got = rx_pool_->AllocBurst(pkts, n);
+  // Buffers left over from the last burst wait in the stash: a burst that
+  // finds one frame costs one allocation, not a burst of them and a free.
+  n = std::min<uint32_t>(n, kStash);
+  if (nstash_ < n) nstash_ += rx_pool_->AllocBurst(stash_ + nstash_, n - nstash_);
+  const uint32_t got = std::min(n, nstash_);
   if (got == 0) {
     rx_no_buffer_.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
+  std::memcpy(pkts, stash_ + (nstash_ - got), got * sizeof(Packet*));
+  nstash_ -= got;
   // One frame per ready port per round, starting one port further each
   // burst, until the burst is full or every ready port ran dry.
   uint32_t out = 0;
@@ -202,7 +212,9 @@ uint32_t TapSet::RxBurst(Packet** pkts, uint32_t n) noexcept {
     }
     pos = pos + 1 == nready ? 0 : pos + 1;
   }
-  if (out < got) PacketFreeBurst(pkts + out, got - out);
+  // Unfilled buffers go back to the stash (untouched: still fresh).
+  std::memcpy(stash_ + nstash_, pkts + out, (got - out) * sizeof(Packet*));
+  nstash_ += got - out;
   return out;
 }
 

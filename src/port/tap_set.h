@@ -91,6 +91,8 @@ class TapSet final : public RxPort, public TxPort {
   // (RxBurst calls that found rx_pool empty; the frames wait in the TAP).
   std::vector<std::pair<std::string, uint64_t>> Drops() const;
   size_t size() const;
+  // Empty buffers held for the next RxBurst (RX role only; for tests).
+  uint32_t stashed() const { return nstash_; }
 
   uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept override;
   bool Wait(int timeout_ms) noexcept override;
@@ -116,6 +118,10 @@ class TapSet final : public RxPort, public TxPort {
   std::vector<Port*> by_id_;                  // guarded by mu_; kPortFlood slots
 
   uint32_t rr_ = 0;  // RxBurst's round-robin start (RX role only)
+  // Empty buffers kept between RxBurst calls (RX role only).
+  static constexpr uint32_t kStash = 64;
+  Packet* stash_[kStash] = {};
+  uint32_t nstash_ = 0;
   std::atomic<uint64_t> no_port_{0};
   std::atomic<uint64_t> rx_no_buffer_{0};
 };
