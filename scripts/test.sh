@@ -3,8 +3,11 @@
 #   - all unit tests in the release build (ctest);
 #   - ring, merge and engine tests under ThreadSanitizer;
 #   - parser and stage tests under AddressSanitizer + UBSan;
+#   - ports (TAP devices in namespaces), control socket and daemon tests;
 #   - the libFuzzer targets for a few seconds each (scripts/fuzz.sh);
-#   - a short mflow-bench smoke run that fails on any reordering or loss.
+#   - a short mflow-bench smoke run that fails on any reordering or loss;
+#   - the end-to-end test: mflowd in each mode and against the kernel's own
+#     VXLAN, real ping/TCP/UDP in namespaces, data intact and in order.
 # No timing thresholds anywhere: tests check behaviour, benchmarks report figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,12 +17,19 @@ scripts/setup.sh build build-tsan:thread build-asan:address
 echo "== unit tests (release build)"
 ctest --test-dir build --output-on-failure
 
-echo "== ring / merge / engine tests under ThreadSanitizer"
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" build-tsan/src/mflow-test-engine
+echo "== ring / merge / engine, port set and control socket tests under ThreadSanitizer"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+build-tsan/src/mflow-test-engine
+build-tsan/src/port/mflow-test-port
+build-tsan/src/control/mflow-test-control
+unset TSAN_OPTIONS
 
 echo "== wire / stage tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-wire
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-stage
+echo "== config parser and virtio-net header tests under AddressSanitizer + UBSan"
+ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/daemon/mflow-test-daemon
+ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/port/mflow-test-port
 
 echo "== fuzz targets, ~3 s each (longer: scripts/fuzz.sh --long 600)"
 scripts/fuzz.sh
@@ -29,4 +39,6 @@ build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --flows 8 --mouse-e
   --direction rx,tx --microflow-size 16 >/dev/null
 build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --direction tx --gso-segs 44 \
   --merge queue,window >/dev/null
+echo "== end-to-end: mflowd in each mode and against Linux VXLAN (namespaces)"
+scripts/e2e-test.sh --build-dir build
 echo "all tests passed"
