@@ -26,7 +26,7 @@ cpus = []               # pin worker i to cpus[i % n]; empty = no pinning
 microflow_size = 128    # packets per micro-flow (BENCHMARKS.md)
 merge_depth = 16        # micro-flows in flight per flow
 elephant_pps = 20000    # split flows faster than this; 0 = split all
-idle_polls = 64         # empty polls of a port before a worker blocks in it
+idle_polls = 4          # empty polls of a port before a worker blocks in it (testbed)
 
 [underlay]
 local = "198.18.0.1"    # our VTEP address; the UDP socket binds here

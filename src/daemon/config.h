@@ -42,7 +42,7 @@ struct Config {
   uint32_t microflow_size = 128;
   uint32_t merge_depth = 16;
   uint32_t elephant_pps = 20000;
-  uint32_t idle_polls = 64;         // empty polls of a port before blocking in it
+  uint32_t idle_polls = 4;          // empty polls of a port before blocking in it
 
   // [underlay]
   wire::IpAddr local = wire::IpAddr::V4(0xC6120001);  // 198.18.0.1

@@ -1,13 +1,25 @@
 // flow mode: one flow, one core (the vanilla overlay / RSS baseline).
 //
-// Every micro-flow of a flow goes to the flow's home worker, which runs the
-// whole chain and delivers directly: a single worker per flow keeps order by
-// itself, so there is no merge to pay for.
+// Every micro-flow of a busy flow goes to the flow's home worker, which runs
+// the whole chain and delivers directly: a single worker per flow keeps order
+// by itself, so there is no merge to pay for. (A flow with nothing in flight
+// moves its home to the worker that read it, in every mode but stage: see
+// PickWorker.)
 #include "engine/engine_internal.h"
 
 namespace mflow {
 
 uint32_t Engine::PickWorker(FlowState* f, uint32_t self) {
+  if (cfg_.mode == SteeringMode::kStage) return 0;  // the pipeline's first group
+  // A flow with nothing in flight may move without reordering: no earlier
+  // packet of it is queued or being processed (the rule RFS uses to migrate
+  // a flow). Its home becomes the splitting worker (run to completion, as
+  // the kernel runs a packet on the core that received it), so a
+  // request/response or a TCP ACK costs no hand-off and no wake-up of a
+  // sleeping peer; while it has work in flight it stays where that work is.
+  // The acquire pairs with the release in Deliver, so the next releaser sees
+  // the flow's release state.
+  if (f->issued_mfs == f->released_mfs.load(std::memory_order_acquire)) f->home = self;
   switch (cfg_.mode) {
     case SteeringMode::kFlow:
       return f->home;

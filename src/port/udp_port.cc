@@ -31,6 +31,9 @@ namespace {
 constexpr uint32_t kCarrierSize = kHeadroom + 65536;
 constexpr uint32_t kCarriers = 256;
 constexpr uint32_t kGroBatch = 8;
+// Segments of one super-datagram: the kernel's UDP_MAX_SEGMENTS (64, 128
+// since Linux 6.10).
+constexpr uint32_t kMaxViewsPerDatagram = 128;
 constexpr uint32_t kViews = 16384;
 
 // The kernel's UDP_MAX_SEGMENTS was 64 for years (newer kernels allow
@@ -281,7 +284,7 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
 
   // Receive up to kGroBatch super-datagrams; each becomes up to 64 views.
   Packet* c[kGroBatch];
-  const uint32_t want = std::min<uint32_t>(kGroBatch, (kMaxPending / 64));
+  const uint32_t want = std::min<uint32_t>(kGroBatch, kMaxPending / kMaxViewsPerDatagram);
   const uint32_t nc = carriers_->AllocBurst(c, want);
   if (nc == 0) {
     Count(kRxNoBuffer);
@@ -345,14 +348,23 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
       continue;
     }
     gro_receives_.fetch_add(1, std::memory_order_relaxed);
-    for (uint32_t off = 0; off < len; off += seg) {
+    const uint32_t nsegs = (len + seg - 1) / seg;
+    if (peer < 0) {
+      Count(kRxNotPeer, nsegs);
+      PacketFree(carrier);
+      continue;
+    }
+    // One allocation for all the views of this super-datagram. The segment
+    // count comes from the wire (a peer chooses the segment size): views
+    // beyond what fits are counted drops, never an overflow.
+    Packet* views[kMaxViewsPerDatagram];
+    const uint32_t room = std::min(kMaxViewsPerDatagram, kMaxPending - npending_);
+    const uint32_t nv = views_->AllocBurst(views, std::min(nsegs, room));
+    if (nv < nsegs) Count(kRxNoBuffer, nsegs - nv);
+    for (uint32_t k = 0, off = 0; k < nv; ++k, off += seg) {
       const uint32_t l = std::min(seg, len - off);
-      if (!Accept(peer, l)) continue;
-      Packet* v = nullptr;
-      if (views_->AllocBurst(&v, 1) != 1) {
-        Count(kRxNoBuffer);
-        continue;
-      }
+      Accept(peer, l);
+      Packet* v = views[k];
       v->data = carrier->data + off;
       v->len = l;
       v->remote = src;
