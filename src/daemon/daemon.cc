@@ -211,6 +211,21 @@ Status Daemon::RemovePort(const std::string& name) {
   return Status::Ok();
 }
 
+void Daemon::Maintain() {
+  for (uint16_t id : taps_->TakeGone()) {
+    std::string name;
+    {
+      std::lock_guard<std::mutex> lock(ports_mu_);
+      for (const auto& [n, i] : ports_)
+        if (i == id) name = n;
+    }
+    LogWarn("port gone: its device was deleted; removing it", {{"name", name}, {"id", id}});
+    if (!name.empty()) {
+      if (Status s = RemovePort(name); !s.ok()) LogError("port removal failed", {{"error", s.message()}});
+    }
+  }
+}
+
 uint64_t Daemon::out_of_order() const {
   return rx_engine_->Stats().out_of_order + tx_engine_->Stats().out_of_order;
 }

@@ -55,6 +55,9 @@ class Daemon {
   // docs/MFLOWCTL.md).
   nlohmann::json Handle(const nlohmann::json& request);
 
+  // Housekeeping from the main thread, about once a second: removes ports
+  // whose device disappeared (deleted in the container), with a log line.
+  void Maintain();
   // One log line of the main counters (stats_interval_s).
   void LogStats();
   uint64_t out_of_order() const;

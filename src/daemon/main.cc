@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 
@@ -166,10 +167,14 @@ int main(int argc, char** argv) {
                              {"control", c.control_socket},
                              {"pid", static_cast<int64_t>(getpid())}});
 
+  // One wake-up a second for housekeeping (ports whose device went away),
+  // and the stats line every stats_interval_s.
+  auto next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(c.stats_interval_s);
   for (;;) {
-    timespec ts{c.stats_interval_s != 0 ? static_cast<time_t>(c.stats_interval_s) : 3600, 0};
+    timespec ts{1, 0};
     siginfo_t info;
     const int sig = sigtimedwait(&sigs, &info, &ts);
+    daemon.Maintain();
     if (sig == SIGTERM || sig == SIGINT) {
       LogInfo("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       break;
@@ -178,7 +183,10 @@ int main(int argc, char** argv) {
       LogWarn("SIGHUP ignored: change ports with mflowctl; other settings need a restart");
       continue;
     }
-    if (c.stats_interval_s != 0) daemon.LogStats();
+    if (c.stats_interval_s != 0 && std::chrono::steady_clock::now() >= next_stats) {
+      daemon.LogStats();
+      next_stats += std::chrono::seconds(c.stats_interval_s);
+    }
   }
   ctl->reset();  // no requests while we tear down
   daemon.Stop();

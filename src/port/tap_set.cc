@@ -80,7 +80,11 @@ Status TapSet::Add(uint16_t port_id, uint32_t vni, std::unique_ptr<TapDevice> de
   ev.data.u64 = port_id;
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, dev->fd(), &ev) != 0)
     return Status::Error(tap + ": epoll_ctl: " + ErrnoMessage(errno));
-  ports_.push_back(std::make_unique<Port>(Port{port_id, vni, std::move(dev)}));
+  auto port = std::make_unique<Port>();
+  port->id = port_id;
+  port->vni = vni;
+  port->dev = std::move(dev);
+  ports_.push_back(std::move(port));
   by_id_[port_id] = ports_.back().get();
   return Status::Ok();
 }
@@ -176,7 +180,15 @@ uint32_t TapSet::RxBurst(Packet** pkts, uint32_t n) noexcept {
   for (int i = 0; i < ne; ++i) {
     const uint64_t id = evs[i].data.u64;
     if (id == kWakeId || id >= kPortFlood) continue;
-    if (Port* p = by_id_[id]; p != nullptr && nready < kMaxPorts) ready[nready++] = p;
+    Port* p = by_id_[id];
+    if (p == nullptr) continue;
+    // A tun whose device was deleted polls as an error for ever: take it
+    // out of the set, or every Wait would return at once (a busy loop).
+    if ((evs[i].events & (EPOLLERR | EPOLLHUP)) != 0 && (evs[i].events & EPOLLIN) == 0) {
+      MarkGone(p);
+      continue;
+    }
+    if (nready < kMaxPorts) ready[nready++] = p;
   }
   if (nready == 0) return 0;
 
@@ -201,11 +213,13 @@ uint32_t TapSet::RxBurst(Packet** pkts, uint32_t n) noexcept {
     if (!dry[pos]) {
       Port* port = ready[pos];
       Packet* p = pkts[out];
-      if (port->dev->Read(p) > 0) {
+      const int r = port->dev->Read(p);
+      if (r > 0) {
         p->in_port = port->id;
         p->vni = port->vni;
         ++out;
       } else {
+        if (r == -EBADFD || r == -EIO || r == -ENODEV || r == -ENXIO) MarkGone(port);
         dry[pos] = true;  // EAGAIN, or an error counted by the device
         --active;
       }
@@ -215,6 +229,22 @@ uint32_t TapSet::RxBurst(Packet** pkts, uint32_t n) noexcept {
   // Unfilled buffers go back to the stash (untouched: still fresh).
   std::memcpy(stash_ + nstash_, pkts + out, (got - out) * sizeof(Packet*));
   nstash_ += got - out;
+  return out;
+}
+
+void TapSet::MarkGone(Port* p) noexcept {
+  if (p->gone.exchange(true, std::memory_order_relaxed)) return;
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, p->dev->fd(), nullptr);
+}
+
+std::vector<uint16_t> TapSet::TakeGone() {
+  std::unique_lock lock(mu_);
+  std::vector<uint16_t> out;
+  for (const auto& p : ports_)
+    if (p->gone.load(std::memory_order_relaxed) && !p->reported) {
+      p->reported = true;
+      out.push_back(p->id);
+    }
   return out;
 }
 

@@ -91,6 +91,10 @@ class TapSet final : public RxPort, public TxPort {
   // (RxBurst calls that found rx_pool empty; the frames wait in the TAP).
   std::vector<std::pair<std::string, uint64_t>> Drops() const;
   size_t size() const;
+  // Ids of ports whose device disappeared since the last call (a read
+  // failed with EBADFD/EIO/ENODEV, or epoll reported an error or hang-up);
+  // such a port no longer polls or reads. The caller removes them.
+  std::vector<uint16_t> TakeGone();
   // Empty buffers held for the next RxBurst (RX role only; for tests).
   uint32_t stashed() const { return nstash_; }
 
@@ -104,7 +108,12 @@ class TapSet final : public RxPort, public TxPort {
     uint16_t id;
     uint32_t vni;
     std::unique_ptr<TapDevice> dev;
+    // The device was deleted under us (ip link del, or its namespace torn
+    // down): out of the epoll set, waiting for TakeGone/Remove.
+    std::atomic<bool> gone{false};
+    bool reported = false;  // guarded by mu_ (exclusive): TakeGone saw it
   };
+  void MarkGone(Port* p) noexcept;
 
   TapSet(PacketPool* rx_pool, int epfd, int evfd);
   void Send(Packet* p) noexcept;

@@ -651,6 +651,45 @@ TEST_F(TapTest, FloodStaysInItsVniAndUnknownPortsAreDrops) {
   EXPECT_EQ(SetDrop(Set(), "no_port"), 4u);
 }
 
+// A device deleted under us (ip link del inside the container) is reported
+// once, leaves the poll set (no busy loop: Wait blocks again), and the other
+// ports carry on.
+TEST_F(TapTest, DeletedDeviceIsReportedAndStopsPolling) {
+  const std::string ns = NewNetns();
+  ASSERT_TRUE(Set().Add(1, 7, NewTap("mftgone", ns, "")).ok());
+  ASSERT_TRUE(Set().Add(2, 7, NewTap("mftstay", ns, "")).ok());
+  ASSERT_EQ(RunCmd({"ip", "-n", NsName(ns), "link", "del", "mftgone"}), 0);
+  std::vector<uint16_t> gone;
+  for (int i = 0; i < 100 && gone.empty(); ++i) {
+    Set().Wait(10);
+    Packet* pkts[8];
+    PacketFreeBurst(pkts, Set().RxBurst(pkts, 8));
+    gone = Set().TakeGone();
+  }
+  ASSERT_EQ(gone, std::vector<uint16_t>{1});
+  EXPECT_TRUE(Set().TakeGone().empty());  // reported once
+  // The dead descriptor is not polled or read any more: more bursts add no
+  // read errors (before the fix, every Wait returned at once and every burst
+  // counted one).
+  const uint64_t errors = Drop(*Info(Set().Snapshot(), 1), "rx_error");
+  for (int i = 0; i < 50; ++i) {
+    Packet* pkts[8];
+    EXPECT_EQ(Set().RxBurst(pkts, 8), 0u);
+  }
+  EXPECT_EQ(Drop(*Info(Set().Snapshot(), 1), "rx_error"), errors);
+  // The other port still works; the gone one is removed cleanly.
+  Frame bcast(60, 0);
+  std::memset(bcast.data(), 0xff, 6);
+  bcast[6] = 0x02;
+  bcast[12] = 0x08;
+  bcast[13] = 0x06;
+  Packet* p = TxPacket(bcast, 2, 7);
+  Set().TxBurst(&p, 1);
+  EXPECT_EQ(Info(Set().Snapshot(), 2)->tx_frames, 1u);
+  EXPECT_TRUE(Set().Remove(1).ok());
+  EXPECT_EQ(Set().size(), 1u);
+}
+
 // A frame larger than the packet buffer is lost and counted; a UDP datagram
 // left to us with NEEDS_CSUM arrives with a correct checksum.
 TEST_F(TapTest, ReadCompletesUdpChecksumAndCountsTruncation) {
