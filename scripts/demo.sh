@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The main job: installs what is needed, builds, and runs the engine
-# benchmark comparing the three steering modes on one elephant TCP flow
-# (receive direction, 1500-byte packets, full stage chain), printing its table.
-# Extra arguments go to mflow-bench (see: build/src/mflow-bench --help).
+# The main job: installs what is needed, builds everything, and runs a short
+# testbed comparison in network namespaces on this machine: one TCP flow
+# between two containers on two hosts over native networking, the kernel's
+# VXLAN overlay, and mflowd in microflow mode, offloads on, 3 repeats; prints
+# the table and writes out/demo.json and out/demo.svg.
+# Extra arguments go to the testbed (see: scripts/testbed.sh --help), e.g.
+#   scripts/demo.sh --topologies native,kernel,mflow-flow,mflow-microflow --duration 20
+# The engine benchmark alone (no kernel, no namespaces): build/src/mflow-bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh build
 mkdir -p out
-exec build/src/mflow-bench --repeats 5 --json out/bench.json "$@"
+exec scripts/testbed.sh --topologies native,kernel,mflow-microflow --tests tcp --offloads on \
+  --duration 8 --repeats 3 --json out/demo.json --chart out/demo.svg "$@"

@@ -114,7 +114,7 @@ Status Daemon::Init() {
   auto rxe = Engine::Create(ec, rx_chain_.get(), udp_.get(), taps_.get(), udp_pool_.get());
   if (!rxe.ok()) return Status::Error("rx engine: " + rxe.status().message());
   EngineConfig tc = ec;
-  tc.classify = ClassifyTx;
+  tc.classify = ClassifyTxPort;
   tc.microflow_size = std::min(kTxMicroflowFrames, cfg_.microflow_size);
   tc.rx_burst = 32;
   // Frames per second, not packets: a super-frame carries ~45 packets.

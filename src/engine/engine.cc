@@ -5,6 +5,7 @@
 
 #include "engine/engine_internal.h"
 #include "wire/parse.h"
+#include "wire/ipv4.h"
 #include "wire/vxlan.h"
 
 namespace mflow {
@@ -36,12 +37,34 @@ bool ClassifyRxInner(const Packet* p, wire::FlowKey* key) {
   return wire::ClassifyVxlan(p->data, p->len, key);
 }
 
+namespace {
+bool UdpOnAddresses(bool ok, wire::FlowKey* key);
+}  // namespace
+
 bool ClassifyRxSocket(const Packet* p, wire::FlowKey* key) {
   if (p->len < sizeof(wire::VxlanHeader)) return false;
   wire::VxlanHeader vx;
   std::memcpy(&vx, p->data, sizeof(vx));
-  return wire::ClassifyInner(p->data + sizeof(vx), p->len - static_cast<uint32_t>(sizeof(vx)),
-                             vx.vni(), key);
+  return UdpOnAddresses(wire::ClassifyInner(p->data + sizeof(vx),
+                                            p->len - static_cast<uint32_t>(sizeof(vx)), vx.vni(), key),
+                        key);
+}
+
+namespace {
+
+// UDP is keyed on addresses only, as NICs hash UDP for RSS by default: the
+// fragments of a datagram carry no ports, so with ports in the key a
+// fragmented datagram and its unfragmented neighbours would be different
+// flows and could pass each other.
+bool UdpOnAddresses(bool ok, wire::FlowKey* key) {
+  if (ok && key->proto == wire::kIpProtoUdp) key->sport = key->dport = 0;
+  return ok;
+}
+
+}  // namespace
+
+bool ClassifyTxPort(const Packet* p, wire::FlowKey* key) {
+  return UdpOnAddresses(wire::ClassifyInner(p->data, p->len, p->vni, key), key);
 }
 
 bool ClassifyTx(const Packet* p, wire::FlowKey* key) {
@@ -149,6 +172,9 @@ void Engine::Stop() {
   // it the other way round lets a split that was already under way hand a
   // micro-flow to a worker that has just left.)
   // A worker may hold the role while blocked in the port: interrupt it.
+  // stop_requested_ keeps idle workers from taking the role back to wait
+  // again, which could otherwise win the race against us for seconds.
+  stop_requested_.store(true, std::memory_order_release);
   while (rx_role_.exchange(true, std::memory_order_acquire)) {
     rx_->Interrupt();
     std::this_thread::yield();
@@ -158,6 +184,7 @@ void Engine::Stop() {
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
   rx_role_.store(false, std::memory_order_release);
+  stop_requested_.store(false, std::memory_order_relaxed);
   started_ = false;
 }
 
@@ -201,7 +228,8 @@ void Engine::WorkerLoop(Worker& w) {
     // the RX role so that it is the one to read when input comes; the
     // others park below until it dispatches work to them. An idle daemon
     // then makes no wake-ups at all (issue: idle cost).
-    if (may_rx && port_waits_ && !rx_role_.exchange(true, std::memory_order_acquire)) {
+    if (may_rx && port_waits_ && !stop_requested_.load(std::memory_order_acquire) &&
+        !rx_role_.exchange(true, std::memory_order_acquire)) {
       if (!stopping_.load(std::memory_order_acquire)) rx_->Wait(kPortWaitMs);
       rx_role_.store(false, std::memory_order_release);
       ++w.stats.sleeps;
@@ -232,7 +260,9 @@ void Engine::WorkerLoop(Worker& w) {
 bool Engine::TryRx(Worker& w) {
   // In stage mode only worker 0 reads, so the role is uncontended there; it
   // is still taken, because Stop() takes it to end all reading.
-  if (rx_role_.exchange(true, std::memory_order_acquire)) return false;
+  if (stop_requested_.load(std::memory_order_acquire) ||
+      rx_role_.exchange(true, std::memory_order_acquire))
+    return false;
   Packet* pkts[kMaxBatch];
   const uint32_t n = rx_->RxBurst(pkts, cfg_.rx_burst);
   if (n != 0) {

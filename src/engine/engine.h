@@ -55,9 +55,12 @@ using Classifier = bool (*)(const Packet* p, wire::FlowKey* key);
 bool ClassifyRx(const Packet* p, wire::FlowKey* key);  // VXLAN frames: outer flow (RSS-like)
 bool ClassifyRxInner(const Packet* p, wire::FlowKey* key);  // VXLAN frames: inner 5-tuple
 bool ClassifyTx(const Packet* p, wire::FlowKey* key);  // Ethernet frames from a container
-// VXLAN payloads from a UDP socket (data at the VXLAN header; the kernel
-// consumed the outer headers): the inner flow.
+// mflowd's classifiers. VXLAN payloads from a UDP socket (data at the VXLAN
+// header; the kernel consumed the outer headers): the inner flow. Frames from
+// a container port: the inner flow. Both key UDP on addresses only, so that
+// IP fragments stay in their datagrams' flow.
 bool ClassifyRxSocket(const Packet* p, wire::FlowKey* key);
+bool ClassifyTxPort(const Packet* p, wire::FlowKey* key);
 
 struct EngineConfig {
   SteeringMode mode = SteeringMode::kMicroflow;
@@ -169,6 +172,7 @@ class Engine {
   std::vector<uint32_t> group_begin_;  // stage mode: group g runs [group_begin_[g], group_begin_[g+1])
   std::atomic<bool> rx_role_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> stop_requested_{false};  // Stop() wants the RX role: do not take it
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
   bool started_ = false;
   bool port_waits_ = false;  // rx_ can block (RxPort::Wait)

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+
 #include <chrono>
 #include <mutex>
 #include <random>
@@ -339,6 +341,56 @@ TEST(Engine, IdleWorkersSleep) {
   (*engine)->Stop();
   const EngineStats s = (*engine)->Stats();
   for (const auto& w : s.workers) EXPECT_GT(w.sleeps, 0u);
+}
+
+// A port that can block, like a socket: Wait sleeps on a condition variable
+// until Interrupt or the timeout; it never has input.
+class WaitingSource : public RxPort {
+ public:
+  uint32_t RxBurst(Packet**, uint32_t) noexcept override { return 0; }
+  bool Wait(int timeout_ms) noexcept override {
+    if (timeout_ms == 0) return true;
+    std::unique_lock<std::mutex> lock(mu_);
+    waits_.fetch_add(1, std::memory_order_relaxed);
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return woken_; });
+    woken_ = false;
+    return true;
+  }
+  void Interrupt() noexcept override {
+    std::lock_guard<std::mutex> lock(mu_);
+    woken_ = true;
+    cv_.notify_all();
+  }
+  uint64_t waits() const { return waits_.load(std::memory_order_relaxed); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = false;
+  std::atomic<uint64_t> waits_{0};
+};
+
+// An idle engine blocks in a port that can wait, and Stop gets the RX role
+// from the blocked worker: repeated start/stop cycles all end (a worker used
+// to take the role straight back to wait again, racing Stop for seconds).
+TEST(Engine, StopInterruptsAWorkerBlockedInThePort) {
+  auto pool = PacketPool::Create({"test", 64, 256});
+  WaitingSource src;
+  NullSink sink;
+  StageChain chain;
+  chain.Add(std::make_unique<ChaosStage>());
+  EngineConfig ec;
+  ec.workers = 2;
+  ec.idle_spins = 4;
+  ec.classify = ClassifyTest;
+  auto engine = Engine::Create(ec, &chain, &src, &sink, pool->get());
+  ASSERT_TRUE(engine.ok());
+  for (int i = 0; i < 30; ++i) {
+    (*engine)->Start();
+    std::this_thread::sleep_for(2ms);
+    (*engine)->Stop();
+  }
+  EXPECT_GT(src.waits(), 0u);
 }
 
 TEST(Engine, RejectsBadConfig) {

@@ -38,8 +38,13 @@ uint32_t Engine::PickWorker(FlowState* f, uint32_t self) {
   if (cfg_.elephant_pps == 0 || f->elephant) {
     uint32_t best = self;
     uint32_t best_len = workers_[self]->ring.size();
+    // A parked peer costs a wake-up and a context switch, and on a machine
+    // whose cores are busy with other work (the containers we serve) it may
+    // not run soon anyway: wake one only when we are falling behind.
+    const uint32_t behind = cfg_.worker_queue_depth / 2;
     for (uint32_t i = 1; i < cfg_.workers && best_len != 0; ++i) {
       const uint32_t w = (f->rr + i) % cfg_.workers;
+      if (best_len < behind && workers_[w]->parker.Sleeping()) continue;
       const uint32_t len = workers_[w]->ring.size();
       if (len < best_len) {
         best = w;

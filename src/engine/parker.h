@@ -38,6 +38,8 @@ class Parker {
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word_), FUTEX_WAIT_PRIVATE, v, &ts, nullptr, 0);
   }
   void Done() { sleeping_.store(0, std::memory_order_relaxed); }
+  // A hint for placement (may be stale at once): is the worker parked?
+  bool Sleeping() const { return sleeping_.load(std::memory_order_relaxed) != 0; }
 
   // Called by a producer after publishing work (one uncontended RMW when
   // nobody sleeps).

@@ -1,0 +1,372 @@
+#!/usr/bin/python3
+"""End-to-end correctness of mflowd on the namespace testbed (behaviour, not speed).
+
+Run through scripts/e2e-test.sh, or directly as root:
+    /usr/bin/python3 scripts/testbed/e2e.py [--build-dir build] [--topologies ...]
+
+For each case (topology x offloads), in both directions (A -> B and B -> A):
+  ping     ARP resolves (the sender's neighbour entry has a MAC) and `ping -c 3` gets 3 replies
+  tcp      20 MB of random data arrive intact (byte count and sha256 of both ends)
+  udp      2000 numbered datagrams of mixed sizes (12 .. 1422 B) at a modest rate: every one
+           arrives, intact, in order (loss fails too: the testbed is idle; the counts are printed)
+  udp frag 1000 datagrams, 3000 B ones (IP-fragmented by the sender) between unfragmented ones:
+           all arrive, reassembled and intact; their order is reported, and judged only with
+           --strict-frag-order (fragments carry no ports, so a data plane that hashes the 5-tuple
+           steers them apart from the flow's other datagrams, as RSS on a multi-queue NIC does;
+           the kernel overlay on one veth queue keeps them in order)
+  tcp xN   4 TCP connections at once (8 MB each), each intact
+  udp burst 20000 datagrams of 1400 B, unpaced: intact and in order (loss printed, not judged)
+and for mflowd: the sum of out_of_order over engines and hosts is 0, both daemons exit 0 on
+SIGTERM, and the TAP they created is gone from the container afterwards.
+One line per check (PASS/FAIL and figures); exit status 1 if any check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import topo  # noqa: E402
+from topo import TestbedError, log, run, spawn, finish, stop  # noqa: E402
+
+XFER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xfer.py")
+PY = "/usr/bin/python3"
+TCP_PORT = 7000
+UDP_PORT = 7001
+DEFAULT_TOPOLOGIES = ("mflow-flow", "mflow-stage", "mflow-microflow", "mixed")
+START = time.monotonic()
+
+
+class Checks:
+    def __init__(self):
+        self.results = []
+
+    def report(self, case: str, name: str, ok: bool, figures: str) -> bool:
+        self.results.append((case, name, ok))
+        print(f"{'PASS' if ok else 'FAIL'}  {case:<22} {name:<18} {figures}", flush=True)
+        return ok
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for *_, ok in self.results if not ok)
+
+
+def xfer_pair(server_ns: str, client_ns: str, server_args: list[str], client_args: list[str],
+              port: int, proto: str, timeout: float) -> tuple[dict, dict]:
+    server = spawn([PY, XFER] + server_args, ns=server_ns)
+    try:
+        topo.wait_listening(server_ns, port, proto, timeout=5, proc=server)
+        cp = run([PY, XFER] + client_args, ns=client_ns, timeout=timeout, check=False)
+        client = _json(cp.stdout, cp.stderr)
+        rc, out, err = finish(server, timeout)
+        return _json(out, err), client
+    finally:
+        stop(server)
+
+
+def _json(out: str, err: str) -> dict:
+    for line in reversed(out.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return {"error": (err or out).strip()[-300:] or "no output"}
+
+
+def check_ping(c: Checks, case: str, tb: topo.Testbed, ep: topo.Endpoints, tag: str) -> None:
+    for ns in (ep.client_ns, ep.server_ns):  # both ends resolve afresh in each direction
+        run(["ip", "neigh", "flush", "all"], ns=ns, timeout=5, check=False)
+    cp = run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", ep.server_addr],
+             ns=ep.client_ns, timeout=20, check=False)
+    line = next((l for l in cp.stdout.splitlines() if "received" in l), cp.stderr.strip())
+    got = 0
+    try:
+        got = int(line.split(",")[1].split()[0])
+    except (IndexError, ValueError):
+        pass
+    neigh = run(["ip", "-j", "neigh", "show", ep.server_addr], ns=ep.client_ns, timeout=5,
+                check=False)
+    mac, state = None, None
+    try:
+        e = json.loads(neigh.stdout or "[]")
+        if e:
+            mac, state = e[0].get("lladdr"), ",".join(e[0].get("state", []))
+    except ValueError:
+        pass
+    c.report(case, f"arp {tag}", bool(mac) and "FAILED" not in (state or ""),
+             f"{ep.server_addr} is-at {mac} ({state})")
+    rtt = next((l.split("=")[1].strip() for l in cp.stdout.splitlines() if "rtt" in l), "-")
+    c.report(case, f"ping {tag}", cp.returncode == 0 and got == 3,
+             f"{got}/3 replies, rtt min/avg/max/mdev {rtt}")
+
+
+def check_tcp(c: Checks, case: str, ep: topo.Endpoints, tag: str, nbytes: int) -> None:
+    srv, cli = xfer_pair(ep.server_ns, ep.client_ns,
+                         ["tcp-server", "--bind", ep.server_addr, "--port", str(TCP_PORT),
+                          "--timeout", "30"],
+                         ["tcp-client", "--connect", ep.server_addr, "--port", str(TCP_PORT),
+                          "--bytes", str(nbytes), "--timeout", "30"],
+                         TCP_PORT, "tcp", 60)
+    if "error" in srv or "error" in cli:
+        c.report(case, f"tcp {tag}", False, f"server {srv.get('error', 'ok')}; "
+                                            f"client {cli.get('error', 'ok')}")
+        return
+    ok = srv["bytes"] == cli["bytes"] == nbytes and srv["sha256"] == cli["sha256"]
+    mbps = nbytes * 8 / cli["seconds"] / 1e6 if cli.get("seconds") else 0
+    c.report(case, f"tcp {tag}", ok,
+             f"{srv['bytes']}/{nbytes} B, sha256 {'match' if srv['sha256'] == cli['sha256'] else 'DIFFERS'}"
+             f" ({srv['sha256'][:12]}), {cli['seconds']} s (~{mbps:.0f} Mbit/s, not judged)")
+
+
+def check_udp(c: Checks, case: str, ep: topo.Endpoints, tag: str, count: int, rate: float,
+              sizes: str, name: str = "udp", judge_order: bool = True) -> None:
+    srv, cli = xfer_pair(ep.server_ns, ep.client_ns,
+                         ["udp-server", "--bind", ep.server_addr, "--port", str(UDP_PORT),
+                          "--count", str(count), "--timeout", "20", "--idle", "2"],
+                         ["udp-client", "--connect", ep.server_addr, "--port", str(UDP_PORT),
+                          "--count", str(count), "--rate", str(rate), "--sizes", sizes],
+                         UDP_PORT, "udp", 40)
+    if "error" in srv or "error" in cli:
+        c.report(case, f"{name} {tag}", False, f"server {srv.get('error', 'ok')}; "
+                                               f"client {cli.get('error', 'ok')}")
+        return
+    ok = (cli["sent"] == count and srv["received"] == count
+          and (srv["out_of_order"] == 0 or not judge_order)
+          and srv["corrupted"] == 0 and srv["bad_length"] == 0 and srv["duplicates"] == 0)
+    prob = f", first problem: {srv['first_problem']}" if srv.get("first_problem") else ""
+    note = "" if judge_order else " (order not judged: --strict-frag-order)"
+    c.report(case, f"{name} {tag}", ok,
+             f"{srv['received']}/{cli['sent']} received, lost {srv['lost']}, out of order "
+             f"{srv['out_of_order']}{note}, corrupted {srv['corrupted']}, bad length "
+             f"{srv['bad_length']}, duplicates {srv['duplicates']}{prob}")
+
+
+def check_tcp_parallel(c: Checks, case: str, ep: topo.Endpoints, tag: str, flows: int,
+                       nbytes: int) -> None:
+    """Several TCP connections at once, each must arrive intact."""
+    servers, clients = [], []
+    try:
+        for i in range(flows):
+            port = TCP_PORT + 10 + i
+            servers.append(spawn([PY, XFER, "tcp-server", "--bind", ep.server_addr, "--port",
+                                  str(port), "--timeout", "30"], ns=ep.server_ns))
+        for i, sp in enumerate(servers):
+            topo.wait_listening(ep.server_ns, TCP_PORT + 10 + i, "tcp", timeout=5, proc=sp)
+        for i in range(flows):
+            clients.append(spawn([PY, XFER, "tcp-client", "--connect", ep.server_addr, "--port",
+                                  str(TCP_PORT + 10 + i), "--bytes", str(nbytes),
+                                  "--timeout", "30"], ns=ep.client_ns))
+        cres = [_json(*finish(p, 60)[1:]) for p in clients]
+        sres = [_json(*finish(p, 60)[1:]) for p in servers]
+    finally:
+        for p in clients + servers:
+            stop(p)
+    good = sum(1 for cr, sr in zip(cres, sres)
+               if "error" not in cr and "error" not in sr and cr["bytes"] == sr["bytes"] == nbytes
+               and cr["sha256"] == sr["sha256"])
+    errs = [r["error"] for r in cres + sres if "error" in r]
+    c.report(case, f"tcp x{flows} {tag}", good == flows,
+             f"{good}/{flows} connections of {nbytes} B intact (sha256)"
+             + (f"; {errs[0]}" if errs else ""))
+
+
+def check_udp_burst(c: Checks, case: str, ep: topo.Endpoints, tag: str, count: int) -> None:
+    """An unpaced burst of 1400 B datagrams: loss is allowed (the receiver is a Python loop),
+    reordering, corruption and duplicates are not."""
+    srv, cli = xfer_pair(ep.server_ns, ep.client_ns,
+                         ["udp-server", "--bind", ep.server_addr, "--port", str(UDP_PORT + 1),
+                          "--count", str(count), "--timeout", "20", "--idle", "1"],
+                         ["udp-client", "--connect", ep.server_addr, "--port", str(UDP_PORT + 1),
+                          "--count", str(count), "--rate", "0", "--sizes", "1400"],
+                         UDP_PORT + 1, "udp", 40)
+    if "error" in srv or "error" in cli:
+        c.report(case, f"udp burst {tag}", False, f"server {srv.get('error', 'ok')}; "
+                                                  f"client {cli.get('error', 'ok')}")
+        return
+    ok = (srv["received"] > 0 and srv["out_of_order"] == 0 and srv["corrupted"] == 0
+          and srv["bad_length"] == 0 and srv["duplicates"] == 0)
+    prob = f", first problem: {srv['first_problem']}" if srv.get("first_problem") else ""
+    rate = cli["sent"] / cli["seconds"] / 1e3 if cli.get("seconds") else 0
+    c.report(case, f"udp burst {tag}", ok,
+             f"{srv['received']}/{cli['sent']} received at ~{rate:.0f} kpps sent (loss "
+             f"{srv['lost']}, not judged), out of order {srv['out_of_order']}, corrupted "
+             f"{srv['corrupted']}, duplicates {srv['duplicates']}{prob}")
+
+
+def run_case(c: Checks, args, topology: str, offloads: str) -> None:
+    case = f"{topology}/{offloads}"
+    tb = topo.Testbed(topology, build_dir=args.build_dir, log_dir=args.log_dir,
+                      workers=args.workers, mflowd_args=args.mflowd_args,
+                      mixed_mode=args.mixed_mode, ready_timeout=args.ready_timeout)
+    t0 = time.monotonic()
+    try:
+        try:
+            tb.up()
+            tb.set_offloads(offloads)
+        except TestbedError as e:
+            c.report(case, "start", False, str(e).replace("\n", "\n      "))
+            return
+        if tb.daemons:
+            c.report(case, "start", True, "mflowd ready on " + ", ".join(
+                f"{h} (pid {d.proc.pid})" for h, d in tb.daemons.items()))
+        for reverse in (False, True):
+            ep = tb.endpoints(reverse=reverse)
+            tag = "b->a" if reverse else "a->b"
+            try:
+                check_ping(c, case, tb, ep, tag)
+                check_tcp(c, case, ep, tag, args.tcp_bytes)
+                check_udp(c, case, ep, tag, args.udp_count, args.udp_rate, args.udp_sizes)
+                if args.udp_frag_count > 0:
+                    check_udp(c, case, ep, tag, args.udp_frag_count, args.udp_rate,
+                              args.udp_frag_sizes, name="udp frag",
+                              judge_order=args.strict_frag_order)
+                if args.parallel_flows > 0:
+                    check_tcp_parallel(c, case, ep, tag, args.parallel_flows, args.parallel_bytes)
+                if args.udp_burst > 0:
+                    check_udp_burst(c, case, ep, tag, args.udp_burst)
+            except TestbedError as e:
+                c.report(case, f"traffic {tag}", False, str(e))
+        if tb.daemons:
+            alive = all(d.proc.poll() is None for d in tb.daemons.values())
+            if not alive:
+                for h, d in tb.daemons.items():
+                    if d.proc.poll() is not None:
+                        c.report(case, f"mflowd {h} alive", False,
+                                 f"exited {d.proc.returncode}; log {d.log_path}:\n"
+                                 + tb.log_tail(h))
+            else:
+                try:
+                    per_host = {h: tb.mflow_counters(h) for h in tb.daemons}
+                    total = sum(v["out_of_order"] for v in per_host.values())
+                    c.report(case, "out_of_order", total == 0,
+                             f"{total} (" + ", ".join(
+                                 f"{h}: {v['out_of_order']}" for h, v in per_host.items())
+                             + "); not judged: engine drops " + ", ".join(
+                                 f"{h} {v['drops']}" for h, v in per_host.items())
+                             + ", elephants " + ", ".join(
+                                 f"{h} {v['elephants']}" for h, v in per_host.items())
+                             + ", micro-flows released " + ", ".join(
+                                 f"{h} {v['released_microflows']}" for h, v in per_host.items()))
+                except (TestbedError, ValueError) as e:
+                    c.report(case, "out_of_order", False, f"mflowctl --json stats: {e}")
+            codes = tb.stop_daemons(grace=args.stop_timeout)
+            for h, rc in codes.items():
+                d = tb.daemons[h]
+                killed = (f" (SIGKILLed: still running {args.stop_timeout:g} s after SIGTERM)"
+                          if rc == -9 else "")
+                tail = "" if rc == 0 else f"; log {d.log_path}:\n" + tb.log_tail(h, 30)
+                c.report(case, f"sigterm {h}", rc == 0,
+                         f"exit code {rc}{killed}, {d.stop_seconds} s after SIGTERM{tail}")
+                left = run(["ip", "link", "show", "mf0"], ns=topo.container_ns(h), timeout=5,
+                           check=False)
+                c.report(case, f"tap removed {h}", left.returncode != 0,
+                         "mf0 gone from " + topo.container_ns(h) if left.returncode != 0
+                         else "mf0 still present after mflowd exited")
+    finally:
+        tb.down()
+        log(f"[{time.monotonic() - START:5.1f}s] {case} done in {time.monotonic() - t0:.1f}s")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--log-dir", default="out/e2e")
+    ap.add_argument("--topologies", default=",".join(DEFAULT_TOPOLOGIES),
+                    help="comma list of " + ",".join(topo.TOPOLOGIES)
+                         + " (default: the mflow ones and mixed)")
+    ap.add_argument("--offloads", default="on", help="offload settings for every topology (on)")
+    ap.add_argument("--also-off", default=",".join(DEFAULT_TOPOLOGIES),
+                    help="topologies run once more with offloads off (default: all four; "
+                         "'' for none)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--mflowd-arg", action="append", default=[], metavar="ARG")
+    ap.add_argument("--mixed-mode", default="microflow", choices=("flow", "stage", "microflow"))
+    ap.add_argument("--tcp-bytes", type=int, default=20_000_000)
+    ap.add_argument("--udp-count", type=int, default=2000)
+    ap.add_argument("--udp-rate", type=float, default=4000, help="datagrams per second (4000)")
+    ap.add_argument("--udp-sizes", default="12,64,200,512,1000,1400,1422",
+                    help="datagram sizes in turn, all below the inner MTU")
+    ap.add_argument("--udp-frag-count", type=int, default=1000,
+                    help="datagrams in the fragment check (1000; 0 skips it)")
+    ap.add_argument("--udp-frag-sizes", default="200,3000,1400,3000,64",
+                    help="sizes in the fragment check: 3000 B datagrams are IP-fragmented by the "
+                         "sender and must stay in order with the unfragmented ones")
+    ap.add_argument("--strict-frag-order", action="store_true",
+                    help="fail the fragment check on reordering too (by default it judges loss, "
+                         "corruption and duplicates and only reports the order)")
+    ap.add_argument("--parallel-flows", type=int, default=4,
+                    help="TCP connections at once in the parallel check (4; 0 skips it)")
+    ap.add_argument("--parallel-bytes", type=int, default=8_000_000)
+    ap.add_argument("--udp-burst", type=int, default=20000,
+                    help="datagrams in the unpaced burst check (20000; 0 skips it)")
+    ap.add_argument("--ready-timeout", type=float, default=10)
+    ap.add_argument("--stop-timeout", type=float, default=10,
+                    help="seconds mflowd may take to exit after SIGTERM (10)")
+    ap.add_argument("--cleanup", action="store_true", help="remove leftovers (mfb-) and exit")
+    args = ap.parse_args()
+    args.mflowd_args = [a for s in args.mflowd_arg for a in shlex.split(s)]
+
+    if os.geteuid() != 0:
+        print("e2e: must run as root (network namespaces)", file=sys.stderr)
+        return 2
+    if args.cleanup:
+        with topo.Lock():
+            topo.cleanup_leftovers()
+        return 0
+    tops = [t for t in args.topologies.split(",") if t]
+    bad = [t for t in tops if t not in topo.TOPOLOGIES]
+    offs = [o for o in args.offloads.split(",") if o]
+    if bad or any(o not in ("on", "off") for o in offs):
+        print(f"e2e: unknown topology/offloads {bad or offs}", file=sys.stderr)
+        return 2
+    cases = [(t, o) for t in tops for o in offs]
+    for t in [t for t in args.also_off.split(",") if t]:
+        if t in tops and (t, "off") not in cases:
+            cases.append((t, "off"))
+    for tool in ("ping", "ss", "ethtool"):
+        if not any(os.access(os.path.join(d, tool), os.X_OK)
+                   for d in os.environ.get("PATH", "").split(":") + ["/usr/sbin", "/usr/bin"]):
+            print(f"e2e: missing tool {tool} (ping: apt-get install iputils-ping)", file=sys.stderr)
+            return 2
+
+    topo.install_signal_handlers()
+    c = Checks()
+    rc = 0
+    try:
+        with topo.Lock():
+            left = topo.cleanup_leftovers(verbose=False)
+            if left:
+                log(f"e2e: removed leftovers of an earlier run: {' '.join(left)}")
+            for t, o in cases:
+                try:
+                    run_case(c, args, t, o)
+                except (TestbedError, OSError, ValueError, KeyError, TypeError) as e:
+                    import traceback
+                    c.report(f"{t}/{o}", "harness", False,
+                             f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+    except (KeyboardInterrupt, topo.Interrupted):
+        print("e2e: interrupted", file=sys.stderr)
+        rc = 130
+    except TestbedError as e:
+        print(f"e2e: {e}", file=sys.stderr)
+        rc = 2
+    finally:
+        topo.block_signals_during_cleanup()
+        topo.stop_all_started()
+    n = len(c.results)
+    print(f"e2e: {n - c.failed}/{n} checks passed, {c.failed} failed, "
+          f"{time.monotonic() - START:.0f} s", flush=True)
+    if rc:
+        return rc
+    return 1 if c.failed or not n else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
