@@ -30,7 +30,7 @@ namespace {
 // recvmmsg fills at once, and the small buffers of the views.
 constexpr uint32_t kCarrierSize = kHeadroom + 65536;
 constexpr uint32_t kCarriers = 256;
-constexpr uint32_t kGroBatch = 8;
+constexpr uint32_t kGroBatch = 16;
 // Segments of one super-datagram: the kernel's UDP_MAX_SEGMENTS (64, 128
 // since Linux 6.10).
 constexpr uint32_t kMaxViewsPerDatagram = 128;

@@ -133,7 +133,7 @@ class UdpPort final : public RxPort, public TxPort {
   std::unique_ptr<PacketPool> views_;     // UDP_GRO: packets pointing into them
   // Views cut but not yet returned (a super-datagram can hold more
   // datagrams than the caller asked for).
-  static constexpr uint32_t kMaxPending = 512;
+  static constexpr uint32_t kMaxPending = 2048;  // kGroBatch super-datagrams of 128 segments
   Packet* pending_[kMaxPending] = {};
   uint32_t npending_ = 0, pending_head_ = 0;
   std::atomic<uint64_t> gro_receives_{0};
