@@ -16,7 +16,10 @@ For each case (topology x offloads), in both directions (A -> B and B -> A):
   tcp xN   4 TCP connections at once (8 MB each), each intact
   udp burst 20000 datagrams of 1400 B, unpaced: intact and in order (loss printed, not judged)
 and for mflowd: the sum of out_of_order over engines and hosts is 0, both daemons exit 0 on
-SIGTERM, and the TAP they created is gone from the container afterwards.
+SIGTERM, and the TAP they created is gone from the container afterwards. With mflowd on both
+hosts (offloads on), a second tenant is added at run time (`mflowctl port add`) in VNI 43 with
+the same IP and MAC addresses as the VNI 42 containers: both tenants ping, and no frame of one
+VNI reaches the other's ports; `mflowctl port del` removes it again.
 One line per check (PASS/FAIL and figures); exit status 1 if any check failed.
 """
 
@@ -198,6 +201,56 @@ def check_udp_burst(c: Checks, case: str, ep: topo.Endpoints, tag: str, count: i
              f"{srv['corrupted']}, duplicates {srv['duplicates']}{prob}")
 
 
+def _ports(tb: topo.Testbed, h: str) -> dict[str, dict]:
+    cp = run([tb.mflowctl, "--socket", tb.sock(h), "--json", "ports"], timeout=10)
+    return {p["name"]: p for p in json.loads(cp.stdout)["ports"]}
+
+
+def _ping(ns: str, addr: str) -> bool:
+    run(["ip", "neigh", "flush", "all"], ns=ns, timeout=5, check=False)
+    cp = run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", addr], ns=ns, timeout=20,
+             check=False)
+    return cp.returncode == 0
+
+
+def check_vni_isolation(c: Checks, case: str, tb: topo.Testbed) -> None:
+    """A second tenant on both hosts, added at run time with `mflowctl port add`: VNI 43, with
+    the same IP addresses and the same MACs as the VNI 42 containers. Each tenant's ping works,
+    and no frame of one VNI reaches the other's ports (their tx counters do not move)."""
+    name = "vni isolation"
+    try:
+        for h in topo.HOSTS:
+            ns2 = topo.container_ns(h, 2)
+            tb._add_ns(ns2)
+            mac = _ports(tb, h)["mf0"]["mac"]
+            run([tb.mflowctl, "--socket", tb.sock(h), "port", "add", "mf1", "--netns",
+                 f"/var/run/netns/{ns2}", "--vni", str(topo.ISOLATION_VNI), "--address",
+                 f"{topo.CONTAINER_ADDR[h]}/{topo.PREFIXLEN}", "--mac", mac], timeout=15)
+        tx = lambda: {h: {n: p["tx_frames"] for n, p in _ports(tb, h).items()}  # noqa: E731
+                      for h in topo.HOSTS}
+        t0 = tx()
+        ok42 = _ping(topo.container_ns("a", 1), topo.CONTAINER_ADDR["b"])
+        t1 = tx()
+        ok43 = _ping(topo.container_ns("a", 2), topo.CONTAINER_ADDR["b"])
+        t2 = tx()
+        leak42 = sum(t1[h]["mf1"] - t0[h]["mf1"] for h in topo.HOSTS)  # VNI 42 into VNI 43
+        leak43 = sum(t2[h]["mf0"] - t1[h]["mf0"] for h in topo.HOSTS)  # VNI 43 into VNI 42
+        got43 = sum(t2[h]["mf1"] - t1[h]["mf1"] for h in topo.HOSTS)
+        c.report(case, name, ok42 and ok43 and leak42 == 0 and leak43 == 0 and got43 > 0,
+                 f"same IPs and MACs in VNI {topo.VNI} and {topo.ISOLATION_VNI}: ping "
+                 f"{'ok' if ok42 else 'FAILED'} / {'ok' if ok43 else 'FAILED'}; frames of VNI "
+                 f"{topo.VNI} on VNI {topo.ISOLATION_VNI} ports {leak42}, of VNI "
+                 f"{topo.ISOLATION_VNI} on VNI {topo.VNI} ports {leak43} (both must be 0)")
+        for h in topo.HOSTS:
+            run([tb.mflowctl, "--socket", tb.sock(h), "port", "del", "mf1"], timeout=15)
+        gone = all(run(["ip", "link", "show", "mf1"], ns=topo.container_ns(h, 2), timeout=5,
+                       check=False).returncode != 0 for h in topo.HOSTS)
+        c.report(case, "port del", gone, "mf1 removed at run time from both hosts"
+                 if gone else "mf1 still present after mflowctl port del")
+    except (TestbedError, KeyError, ValueError) as e:
+        c.report(case, name, False, str(e))
+
+
 def run_case(c: Checks, args, topology: str, offloads: str) -> None:
     case = f"{topology}/{offloads}"
     tb = topo.Testbed(topology, build_dir=args.build_dir, log_dir=args.log_dir,
@@ -231,6 +284,8 @@ def run_case(c: Checks, args, topology: str, offloads: str) -> None:
                     check_udp_burst(c, case, ep, tag, args.udp_burst)
             except TestbedError as e:
                 c.report(case, f"traffic {tag}", False, str(e))
+        if len(tb.daemons) == len(topo.HOSTS) and offloads == "on":
+            check_vni_isolation(c, case, tb)
         if tb.daemons:
             alive = all(d.proc.poll() is None for d in tb.daemons.values())
             if not alive:

@@ -41,6 +41,7 @@ UNDERLAY_DEV = {"a": "ua", "b": "ub"}
 CONTAINER_ADDR = {"a": "198.19.0.1", "b": "198.19.0.2"}
 PREFIXLEN = 24
 VNI = 42
+ISOLATION_VNI = 43  # a second tenant (e2e: identical addresses and MACs, never mixed with VNI)
 VXLAN_PORT = 4789
 UNDERLAY_MTU = 1500
 INNER_MTU = 1450
@@ -545,7 +546,8 @@ class Testbed:
         return [os.path.abspath(self.mflowd), "--mode", self.mode_of(h),
                 "--workers", str(self.workers),
                 "--local", UNDERLAY_ADDR[h], "--peer", UNDERLAY_ADDR[other(h)],
-                "--vni", str(VNI), "--underlay-mtu", str(UNDERLAY_MTU),
+                "--vni", str(VNI), "--vni", str(ISOLATION_VNI),
+                "--underlay-mtu", str(UNDERLAY_MTU),
                 "--control", self.sock(h),
                 "--port", f"name=mf0,netns=/var/run/netns/{container_ns(h)},vni={VNI},"
                           f"address={CONTAINER_ADDR[h]}/{PREFIXLEN}"] + list(self.mflowd_args)
