@@ -43,6 +43,8 @@ tso = true              # TAP checksum + TSO offload (probed; falls back)
 coalesce = true         # software GRO towards the containers
 fdb_size = 16384        # forwarding-table slots (a power of two): the bound
 fdb_age_s = 300         # forwarding-table ageing (Linux bridge default)
+flood_pps = 1000        # broadcast/unknown frames a container port may flood per second (0 = no limit)
+flood_burst = 100       # ... in one burst
 
 # Container ports, created at start (more with `mflowctl port add`):
 # [[port]]
@@ -179,11 +181,14 @@ Status ParseUnderlay(const toml::table& t, Config& c, const Err& err) {
 }
 
 Status ParseOverlay(const toml::table& t, Config& c, const Err& err) {
-  MFLOW_TRY(CheckKeys(t, "overlay", {"vnis", "tso", "coalesce", "fdb_size", "fdb_age_s"}, err));
+  MFLOW_TRY(CheckKeys(t, "overlay", {"vnis", "tso", "coalesce", "fdb_size", "fdb_age_s", "flood_pps",
+                      "flood_burst"}, err));
   MFLOW_TRY(GetBool(t, "overlay", "tso", &c.tso, err));
   MFLOW_TRY(GetBool(t, "overlay", "coalesce", &c.coalesce, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "fdb_size", 8, 1u << 24, &c.fdb_size, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "fdb_age_s", 1, 86400, &c.fdb_age_s, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "flood_pps", 0, 1u << 24, &c.flood_pps, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "flood_burst", 1, 1u << 24, &c.flood_burst, err));
   if (const toml::node* n = t.get("vnis")) {
     const toml::array* a = n->as_array();
     if (a == nullptr) return err("overlay.vnis", "must be a list of VNIs");

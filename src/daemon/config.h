@@ -59,6 +59,8 @@ struct Config {
   bool coalesce = true;             // software GRO towards the containers
   uint32_t fdb_size = 16384;
   uint32_t fdb_age_s = 300;
+  uint32_t flood_pps = 1000;        // floods per container port per second; 0 = no limit
+  uint32_t flood_burst = 100;
 
   // [[port]]
   std::vector<PortConfig> ports;

@@ -75,6 +75,8 @@ Status Daemon::Init() {
   uc.gso = cfg_.gso;
   uc.gro = cfg_.gro;
   uc.socket_buffer = cfg_.socket_buffer;
+  uc.flood_pps = cfg_.flood_pps;
+  uc.flood_burst = cfg_.flood_burst;
   auto udp = UdpPort::Open(uc, udp_pool_.get(), taps_.get());
   if (!udp.ok()) return udp.status();
   udp_ = std::move(udp).value();

@@ -12,6 +12,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "packet/batch.h"
 #include "wire/vxlan.h"
@@ -44,7 +45,7 @@ constexpr uint32_t kMaxGsoBytes = 65535 - 40 - 8;  // worst case: IPv6 header
 
 constexpr std::array<const char*, UdpPort::kNumDrops> kDropNames = {
     "rx_not_peer", "rx_truncated", "rx_error", "tx_not_peer", "tx_no_remote", "tx_error", "no_local",
-    "rx_no_buffer",
+    "rx_no_buffer", "flood_limited",
 };
 
 std::string Errno(int e) { return std::strerror(e); }
@@ -242,6 +243,7 @@ Status UdpPort::Init() {
   }
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) return Status::Error(where + ": eventfd: " + Errno(errno));
+  flood_limit_ = std::make_unique<FloodLimiter>(cfg_.flood_pps, cfg_.flood_burst);
   npeers_ = static_cast<uint32_t>(cfg_.peers.size());
   peers_ = std::make_unique<Peer[]>(npeers_);
   for (uint32_t i = 0; i < npeers_; ++i) peers_[i].addr = cfg_.peers[i];
@@ -504,10 +506,21 @@ void UdpPort::TxBurst(Packet** pkts, uint32_t n) noexcept {
       add_plain(p, peer);
   };
 
+  uint64_t now_ns = 0;  // read once per burst, and only if something floods
   for (uint32_t i = 0; i < n; ++i) {
     Packet* p = pkts[i];
     const uint16_t out = p->out_port;
     if (out == kPortFlood) {
+      if (now_ns == 0) {
+        timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+      }
+      if (p->in_port != kPortNone && !flood_limit_->Allow(p->in_port, now_ns)) {
+        Count(kFloodLimited);
+        done[ndone++] = p;
+        continue;
+      }
       // Head-end replication: the same buffers go to every peer (the
       // kernel copies them), then to the local ports.
       for (uint32_t k = 0; k < npeers_; ++k) add(p, static_cast<int>(k));

@@ -26,7 +26,10 @@
 //     peer (else tx_not_peer): no received packet can make us send anywhere
 //     else.
 //   - A flood (out_port == kPortFlood) is replicated head-end to every peer
-//     and then, without its VXLAN header, to the local ports of its VNI.
+//     and then, without its VXLAN header, to the local ports of its VNI;
+//     each container port may flood flood_pps frames a second (else the drop
+//     flood_limited), so one container cannot make every host of the
+//     overlay carry its storm.
 //   - A hairpin (out_port = a local port) goes to the local port set as is.
 // A full socket buffer blocks the sender (back-pressure, as for any UDP
 // sender); other send errors are counted drops.
@@ -45,6 +48,7 @@
 
 #include "common/status.h"
 #include "engine/port.h"
+#include "port/flood_limiter.h"
 #include "packet/pool.h"
 #include "wire/ip_addr.h"
 
@@ -57,6 +61,10 @@ struct UdpPortConfig {
   bool gso = true;                   // UDP_SEGMENT for TSO trains (probed)
   bool gro = true;                   // UDP_GRO super-datagrams on receive (probed)
   uint32_t socket_buffer = 8 << 20;  // SO_RCVBUF/SO_SNDBUF bytes (best effort)
+  // Floods (broadcast, multicast, unknown unicast) one container port may
+  // send per second, and in one burst; 0 = no limit (flood_limiter.h).
+  uint32_t flood_pps = 1000;
+  uint32_t flood_burst = 100;
 };
 
 struct UdpPeerInfo {
@@ -103,6 +111,7 @@ class UdpPort final : public RxPort, public TxPort {
     kTxError,      // sendmmsg refused a datagram
     kNoLocal,      // hairpin/flood with no local port set
     kRxNoBuffer,   // a received datagram found no buffer to land in (copied)
+    kFloodLimited, // a container port flooded faster than flood_pps
     kNumDrops,
   };
 
@@ -141,6 +150,7 @@ class UdpPort final : public RxPort, public TxPort {
   uint32_t npeers_ = 0;
   std::atomic<uint64_t> drops_[kNumDrops] = {};
   std::atomic<uint64_t> gso_sends_{0};
+  std::unique_ptr<FloodLimiter> flood_limit_;
   // Empty buffers kept between RxBurst calls (RX role only).
   static constexpr uint32_t kRxStash = 64;
   Packet* stash_[kRxStash] = {};

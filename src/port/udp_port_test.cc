@@ -50,6 +50,8 @@ class UdpPortTest : public ::testing::TestWithParam<bool> {
     ca.port = kPort;
     ca.peers = {kB};
     ca.gro = GetParam();
+    ca.flood_pps = 1;  // a bucket that does not refill noticeably within a test
+    ca.flood_burst = 100;
     a_ = UdpPort::Open(ca, pool_.get(), &local_a_).value();
     UdpPortConfig cb = ca;
     cb.local = kB;
@@ -202,6 +204,47 @@ TEST_P(UdpPortTest, FloodGoesToEveryPeerAndToTheLocalPorts) {
   ASSERT_EQ(local_a_.frames.size(), 1u);
   ASSERT_EQ(local_a_.frames[0].size(), 100u);  // the inner frame, no VXLAN header
   for (uint32_t i = 0; i < 100; ++i) ASSERT_EQ(local_a_.frames[0][i], PatternByte(5 + i));
+}
+
+TEST_P(UdpPortTest, FloodsAreRateLimitedPerPort) {
+  // The fixture's ports allow 100 floods in a burst, refilled at 1/s: 150
+  // from one container port at once lose 50 (49 if the send straddled a
+  // refill); another port's floods are not affected.
+  Packet* burst[150];
+  for (uint32_t i = 0; i < 150; ++i) {
+    burst[i] = Datagram(10, i);
+    burst[i]->out_port = kPortFlood;
+    burst[i]->in_port = 1;
+  }
+  a_->TxBurst(burst, 150);
+  Packet* other = Datagram(10, 0);
+  other->out_port = kPortFlood;
+  other->in_port = 2;
+  a_->TxBurst(&other, 1);
+  uint64_t limited = 0;
+  for (const auto& [name, v] : a_->Snapshot().drops)
+    if (name == "flood_limited") limited = v;
+  EXPECT_GE(limited, 49u);
+  EXPECT_LE(limited, 50u);
+  EXPECT_EQ(local_a_.frames.size(), 151u - limited);
+  EXPECT_EQ(a_->Snapshot().peers[0].tx_datagrams, 151u - limited);
+  ReceiveAll(151 - limited);
+}
+
+TEST(FloodLimiterTest, RefillsAtTheRateUpToTheBurst) {
+  FloodLimiter l(1000, 10);  // 1 frame per ms, bursts of 10
+  uint64_t t = 1'000'000'000;
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(l.Allow(3, t));
+  EXPECT_FALSE(l.Allow(3, t));
+  EXPECT_TRUE(l.Allow(4, t));         // other ports have their own bucket
+  EXPECT_FALSE(l.Allow(3, t + 999'999));
+  EXPECT_TRUE(l.Allow(3, t + 1'000'000));  // one token per ms
+  EXPECT_FALSE(l.Allow(3, t + 1'000'000));
+  t += 1'000'000'000;                      // a long pause refills only the burst
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(l.Allow(3, t));
+  EXPECT_FALSE(l.Allow(3, t));
+  FloodLimiter off(0, 0);
+  for (int i = 0; i < 1000; ++i) EXPECT_TRUE(off.Allow(3, t));
 }
 
 TEST_P(UdpPortTest, HairpinSkipsTheUnderlay) {
