@@ -284,14 +284,14 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
   drain();
   if (out == n || npending_ != 0) return out;
 
-  // Receive up to kGroBatch super-datagrams; each becomes up to 64 views.
+  // Receive up to kGroBatch super-datagrams; each becomes up to
+  // kMaxViewsPerDatagram views.
   Packet* c[kGroBatch];
   const uint32_t want = std::min<uint32_t>(kGroBatch, kMaxPending / kMaxViewsPerDatagram);
   const uint32_t nc = carriers_->AllocBurst(c, want);
-  if (nc == 0) {
-    Count(kRxNoBuffer);
-    return out;
-  }
+  // No carrier free: every one is still referenced by views in flight. Not a
+  // drop: the datagrams wait in the socket until views are released.
+  if (nc == 0) return out;
   mmsghdr hdrs[kGroBatch];
   iovec iov[kGroBatch];
   sockaddr_storage names[kGroBatch];

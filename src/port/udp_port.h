@@ -110,7 +110,7 @@ class UdpPort final : public RxPort, public TxPort {
     kTxNoRemote,   // unicast packet without a destination
     kTxError,      // sendmmsg refused a datagram
     kNoLocal,      // hairpin/flood with no local port set
-    kRxNoBuffer,   // a received datagram found no buffer to land in (copied)
+    kRxNoBuffer,   // a received datagram found no small buffer or view left
     kFloodLimited, // a container port flooded faster than flood_pps
     kNumDrops,
   };
