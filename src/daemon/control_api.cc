@@ -8,7 +8,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
-#include "engine/engine_internal.h"
+#include "common/clock.h"
 
 namespace mflow::daemon {
 namespace {
@@ -17,19 +17,12 @@ using nlohmann::json;
 
 json Error(const std::string& msg) { return json{{"ok", false}, {"error", msg}}; }
 
-std::string MacString(const wire::MacAddr& m) {
-  char s[18];
-  std::snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", m.b[0], m.b[1], m.b[2], m.b[3],
-                m.b[4], m.b[5]);
-  return s;
-}
-
 std::string FlowString(const wire::FlowKey& k) {
   if (k.family == 0) {
     wire::MacAddr src, dst;
     std::copy(k.src, k.src + 6, src.b.begin());
     std::copy(k.dst, k.dst + 6, dst.b.begin());
-    return "eth " + MacString(src) + " > " + MacString(dst) + " vni " + std::to_string(k.vni);
+    return "eth " + src.ToString() + " > " + dst.ToString() + " vni " + std::to_string(k.vni);
   }
   wire::IpAddr s, d;
   s.family = d.family = k.family;
@@ -113,7 +106,7 @@ json Daemon::Handle(const json& req) {
                       {"name", p.name},
                       {"netns", p.netns},
                       {"vni", p.vni},
-                      {"mac", MacString(p.mac)},
+                      {"mac", p.mac.ToString()},
                       {"mtu", p.mtu},
                       {"address", p.address},
                       {"offloads", p.offloads_string},
@@ -140,7 +133,7 @@ json Daemon::Handle(const json& req) {
     json list = json::array();
     for (const FdbEntry& e : fdb_->Snapshot(now)) {
       json j = {{"vni", e.vni},
-                {"mac", MacString(e.mac)},
+                {"mac", e.mac.ToString()},
                 {"age_ms", now > e.last_seen_ms ? now - e.last_seen_ms : 0}};
       if (e.value.kind == FdbValue::Kind::kLocal) {
         j["kind"] = "local";

@@ -23,17 +23,6 @@ constexpr uint32_t kTxMicroflowFrames = 4;
 
 uint32_t RoundUp(uint32_t v, uint32_t a) { return (v + a - 1) / a * a; }
 
-std::optional<wire::MacAddr> ParseMac(const std::string& s) {
-  wire::MacAddr m;
-  unsigned b[6];
-  char tail;
-  if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-                  &tail) != 6)
-    return std::nullopt;
-  for (int i = 0; i < 6; ++i) m.b[static_cast<size_t>(i)] = static_cast<uint8_t>(b[i]);
-  return m;
-}
-
 }  // namespace
 
 StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const Config& cfg) {
@@ -177,7 +166,7 @@ StatusOr<uint16_t> Daemon::AddPort(const PortConfig& p) {
   tc.gateway = p.gateway;
   tc.offload = cfg_.tso;
   if (!p.mac.empty()) {
-    const auto mac = ParseMac(p.mac);
+    const auto mac = wire::MacAddr::Parse(p.mac);
     if (!mac || mac->IsMulticast() || mac->IsZero())
       return Status::Error(what + ": mac '" + p.mac + "' is not a unicast MAC address");
     tc.mac = *mac;

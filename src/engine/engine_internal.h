@@ -2,10 +2,10 @@
 #pragma once
 
 #include <pthread.h>
-#include <time.h>
 
 #include <thread>
 
+#include "common/clock.h"
 #include "engine/engine.h"
 
 namespace mflow {
@@ -53,20 +53,6 @@ void Engine::HelpUntil(Worker& w, Ready&& ready) {
       backoff.Pause();
     }
   }
-}
-
-inline uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// Milliseconds from the coarse monotonic clock (vDSO, no system call; a
-// few ms of resolution, plenty for table aging).
-inline uint64_t CoarseMs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000ull + static_cast<uint64_t>(ts.tv_nsec) / 1000000ull;
 }
 
 }  // namespace mflow

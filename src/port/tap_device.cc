@@ -107,13 +107,6 @@ wire::MacAddr RandomMac() {
   return m;
 }
 
-std::string MacString(const wire::MacAddr& m) {
-  char s[18];
-  std::snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", m.b[0], m.b[1], m.b[2], m.b[3],
-                m.b[4], m.b[5]);
-  return s;
-}
-
 void SetIfName(ifreq* ifr, const std::string& name) {
   // Length checked by Create (at most IFNAMSIZ - 1); ifr is zeroed.
   std::memcpy(ifr->ifr_name, name.data(), name.size());
@@ -261,7 +254,7 @@ Status SetIf(int sock, const std::string& name, unsigned long req, const std::st
 Status ConfigureLink(int sock, const std::string& name, const wire::MacAddr& mac, uint32_t mtu,
                      const std::string& address, const Ipv4Prefix& prefix) {
   // MAC first: a TAP refuses address changes while it is up.
-  Status s = SetIf(sock, name, SIOCSIFHWADDR, "mac " + MacString(mac), [&](ifreq& r) {
+  Status s = SetIf(sock, name, SIOCSIFHWADDR, "mac " + mac.ToString(), [&](ifreq& r) {
     r.ifr_hwaddr.sa_family = ARPHRD_ETHER;
     std::memcpy(r.ifr_hwaddr.sa_data, mac.b.data(), 6);
   });

@@ -146,6 +146,9 @@ class UdpPort final : public RxPort, public TxPort {
   Packet* pending_[kMaxPending] = {};
   uint32_t npending_ = 0, pending_head_ = 0;
   std::atomic<uint64_t> gro_receives_{0};
+  static constexpr uint32_t kGroBatch = 16;  // super-datagrams per recvmmsg
+  Packet* carrier_stash_[kGroBatch] = {};   // empty carriers kept between calls (RX role only)
+  uint32_t ncarriers_ = 0;
   std::unique_ptr<Peer[]> peers_;
   uint32_t npeers_ = 0;
   std::atomic<uint64_t> drops_[kNumDrops] = {};

@@ -4,6 +4,9 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "wire/endian.h"
 
@@ -21,6 +24,9 @@ struct MacAddr {
     return v;
   }
   bool operator==(const MacAddr&) const = default;
+  // "02:aa:00:00:00:01" (hex digits in either case); nullopt otherwise.
+  static std::optional<MacAddr> Parse(std::string_view text);
+  std::string ToString() const;  // lower-case, colon-separated
 };
 static_assert(sizeof(MacAddr) == 6);
 

@@ -511,5 +511,15 @@ TEST(FlowHash, SpreadsSequentialPortsOverWorkers) {
   }
 }
 
+TEST(MacAddrTest, ParseAndToStringRoundTrip) {
+  const auto m = MacAddr::Parse("02:AA:00:0f:10:ff");
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->b, (std::array<uint8_t, 6>{0x02, 0xaa, 0x00, 0x0f, 0x10, 0xff}));
+  EXPECT_EQ(m->ToString(), "02:aa:00:0f:10:ff");
+  for (const char* bad : {"", "02:aa:00:0f:10", "02:aa:00:0f:10:ff:", "02-aa-00-0f-10-ff",
+                          "02:aa:00:0f:10:fg", "2:aa:00:0f:10:ff0"})
+    EXPECT_FALSE(MacAddr::Parse(bad).has_value()) << bad;
+}
+
 }  // namespace
 }  // namespace mflow::wire
