@@ -34,7 +34,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+# Every name this module creates starts with PREFIX. set_prefix() gives a tool its own namespace
+# set (the soak run uses "mfk-"), so it can run beside the benchmark or the e2e test.
 PREFIX = "mfb-"
+
+
+def set_prefix(prefix: str) -> None:
+    global PREFIX
+    PREFIX = prefix
 HOSTS = ("a", "b")
 UNDERLAY_ADDR = {"a": "198.18.0.1", "b": "198.18.0.2"}
 UNDERLAY_DEV = {"a": "ua", "b": "ub"}
@@ -46,7 +53,6 @@ VXLAN_PORT = 4789
 UNDERLAY_MTU = 1500
 INNER_MTU = 1450
 CONTROL_DIR = "/run/mflow"
-LOCK_FILE = "/run/lock/mfb-testbed.lock"
 
 MFLOW_MODES = {"mflow-flow": "flow", "mflow-stage": "stage", "mflow-microflow": "microflow"}
 TOPOLOGIES = ("native", "kernel", "mflow-flow", "mflow-stage", "mflow-microflow", "mixed")
@@ -120,18 +126,19 @@ def block_signals_during_cleanup() -> None:
 
 
 class Lock:
-    """One testbed at a time on this machine (namespace names are fixed)."""
+    """One testbed per PREFIX at a time on this machine (namespace names are fixed)."""
 
     def __init__(self) -> None:
         self.fd = None
 
     def __enter__(self):
-        os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
-        self.fd = open(LOCK_FILE, "w")
+        lock_file = f"/run/lock/{PREFIX}testbed.lock"
+        os.makedirs(os.path.dirname(lock_file), exist_ok=True)
+        self.fd = open(lock_file, "w")
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise TestbedError(f"another testbed run holds {LOCK_FILE}; wait for it to finish")
+            raise TestbedError(f"another testbed run holds {lock_file}; wait for it to finish")
         self.fd.write(f"{os.getpid()}\n")
         self.fd.flush()
         return self
