@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
   simple("peers", "remote VTEPs with their counters, and underlay drops", mflow::ctl::RenderPeers);
   simple("fdb", "forwarding database: (VNI, MAC) -> port or VTEP", mflow::ctl::RenderFdb);
   simple("flows", "flows in the engines: micro-flow and merge statistics", mflow::ctl::RenderFlows);
+  simple("reload", "read the config again; apply peers, local address, log level",
+         mflow::ctl::RenderReload);
   bool drops_only = false;
   CLI::App* stats = simple("stats", "engine statistics: stages, workers, drops",
                            [&drops_only](const json& r) { return RenderStats(r, drops_only); });

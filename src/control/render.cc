@@ -55,7 +55,7 @@ std::string RenderStatus(const json& r) {
          KeyValues({
              {"mode", Cell(r, "mode")},
              {"workers", Plain(r, "workers")},
-             {"local VTEP", Cell(r, "local")},
+             {"local VTEP", Cell(r, "local") + (r.value("local_present", true) ? "" : " (not on this host)")},
              {"underlay MTU", Plain(r, "underlay_mtu")},
              {"inner MTU", Plain(r, "inner_mtu")},
              {"VNIs", vnis.empty() ? kMissing : vnis},
@@ -214,5 +214,19 @@ std::string RenderPortAdd(const json& r, const std::string& name) {
 }
 
 std::string RenderPortDel(const json&, const std::string& name) { return "deleted port " + name + "\n"; }
+
+std::string RenderReload(const json& r) {
+  auto list = [&r](const char* key) {
+    std::string s;
+    if (const auto it = r.find(key); it != r.end() && it->is_array())
+      for (const auto& v : *it)
+        if (v.is_string()) s += (s.empty() ? "" : ", ") + v.get<std::string>();
+    return s;
+  };
+  const std::string applied = list("applied"), restart = list("needs_restart");
+  std::string out = "reloaded: " + (applied.empty() ? std::string("nothing changed") : applied) + "\n";
+  if (!restart.empty()) out += "not applied (need a restart): " + restart + "\n";
+  return out;
+}
 
 }  // namespace mflow::ctl

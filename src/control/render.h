@@ -23,5 +23,6 @@ std::string RenderStats(const nlohmann::json& reply, bool drops_only);
 std::string RenderFlows(const nlohmann::json& reply);
 std::string RenderPortAdd(const nlohmann::json& reply, const std::string& name);
 std::string RenderPortDel(const nlohmann::json& reply, const std::string& name);
+std::string RenderReload(const nlohmann::json& reply);
 
 }  // namespace mflow::ctl

@@ -128,6 +128,14 @@ TEST(Render, MissingAndUnknownFieldsAreTolerated) {
   EXPECT_TRUE(Contains(RenderStatus(json::object()), "mflowd -, pid -, up -\n"));
 }
 
+TEST(Render, ReloadListsAppliedAndNotApplied) {
+  EXPECT_EQ(RenderReload(json{{"ok", true}, {"applied", json::array()}}), "reloaded: nothing changed\n");
+  EXPECT_EQ(RenderReload(json{{"ok", true},
+                              {"applied", {"underlay.local", "underlay.peers"}},
+                              {"needs_restart", {"engine.workers"}}}),
+            "reloaded: underlay.local, underlay.peers\nnot applied (need a restart): engine.workers\n");
+}
+
 TEST(Render, FdbSortedWithWhere) {
   const json fdb = json::parse(R"({"ok": true, "entries": [
       {"vni": 42, "mac": "02:00:00:00:00:02", "kind": "remote", "vtep": "198.18.0.2", "age_ms": 1500},

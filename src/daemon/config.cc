@@ -352,4 +352,38 @@ Status Validate(const Config& c) {
   return Status::Ok();
 }
 
+std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  auto cmp = [&out](const char* field, const auto& x, const auto& y) {
+    if (!(x == y)) out.emplace_back(field);
+  };
+  cmp("daemon.control_socket", a.control_socket, b.control_socket);
+  cmp("daemon.log_format", a.log_format, b.log_format);
+  cmp("daemon.stats_interval_s", a.stats_interval_s, b.stats_interval_s);
+  cmp("engine.mode", a.mode, b.mode);
+  cmp("engine.workers", a.workers, b.workers);
+  cmp("engine.cpus", a.cpus, b.cpus);
+  cmp("engine.microflow_size", a.microflow_size, b.microflow_size);
+  cmp("engine.merge_depth", a.merge_depth, b.merge_depth);
+  cmp("engine.elephant_pps", a.elephant_pps, b.elephant_pps);
+  cmp("engine.idle_polls", a.idle_polls, b.idle_polls);
+  cmp("underlay.port", a.port, b.port);
+  cmp("underlay.mtu", a.mtu, b.mtu);
+  cmp("underlay.gso", a.gso, b.gso);
+  cmp("underlay.gro", a.gro, b.gro);
+  cmp("underlay.socket_buffer", a.socket_buffer, b.socket_buffer);
+  cmp("overlay.vnis", a.vnis, b.vnis);
+  cmp("overlay.tso", a.tso, b.tso);
+  cmp("overlay.coalesce", a.coalesce, b.coalesce);
+  cmp("overlay.fdb_size", a.fdb_size, b.fdb_size);
+  cmp("overlay.fdb_age_s", a.fdb_age_s, b.fdb_age_s);
+  cmp("overlay.flood_pps", a.flood_pps, b.flood_pps);
+  cmp("overlay.flood_burst", a.flood_burst, b.flood_burst);
+  std::vector<std::string> pa, pb;
+  for (const PortConfig& p : a.ports) pa.push_back(p.name);
+  for (const PortConfig& p : b.ports) pb.push_back(p.name);
+  cmp("port", pa, pb);
+  return out;
+}
+
 }  // namespace mflow::daemon

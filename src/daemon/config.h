@@ -84,4 +84,10 @@ StatusOr<PortConfig> ParsePortSpec(std::string_view spec);
 // unique port names); ParseConfig calls it, flags must call it again.
 Status Validate(const Config& c);
 
+// The settings that differ between two configs and that a running mflowd
+// cannot change (everything but underlay.local, underlay.peers and
+// daemon.log_level), by field name: what a reload reports as "needs a
+// restart". Ports are compared by name; they change with mflowctl.
+std::vector<std::string> RestartOnlyChanges(const Config& from, const Config& to);
+
 }  // namespace mflow::daemon

@@ -95,5 +95,23 @@ TEST(ConfigTest, PortSpec) {
     EXPECT_FALSE(ParsePortSpec(bad).ok()) << bad;
 }
 
+TEST(ConfigTest, RestartOnlyChangesNameWhatAReloadCannotApply) {
+  const Config a = ParseConfig(DefaultConfigText(), "default").value();
+  Config b = a;
+  EXPECT_TRUE(RestartOnlyChanges(a, b).empty());
+  // What a reload applies is not listed.
+  b.local = wire::IpAddr::V4(0xC612000B);
+  b.peers = {wire::IpAddr::V4(0xC612000C)};
+  b.log_level = "debug";
+  EXPECT_TRUE(RestartOnlyChanges(a, b).empty());
+  b.workers = a.workers + 1;
+  b.vnis.push_back(43);
+  PortConfig extra;
+  extra.name = "mf9";
+  b.ports.push_back(extra);
+  EXPECT_EQ(RestartOnlyChanges(a, b),
+            (std::vector<std::string>{"engine.workers", "overlay.vnis", "port"}));
+}
+
 }  // namespace
 }  // namespace mflow::daemon

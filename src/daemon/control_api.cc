@@ -75,6 +75,11 @@ json Daemon::EngineJson(const char* name, const Engine& e) const {
 }
 
 json Daemon::Handle(const json& req) {
+  std::lock_guard<std::mutex> lock(cfg_mu_);
+  return HandleLocked(req);
+}
+
+json Daemon::HandleLocked(const json& req) {
   const std::string cmd = req.value("cmd", "");
   if (cmd == "status") {
     json vnis = cfg_.vnis;
@@ -91,6 +96,7 @@ json Daemon::Handle(const json& req) {
             {"mode", SteeringModeName(cfg_.mode)},
             {"workers", cfg_.workers},
             {"local", cfg_.local.ToString()},
+            {"local_present", udp_->local_present()},
             {"underlay_mtu", cfg_.mtu},
             {"inner_mtu", cfg_.inner_mtu()},
             {"vnis", vnis},
@@ -185,8 +191,13 @@ json Daemon::Handle(const json& req) {
     if (Status s = RemovePort(name); !s.ok()) return Error(s.message());
     return {{"ok", true}};
   }
+  if (cmd == "reload") {
+    auto r = ReloadLocked();
+    if (!r.ok()) return Error(r.status().message());
+    return {{"ok", true}, {"applied", r->applied}, {"needs_restart", r->needs_restart}};
+  }
   return Error("unknown command '" + cmd +
-               "' (status, ports, peers, fdb, stats, flows, port-add, port-del)");
+               "' (status, ports, peers, fdb, stats, flows, port-add, port-del, reload)");
 }
 
 }  // namespace mflow::daemon

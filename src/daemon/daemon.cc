@@ -72,6 +72,10 @@ Status Daemon::Init() {
   if (cfg_.gro && !udp_->gro())
     LogWarn("UDP_GRO refused by the kernel: receiving one datagram per call slot",
             {{"feature", "udp_gro"}});
+  if (!udp_->local_present())
+    LogWarn("underlay.local is not an address of this host (yet): bound anyway; nothing is "
+            "sent or received until it is configured",
+            {{"local", cfg_.local.ToString()}});
   if (cfg_.gso && !udp_->gso())
     LogWarn("UDP_SEGMENT refused by the kernel: sending one datagram per segment",
             {{"feature", "udp_gso"}});
@@ -200,6 +204,52 @@ Status Daemon::RemovePort(const std::string& name) {
   fdb_->Flush();
   LogInfo("port removed", {{"name", name}});
   return Status::Ok();
+}
+
+StatusOr<Daemon::ReloadResult> Daemon::Reload() {
+  std::lock_guard<std::mutex> lock(cfg_mu_);
+  return ReloadLocked();
+}
+
+StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
+  if (!config_source_) return Status::Error("reload: no config source");
+  auto next = config_source_();
+  if (!next.ok()) return Status::Error("reload refused, running config kept: " + next.status().message());
+  const Config& n = *next;
+  ReloadResult r;
+  r.needs_restart = RestartOnlyChanges(cfg_, n);
+  // Peers first (it can fail without changing anything), then the address;
+  // if the rebind fails, the old peers come back.
+  const bool peers_changed = n.peers != cfg_.peers;
+  if (peers_changed) {
+    if (Status s = udp_->SetPeers(n.peers); !s.ok())
+      return Status::Error("reload refused, running config kept: " + s.message());
+  }
+  if (n.local != cfg_.local) {
+    if (Status s = udp_->Rebind(n.local); !s.ok()) {
+      if (peers_changed) (void)udp_->SetPeers(cfg_.peers);
+      return Status::Error("reload refused, running config kept: " + s.message());
+    }
+    r.applied.emplace_back("underlay.local");
+    cfg_.local = n.local;
+    if (!udp_->local_present())
+      LogWarn("underlay.local is not an address of this host (yet): bound anyway",
+              {{"local", cfg_.local.ToString()}});
+  }
+  if (peers_changed) {
+    r.applied.emplace_back("underlay.peers");
+    cfg_.peers = n.peers;
+    // Learned entries may point at a peer that is gone; relearning costs a
+    // flood per destination.
+    fdb_->Flush();
+  }
+  if (n.log_level != cfg_.log_level) {
+    if (Status s = LogSetLevel(n.log_level); s.ok()) {
+      r.applied.emplace_back("daemon.log_level");
+      cfg_.log_level = n.log_level;
+    }
+  }
+  return r;
 }
 
 void Daemon::Maintain() {

@@ -13,15 +13,18 @@
 //
 // Thread-safety: Create/Start/Stop from the main thread; AddPort,
 // RemovePort and Handle from the control thread, concurrently with the data
-// path (the port set is safe for that).
+// path (the port set is safe for that). Reload from either; it and Handle
+// take cfg_mu_, so a request never sees a config half replaced.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -55,6 +58,21 @@ class Daemon {
   // docs/MFLOWCTL.md).
   nlohmann::json Handle(const nlohmann::json& request);
 
+  // Where a reload reads the config (main: the file or the embedded default,
+  // the command line's flags on top, validated). Set before Start.
+  using ConfigSource = std::function<StatusOr<Config>()>;
+  void SetConfigSource(ConfigSource source) { config_source_ = std::move(source); }
+  struct ReloadResult {
+    std::vector<std::string> applied;        // "underlay.peers", ...
+    std::vector<std::string> needs_restart;  // changed, not applied
+  };
+  // Reads the config again (SIGHUP, `mflowctl reload`) and applies what can
+  // change under traffic: underlay.peers, underlay.local (the socket is
+  // rebound) and daemon.log_level. A config that does not parse or validate
+  // is refused whole, with the message naming the field, and the running
+  // config stays.
+  StatusOr<ReloadResult> Reload();
+
   // Housekeeping from the main thread, about once a second: removes ports
   // whose device disappeared (deleted in the container), with a log line.
   void Maintain();
@@ -65,9 +83,13 @@ class Daemon {
  private:
   explicit Daemon(const Config& cfg) : cfg_(cfg), started_at_(std::chrono::steady_clock::now()) {}
   Status Init();
+  nlohmann::json HandleLocked(const nlohmann::json& request);
+  StatusOr<ReloadResult> ReloadLocked();
   nlohmann::json EngineJson(const char* name, const Engine& e) const;
 
+  std::mutex cfg_mu_;  // cfg_ against Reload
   Config cfg_;
+  ConfigSource config_source_;
   std::chrono::steady_clock::time_point started_at_;
   std::unique_ptr<Fdb> fdb_;
   std::unique_ptr<PacketPool> udp_pool_;  // received datagrams

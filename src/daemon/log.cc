@@ -56,6 +56,11 @@ Status LogInit(std::string_view level, std::string_view format) {
   // The timestamp and level are part of our line (JSON needs them inside).
   g_logger->set_pattern(g_json ? "{\"ts\":\"%Y-%m-%dT%H:%M:%S.%e%z\",\"level\":\"%l\",%v}"
                                : "ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+  g_logger->flush_on(spdlog::level::debug);
+  return LogSetLevel(level);
+}
+
+Status LogSetLevel(std::string_view level) {
   if (level == "debug")
     g_logger->set_level(spdlog::level::debug);
   else if (level == "info")
@@ -66,7 +71,6 @@ Status LogInit(std::string_view level, std::string_view format) {
     g_logger->set_level(spdlog::level::err);
   else
     return Status::Error("log level '" + std::string(level) + "' is not debug, info, warn or error");
-  g_logger->flush_on(spdlog::level::debug);
   return Status::Ok();
 }
 

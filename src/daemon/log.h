@@ -3,7 +3,8 @@
 // spdlog does the levels, the sink and the locking; this file only shapes
 // the line.
 //
-// Thread-safety: Log from any thread; LogInit once, before other threads.
+// Thread-safety: Log and LogSetLevel from any thread; LogInit once, before
+// other threads.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +33,8 @@ struct Field {
 
 // level: debug|info|warn|error; format: text|json.
 Status LogInit(std::string_view level, std::string_view format);
+// Changes the level of a running logger (a reload); any thread.
+Status LogSetLevel(std::string_view level);
 void Log(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
 
 inline void LogDebug(std::string_view m, std::initializer_list<Field> f = {}) { Log(Level::kDebug, m, f); }

@@ -75,6 +75,33 @@ Status ApplyFlags(const Flags& f, Config& c) {
   return Validate(c);
 }
 
+// The file (or the embedded default) with the flags on top, validated: at
+// start and at every reload, so flags keep winning over the file.
+StatusOr<Config> LoadConfig(const Flags& f) {
+  auto cfg = f.config_file.empty() ? ParseConfig(DefaultConfigText(), "default")
+                                   : LoadConfigFile(f.config_file);
+  if (!cfg.ok()) return Status::Error("config: " + cfg.status().message());
+  Config c = *cfg;
+  if (Status s = ApplyFlags(f, c); !s.ok()) return s;
+  return c;
+}
+
+void LogReload(StatusOr<Daemon::ReloadResult> r) {
+  if (!r.ok()) {
+    LogError("reload refused: running config kept", {{"error", r.status().message()}});
+    return;
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+  };
+  LogInfo("config reloaded", {{"applied", join(r->applied)}});
+  if (!r->needs_restart.empty())
+    LogWarn("changed settings that need a restart were not applied",
+            {{"settings", join(r->needs_restart)}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,17 +142,12 @@ int main(int argc, char** argv) {
     std::cout << DefaultConfigText();
     return 0;
   }
-  auto cfg = f.config_file.empty() ? ParseConfig(DefaultConfigText(), "default")
-                                   : LoadConfigFile(f.config_file);
+  auto cfg = LoadConfig(f);
   if (!cfg.ok()) {
-    std::cerr << "mflowd: config: " << cfg.status().message() << "\n";
+    std::cerr << "mflowd: " << cfg.status().message() << "\n";
     return 2;
   }
-  Config c = *cfg;
-  if (Status s = ApplyFlags(f, c); !s.ok()) {
-    std::cerr << "mflowd: " << s.message() << "\n";
-    return 2;
-  }
+  const Config c = *cfg;
   if (Status s = LogInit(c.log_level, c.log_format); !s.ok()) {
     std::cerr << "mflowd: " << s.message() << "\n";
     return 2;
@@ -149,6 +171,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   Daemon& daemon = **d;
+  daemon.SetConfigSource([f] { return LoadConfig(f); });
   auto ctl = ControlServer::Start(c.control_socket,
                                   [&daemon](const nlohmann::json& r) { return daemon.Handle(r); });
   if (!ctl.ok()) {
@@ -180,7 +203,8 @@ int main(int argc, char** argv) {
       break;
     }
     if (sig == SIGHUP) {
-      LogWarn("SIGHUP ignored: change ports with mflowctl; other settings need a restart");
+      LogInfo("reloading", {{"signal", "SIGHUP"}});
+      LogReload(daemon.Reload());
       continue;
     }
     if (c.stats_interval_s != 0 && std::chrono::steady_clock::now() >= next_stats) {

@@ -1,6 +1,7 @@
 #include "port/udp_port.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
@@ -197,62 +198,134 @@ StatusOr<std::unique_ptr<UdpPort>> UdpPort::Open(const UdpPortConfig& cfg, Packe
   if (rx_pool == nullptr) return Status::Error("underlay: no receive pool");
   if (rx_pool->buf_size() < kHeadroom + 1500)
     return Status::Error("underlay: receive buffers must hold kHeadroom + 1500 bytes");
-  for (const auto& p : cfg.peers)
-    if (p.family != cfg.local.family)
-      return Status::Error("underlay: peer " + p.ToString() + " is not of the family of local " +
-                           cfg.local.ToString());
   std::unique_ptr<UdpPort> port(new UdpPort(cfg, rx_pool, local));
   if (Status s = port->Init(); !s.ok()) return s;
   return port;
 }
 
 Status UdpPort::Init() {
+  auto fd = OpenSocket(cfg_.local, /*probe=*/true);
+  if (!fd.ok()) return fd.status();
+  fd_ = *fd;
+  if (gro_) {
+    auto carriers = PacketPool::Create({"underlay-gro", kCarriers, kCarrierSize});
+    auto views = PacketPool::Create({"underlay-views", kViews, kHeadroom + 64});
+    if (!carriers.ok()) return carriers.status();
+    if (!views.ok()) return views.status();
+    carriers_ = std::move(carriers).value();
+    views_ = std::move(views).value();
+  }
   const std::string where = "underlay " + cfg_.local.ToString() + ":" + std::to_string(cfg_.port);
-  fd_ = socket(cfg_.local.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) return Status::Error(where + ": socket: " + ErrnoMessage(errno));
-  const int one = 1;
-  if (cfg_.local.is_v6()) setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-  // Bigger socket buffers absorb bursts of 64 KiB super-frames; FORCE
-  // (root) goes past net.core.{r,w}mem_max, the plain option is the fallback.
-  const int sz = static_cast<int>(cfg_.socket_buffer);
-  if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-  if (setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0)
-    setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-  sockaddr_storage ss;
-  const socklen_t len = ToSockaddr(cfg_.local, cfg_.port, &ss);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0)
-    return Status::Error(where + ": bind: " + ErrnoMessage(errno));
-  // Probe UDP_SEGMENT: a kernel without it refuses the option.
-  if (cfg_.gso) {
-    const int zero = 0;
-    gso_ = setsockopt(fd_, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
-  }
-  if (cfg_.gro) {
-    const int on = 1;
-    if (setsockopt(fd_, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0) {
-      auto carriers = PacketPool::Create({"underlay-gro", kCarriers, kCarrierSize});
-      auto views = PacketPool::Create({"underlay-views", kViews, kHeadroom + 64});
-      if (!carriers.ok()) return carriers.status();
-      if (!views.ok()) return views.status();
-      carriers_ = std::move(carriers).value();
-      views_ = std::move(views).value();
-      gro_ = true;
-    }
-  }
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) return Status::Error(where + ": eventfd: " + ErrnoMessage(errno));
   flood_limit_ = std::make_unique<FloodLimiter>(cfg_.flood_pps, cfg_.flood_burst);
-  npeers_ = static_cast<uint32_t>(cfg_.peers.size());
-  peers_ = std::make_unique<Peer[]>(npeers_);
-  for (uint32_t i = 0; i < npeers_; ++i) peers_[i].addr = cfg_.peers[i];
+  peers_ = std::make_unique<Peer[]>(kMaxPeerSlots);
+  return SetPeers(cfg_.peers);
+}
+
+StatusOr<int> UdpPort::OpenSocket(const wire::IpAddr& local, bool probe) {
+  const std::string where = "underlay " + local.ToString() + ":" + std::to_string(cfg_.port);
+  const int fd = socket(local.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Error(where + ": socket: " + ErrnoMessage(errno));
+  auto fail = [&](const std::string& what) {
+    const int e = errno;
+    close(fd);
+    return Status::Error(where + ": " + what + ": " + ErrnoMessage(e));
+  };
+  const int one = 1;
+  if (local.is_v6()) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  // Bigger socket buffers absorb bursts of 64 KiB super-frames; FORCE
+  // (root) goes past net.core.{r,w}mem_max, the plain option is the fallback.
+  const int sz = static_cast<int>(cfg_.socket_buffer);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+  sockaddr_storage ss;
+  const socklen_t len = ToSockaddr(local, cfg_.port, &ss);
+  bool present = true;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    // The address is not on this host (yet): at boot, or while the underlay
+    // is being renumbered. Bind anyway; sends fail (counted tx_error) and
+    // nothing arrives until the address is configured.
+    if (errno != EADDRNOTAVAIL) return fail("bind");
+    if (setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) != 0) return fail("IP_FREEBIND");
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return fail("bind");
+    present = false;
+  }
+  // Offloads: probed on the first socket (a kernel without them refuses the
+  // option); a later socket must get what the data path already relies on.
+  const int zero = 0;
+  if (probe) {
+    gso_ = cfg_.gso && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
+    gro_ = cfg_.gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+  } else {
+    if (gso_ && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) != 0) return fail("UDP_SEGMENT");
+    if (gro_ && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0) return fail("UDP_GRO");
+  }
+  local_present_.store(present, std::memory_order_relaxed);
+  return fd;
+}
+
+Status UdpPort::SetPeers(const std::vector<wire::IpAddr>& peers) {
+  std::lock_guard<std::mutex> lock(change_mu_);
+  const uint32_t n = nslots_.load(std::memory_order_relaxed);
+  uint32_t fresh = 0;
+  for (size_t i = 0; i < peers.size(); ++i) {
+    const wire::IpAddr& a = peers[i];
+    if (a.family != cfg_.local.family)
+      return Status::Error("underlay: peer " + a.ToString() + " is not of the family of local " +
+                           cfg_.local.ToString());
+    bool known = false;
+    for (uint32_t k = 0; k < n && !known; ++k) known = peers_[k].addr == a;
+    for (size_t j = 0; j < i && !known; ++j) known = peers[j] == a;
+    if (!known) ++fresh;
+  }
+  if (n + fresh > kMaxPeerSlots)
+    return Status::Error("underlay: more than " + std::to_string(kMaxPeerSlots) +
+                         " distinct peers since the start; restart mflowd to take more");
+  for (uint32_t k = 0; k < n; ++k) {
+    const bool live = std::find(peers.begin(), peers.end(), peers_[k].addr) != peers.end();
+    peers_[k].live.store(live, std::memory_order_relaxed);
+  }
+  uint32_t used = n;
+  for (const wire::IpAddr& a : peers) {
+    bool known = false;
+    for (uint32_t k = 0; k < used && !known; ++k) known = peers_[k].addr == a;
+    if (known) continue;
+    // Written before nslots_ publishes the slot, never again.
+    peers_[used].addr = a;
+    peers_[used].live.store(true, std::memory_order_relaxed);
+    nslots_.store(++used, std::memory_order_release);
+  }
+  cfg_.peers = peers;
+  return Status::Ok();
+}
+
+Status UdpPort::Rebind(const wire::IpAddr& local) {
+  std::lock_guard<std::mutex> lock(change_mu_);
+  if (local.family != cfg_.local.family)
+    return Status::Error("underlay.local: " + local.ToString() +
+                         " is of another address family; that needs a restart");
+  auto fd = OpenSocket(local, /*probe=*/false);
+  if (!fd.ok()) return fd.status();
+  // dup3 swaps the file behind fd_ in one step: a worker's system call runs
+  // on either the old socket or the new one, never on a closed descriptor.
+  const int r = dup3(*fd, fd_, O_CLOEXEC);
+  const int e = errno;
+  close(*fd);
+  if (r < 0) return Status::Error("underlay.local: dup3: " + ErrnoMessage(e));
+  cfg_.local = local;
+  Interrupt();  // a worker polling the old socket polls the new one
   return Status::Ok();
 }
 
 int UdpPort::FindPeer(const wire::IpAddr& a) const noexcept {
   // A handful of peers per host: a linear scan beats any index.
-  for (uint32_t i = 0; i < npeers_; ++i)
-    if (peers_[i].addr == a) return static_cast<int>(i);
+  const uint32_t n = nslots_.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < n; ++i)
+    if (peers_[i].addr == a && peers_[i].live.load(std::memory_order_relaxed))
+      return static_cast<int>(i);
   return -1;
 }
 
@@ -524,7 +597,9 @@ void UdpPort::TxBurst(Packet** pkts, uint32_t n) noexcept {
       }
       // Head-end replication: the same buffers go to every peer (the
       // kernel copies them), then to the local ports.
-      for (uint32_t k = 0; k < npeers_; ++k) add(p, static_cast<int>(k));
+      const uint32_t nslots = nslots_.load(std::memory_order_acquire);
+      for (uint32_t k = 0; k < nslots; ++k)
+        if (peers_[k].live.load(std::memory_order_relaxed)) add(p, static_cast<int>(k));
       local[nlocal++] = p;
       continue;
     }
@@ -578,8 +653,10 @@ UdpPortInfo UdpPort::Snapshot() const {
   info.gso_sends = gso_sends_.load(std::memory_order_relaxed);
   info.gro = gro_;
   info.gro_receives = gro_receives_.load(std::memory_order_relaxed);
-  for (uint32_t i = 0; i < npeers_; ++i) {
+  const uint32_t n = nslots_.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < n; ++i) {
     const Peer& p = peers_[i];
+    if (!p.live.load(std::memory_order_relaxed)) continue;
     info.peers.push_back({p.addr.ToString(), p.tx_datagrams.load(std::memory_order_relaxed),
                           p.tx_bytes.load(std::memory_order_relaxed),
                           p.rx_datagrams.load(std::memory_order_relaxed),

@@ -34,14 +34,22 @@
 // A full socket buffer blocks the sender (back-pressure, as for any UDP
 // sender); other send errors are counted drops.
 //
+// Run-time changes (mflowd's reload): SetPeers replaces the peer list and
+// Rebind moves the socket to a new local address, both while traffic flows.
+// A peer's slot keeps its address for the life of the port (a removed peer
+// is only marked dead, and comes back to the same slot), so the data path
+// reads peers without a lock and never sees an address half written.
+//
 // Thread-safety: RxBurst/Wait from the RX role holder; TxBurst from several
 // workers at once (the socket is shared; counters are relaxed atomics);
-// Interrupt and Snapshot from any thread.
+// Interrupt, Snapshot, SetPeers and Rebind from any thread (the last two
+// serialized by a mutex).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -98,6 +106,21 @@ class UdpPort final : public RxPort, public TxPort {
   void TxBurst(Packet** pkts, uint32_t n) noexcept override;
 
   UdpPortInfo Snapshot() const;
+
+  // Replaces the accepted peers. Datagrams from a removed peer are dropped
+  // as rx_not_peer from now on; packets still addressed to it as
+  // tx_not_peer. Fails (changing nothing) on a family other than the local
+  // address's, or when more than kMaxPeerSlots distinct addresses would have
+  // been peers since the start.
+  Status SetPeers(const std::vector<wire::IpAddr>& peers);
+  // Binds a new socket to `local` (same port and options) and puts it in
+  // place of the old one under the running data path (dup3). Datagrams
+  // queued in the old socket are lost. The family cannot change.
+  Status Rebind(const wire::IpAddr& local);
+  // False when the local address was not an address of this host at bind
+  // time: the socket is bound anyway (IP_FREEBIND) and works once it is.
+  bool local_present() const { return local_present_.load(std::memory_order_relaxed); }
+
   bool gso() const { return gso_; }
   bool gro() const { return gro_; }
   int fd() const { return fd_; }
@@ -115,15 +138,21 @@ class UdpPort final : public RxPort, public TxPort {
     kNumDrops,
   };
 
+  // Distinct peer addresses over the life of the port (see SetPeers).
+  static constexpr uint32_t kMaxPeerSlots = 256;
+
  private:
   struct Peer {
-    wire::IpAddr addr;
+    wire::IpAddr addr;  // written once, before the slot is published
+    std::atomic<bool> live{false};
     std::atomic<uint64_t> tx_datagrams{0}, tx_bytes{0}, rx_datagrams{0}, rx_bytes{0};
   };
   class SendBatch;
 
   UdpPort(const UdpPortConfig& cfg, PacketPool* rx_pool, TxPort* local);
   Status Init();
+  // A socket bound to `local` with this port's options; sets local_present_.
+  StatusOr<int> OpenSocket(const wire::IpAddr& local, bool probe);
   uint32_t RxPlain(Packet** pkts, uint32_t n) noexcept;
   uint32_t RxGro(Packet** pkts, uint32_t n) noexcept;
   // Accepts one received datagram from src (a peer index, or -1): counts it.
@@ -149,8 +178,10 @@ class UdpPort final : public RxPort, public TxPort {
   static constexpr uint32_t kGroBatch = 16;  // super-datagrams per recvmmsg
   Packet* carrier_stash_[kGroBatch] = {};   // empty carriers kept between calls (RX role only)
   uint32_t ncarriers_ = 0;
-  std::unique_ptr<Peer[]> peers_;
-  uint32_t npeers_ = 0;
+  std::unique_ptr<Peer[]> peers_;  // kMaxPeerSlots slots, the first nslots_ used
+  std::atomic<uint32_t> nslots_{0};
+  std::mutex change_mu_;  // SetPeers, Rebind
+  std::atomic<bool> local_present_{true};
   std::atomic<uint64_t> drops_[kNumDrops] = {};
   std::atomic<uint64_t> gso_sends_{0};
   std::unique_ptr<FloodLimiter> flood_limit_;

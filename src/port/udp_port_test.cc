@@ -41,6 +41,12 @@ class CaptureTx final : public TxPort {
 
 uint8_t PatternByte(uint32_t i) { return static_cast<uint8_t>(i * 131u + 7u); }
 
+uint64_t DropCount(const UdpPortInfo& i, const char* name) {
+  for (const auto& [n, v] : i.drops)
+    if (n == name) return v;
+  return ~uint64_t{0};
+}
+
 class UdpPortTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
@@ -166,20 +172,15 @@ TEST_P(UdpPortTest, StrangersAreDroppedBothWays) {
   const char msg[16] = {0x08};
   ASSERT_EQ(sendto(s, msg, sizeof(msg), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 16);
   close(s);
-  auto drop = [](const UdpPortInfo& i, const char* name) {
-    for (const auto& [n, v] : i.drops)
-      if (n == name) return v;
-    return ~uint64_t{0};
-  };
   // Poll until the datagram was seen (and dropped), bounded.
-  for (int tries = 0; tries < 200 && drop(b_->Snapshot(), "rx_not_peer") == 0; ++tries) {
+  for (int tries = 0; tries < 200 && DropCount(b_->Snapshot(), "rx_not_peer") == 0; ++tries) {
     Packet* pkts[8];
     const uint32_t n = b_->RxBurst(pkts, 8);
     EXPECT_EQ(n, 0u) << "a stranger's datagram was accepted";
     PacketFreeBurst(pkts, n);
     b_->Wait(10);
   }
-  EXPECT_EQ(drop(b_->Snapshot(), "rx_not_peer"), 1u);
+  EXPECT_EQ(DropCount(b_->Snapshot(), "rx_not_peer"), 1u);
   // To an address that is not a peer, and with no destination at all.
   Packet* p = Datagram(10, 0);
   p->remote = wire::IpAddr::V4(0x7f000009);
@@ -187,8 +188,8 @@ TEST_P(UdpPortTest, StrangersAreDroppedBothWays) {
   q->remote = wire::IpAddr{};
   Packet* pkts[2] = {p, q};
   a_->TxBurst(pkts, 2);
-  EXPECT_EQ(drop(a_->Snapshot(), "tx_not_peer"), 1u);
-  EXPECT_EQ(drop(a_->Snapshot(), "tx_no_remote"), 1u);
+  EXPECT_EQ(DropCount(a_->Snapshot(), "tx_not_peer"), 1u);
+  EXPECT_EQ(DropCount(a_->Snapshot(), "tx_no_remote"), 1u);
   EXPECT_EQ(a_->Snapshot().peers[0].tx_datagrams, 0u);
 }
 
@@ -262,6 +263,68 @@ TEST_P(UdpPortTest, WaitReturnsOnInterrupt) {
   b_->Wait(10000);  // returns at once: the test would time out otherwise
 }
 
+TEST_P(UdpPortTest, PeersChangeAtRunTime) {
+  // B stops being A's peer: its datagrams are refused, and nothing is sent to it.
+  ASSERT_TRUE(a_->SetPeers({}).ok());
+  EXPECT_TRUE(a_->Snapshot().peers.empty());
+  Packet* p = Datagram(10, 0);
+  p->remote = kA;
+  b_->TxBurst(&p, 1);
+  for (int tries = 0; tries < 200 && DropCount(a_->Snapshot(), "rx_not_peer") == 0; ++tries) {
+    Packet* pkts[8];
+    const uint32_t n = a_->RxBurst(pkts, 8);
+    EXPECT_EQ(n, 0u) << "a removed peer's datagram was accepted";
+    PacketFreeBurst(pkts, n);
+    a_->Wait(10);
+  }
+  EXPECT_EQ(DropCount(a_->Snapshot(), "rx_not_peer"), 1u);
+  Packet* q = Datagram(10, 1);
+  a_->TxBurst(&q, 1);
+  EXPECT_EQ(DropCount(a_->Snapshot(), "tx_not_peer"), 1u);
+  // A family other than the local address's is refused and changes nothing.
+  EXPECT_FALSE(a_->SetPeers({kB, wire::IpAddr::Parse("2001:db8::1").value()}).ok());
+  EXPECT_TRUE(a_->Snapshot().peers.empty());
+  // Back again: the same slot, its counters kept.
+  ASSERT_TRUE(a_->SetPeers({kB}).ok());
+  Packet* r = Datagram(20, 2);
+  a_->TxBurst(&r, 1);
+  ASSERT_EQ(ReceiveAll(1).size(), 1u);
+  const UdpPortInfo ia = a_->Snapshot();
+  ASSERT_EQ(ia.peers.size(), 1u);
+  EXPECT_EQ(ia.peers[0].address, "127.0.0.2");
+  EXPECT_EQ(ia.peers[0].tx_datagrams, 1u);
+}
+
+TEST_P(UdpPortTest, RebindMovesTheSocketToANewAddress) {
+  const wire::IpAddr kC = wire::IpAddr::V4(0x7f000003);
+  ASSERT_TRUE(b_->Rebind(kC).ok());
+  EXPECT_TRUE(b_->local_present());
+  ASSERT_TRUE(a_->SetPeers({kC}).ok());
+  Packet* p = Datagram(100, 5);
+  p->remote = kC;
+  a_->TxBurst(&p, 1);
+  const auto got = ReceiveAll(1);
+  ASSERT_EQ(got.size(), 1u);
+  for (uint32_t i = 0; i < 100; ++i) ASSERT_EQ(got[0][8 + i], PatternByte(5 + i));
+  // B sends from its new address too: A, which knows only kC now, accepts it.
+  Packet* q = Datagram(10, 0);
+  q->remote = kA;
+  b_->TxBurst(&q, 1);
+  uint32_t n = 0;
+  for (int tries = 0; tries < 200 && n == 0; ++tries) {
+    Packet* pkts[8];
+    n = a_->RxBurst(pkts, 8);
+    for (uint32_t i = 0; i < n; ++i) EXPECT_EQ(pkts[i]->remote, kC);
+    PacketFreeBurst(pkts, n);
+    if (n == 0) a_->Wait(10);
+  }
+  EXPECT_EQ(n, 1u);
+  // Another family needs a restart; an address that is not (yet) ours binds.
+  EXPECT_FALSE(b_->Rebind(wire::IpAddr::Parse("::1").value()).ok());
+  ASSERT_TRUE(b_->Rebind(wire::IpAddr::V4(0xC0000201)).ok());  // 192.0.2.1
+  EXPECT_FALSE(b_->local_present());
+}
+
 INSTANTIATE_TEST_SUITE_P(Gro, UdpPortTest, ::testing::Bool(),
                          [](const auto& p) { return p.param ? "WithGro" : "WithoutGro"; });
 
@@ -273,10 +336,25 @@ TEST(UdpPortOpenTest, RefusesBadConfigs) {
   c.peers = {wire::IpAddr::Parse("2001:db8::1").value()};
   EXPECT_FALSE(UdpPort::Open(c, pool.get(), nullptr).ok());  // family mismatch
   c.peers = {kB};
-  c.local = wire::IpAddr::V4(0xC0000201);  // 192.0.2.1: not ours, bind fails
-  auto r = UdpPort::Open(c, pool.get(), nullptr);
+  c.local = kA;
+  c.port = kPort + 1;
+  auto first = UdpPort::Open(c, pool.get(), nullptr);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_TRUE((*first)->local_present());
+  auto r = UdpPort::Open(c, pool.get(), nullptr);  // the port is taken
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("bind"), std::string::npos) << r.status().message();
+}
+
+TEST(UdpPortOpenTest, AnAddressNotYetOnThisHostBindsAndSaysSo) {
+  auto pool = PacketPool::Create({"t", 8, 2048}).value();
+  UdpPortConfig c;
+  c.local = wire::IpAddr::V4(0xC0000201);  // 192.0.2.1: not ours
+  c.port = kPort + 2;
+  c.peers = {kB};
+  auto r = UdpPort::Open(c, pool.get(), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE((*r)->local_present());
 }
 
 }  // namespace
