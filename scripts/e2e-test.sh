@@ -4,7 +4,9 @@
 # directions: ARP + ping, 20 MB over TCP (sha256), 2000 numbered UDP datagrams (intact, in order,
 # none lost), several TCP flows at once, a UDP burst (order and integrity); then mflowd's
 # out_of_order is 0, both daemons exit 0 on SIGTERM and remove their TAP. Offloads off as well for
-# microflow and mixed. Uses an existing build (./build unless --build-dir DIR); does not build.
+# microflow and mixed. Then daemon faults under a TCP flow: the peer's link down, no route, the
+# underlay address changed and reloaded, a bad reload refused, mflowd restarted and killed (about
+# 40 s; --no-faults skips them). Uses an existing build (./build unless --build-dir DIR); does not build.
 #   bash scripts/e2e-test.sh [--build-dir DIR] [--topologies mflow-microflow,mixed] [--help]
 # Needs root. Creates only network namespaces named mfb-* (198.18.0.0/15), removed on every exit.
 set -euo pipefail

@@ -20,6 +20,10 @@ SIGTERM, and the TAP they created is gone from the container afterwards. With mf
 hosts (offloads on), a second tenant is added at run time (`mflowctl port add`) in VNI 43 with
 the same IP and MAC addresses as the VNI 42 containers: both tenants ping, and no frame of one
 VNI reaches the other's ports; `mflowctl port del` removes it again.
+Then the daemon faults (faults.py, mflow-microflow): the peer's link down and up, no route to the
+peer, the underlay address changed and both configs reloaded, a bad config refused on reload,
+mflowd restarted (SIGTERM) and killed (SIGKILL) under load; a TCP flow through each fault must
+carry data again, and 20 MB over TCP after all of them arrive intact.
 One line per check (PASS/FAIL and figures); exit status 1 if any check failed.
 """
 
@@ -34,6 +38,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import faults  # noqa: E402
 import topo  # noqa: E402
 from topo import TestbedError, log, run, spawn, finish, stop  # noqa: E402
 
@@ -251,6 +256,45 @@ def check_vni_isolation(c: Checks, case: str, tb: topo.Testbed) -> None:
         c.report(case, name, False, str(e))
 
 
+def check_daemons_at_end(c: Checks, case: str, tb: topo.Testbed, args) -> None:
+    """mflowd still running, out_of_order 0 on every host, exit 0 on SIGTERM, TAP gone."""
+    alive = all(d.proc.poll() is None for d in tb.daemons.values())
+    if not alive:
+        for h, d in tb.daemons.items():
+            if d.proc.poll() is not None:
+                c.report(case, f"mflowd {h} alive", False,
+                         f"exited {d.proc.returncode}; log {d.log_path}:\n"
+                         + tb.log_tail(h))
+    else:
+        try:
+            per_host = {h: tb.mflow_counters(h) for h in tb.daemons}
+            total = sum(v["out_of_order"] for v in per_host.values())
+            c.report(case, "out_of_order", total == 0,
+                     f"{total} (" + ", ".join(
+                         f"{h}: {v['out_of_order']}" for h, v in per_host.items())
+                     + "); not judged: engine drops " + ", ".join(
+                         f"{h} {v['drops']}" for h, v in per_host.items())
+                     + ", elephants " + ", ".join(
+                         f"{h} {v['elephants']}" for h, v in per_host.items())
+                     + ", micro-flows released " + ", ".join(
+                         f"{h} {v['released_microflows']}" for h, v in per_host.items()))
+        except (TestbedError, ValueError) as e:
+            c.report(case, "out_of_order", False, f"mflowctl --json stats: {e}")
+    codes = tb.stop_daemons(grace=args.stop_timeout)
+    for h, rc in codes.items():
+        d = tb.daemons[h]
+        killed = (f" (SIGKILLed: still running {args.stop_timeout:g} s after SIGTERM)"
+                  if rc == -9 else "")
+        tail = "" if rc == 0 else f"; log {d.log_path}:\n" + tb.log_tail(h, 30)
+        c.report(case, f"sigterm {h}", rc == 0,
+                 f"exit code {rc}{killed}, {d.stop_seconds} s after SIGTERM{tail}")
+        left = run(["ip", "link", "show", "mf0"], ns=topo.container_ns(h), timeout=5,
+                   check=False)
+        c.report(case, f"tap removed {h}", left.returncode != 0,
+                 "mf0 gone from " + topo.container_ns(h) if left.returncode != 0
+                 else "mf0 still present after mflowd exited")
+
+
 def run_case(c: Checks, args, topology: str, offloads: str) -> None:
     case = f"{topology}/{offloads}"
     tb = topo.Testbed(topology, build_dir=args.build_dir, log_dir=args.log_dir,
@@ -287,41 +331,34 @@ def run_case(c: Checks, args, topology: str, offloads: str) -> None:
         if len(tb.daemons) == len(topo.HOSTS) and offloads == "on":
             check_vni_isolation(c, case, tb)
         if tb.daemons:
-            alive = all(d.proc.poll() is None for d in tb.daemons.values())
-            if not alive:
-                for h, d in tb.daemons.items():
-                    if d.proc.poll() is not None:
-                        c.report(case, f"mflowd {h} alive", False,
-                                 f"exited {d.proc.returncode}; log {d.log_path}:\n"
-                                 + tb.log_tail(h))
-            else:
-                try:
-                    per_host = {h: tb.mflow_counters(h) for h in tb.daemons}
-                    total = sum(v["out_of_order"] for v in per_host.values())
-                    c.report(case, "out_of_order", total == 0,
-                             f"{total} (" + ", ".join(
-                                 f"{h}: {v['out_of_order']}" for h, v in per_host.items())
-                             + "); not judged: engine drops " + ", ".join(
-                                 f"{h} {v['drops']}" for h, v in per_host.items())
-                             + ", elephants " + ", ".join(
-                                 f"{h} {v['elephants']}" for h, v in per_host.items())
-                             + ", micro-flows released " + ", ".join(
-                                 f"{h} {v['released_microflows']}" for h, v in per_host.items()))
-                except (TestbedError, ValueError) as e:
-                    c.report(case, "out_of_order", False, f"mflowctl --json stats: {e}")
-            codes = tb.stop_daemons(grace=args.stop_timeout)
-            for h, rc in codes.items():
-                d = tb.daemons[h]
-                killed = (f" (SIGKILLed: still running {args.stop_timeout:g} s after SIGTERM)"
-                          if rc == -9 else "")
-                tail = "" if rc == 0 else f"; log {d.log_path}:\n" + tb.log_tail(h, 30)
-                c.report(case, f"sigterm {h}", rc == 0,
-                         f"exit code {rc}{killed}, {d.stop_seconds} s after SIGTERM{tail}")
-                left = run(["ip", "link", "show", "mf0"], ns=topo.container_ns(h), timeout=5,
-                           check=False)
-                c.report(case, f"tap removed {h}", left.returncode != 0,
-                         "mf0 gone from " + topo.container_ns(h) if left.returncode != 0
-                         else "mf0 still present after mflowd exited")
+            check_daemons_at_end(c, case, tb, args)
+    finally:
+        tb.down()
+        log(f"[{time.monotonic() - START:5.1f}s] {case} done in {time.monotonic() - t0:.1f}s")
+
+
+def run_faults_case(c: Checks, args) -> None:
+    """Daemon faults (faults.py) on mflow-microflow with offloads on; mflowd reads config files."""
+    case = "faults/mflow-microflow"
+    tb = topo.Testbed("mflow-microflow", build_dir=args.build_dir, log_dir=args.log_dir,
+                      workers=args.workers, mflowd_args=args.mflowd_args,
+                      ready_timeout=args.ready_timeout, config_files=True)
+    t0 = time.monotonic()
+    try:
+        try:
+            for h in topo.HOSTS:
+                tb.write_config(h)
+            tb.up()
+            tb.set_offloads("on")
+        except TestbedError as e:
+            c.report(case, "start", False, str(e).replace("\n", "\n      "))
+            return
+        faults.run_faults(c, case, tb)
+        try:
+            check_tcp(c, case, tb.endpoints(), "a->b after", args.tcp_bytes)
+        except TestbedError as e:
+            c.report(case, "tcp a->b after", False, str(e))
+        check_daemons_at_end(c, case, tb, args)
     finally:
         tb.down()
         log(f"[{time.monotonic() - START:5.1f}s] {case} done in {time.monotonic() - t0:.1f}s")
@@ -363,6 +400,10 @@ def main() -> int:
     ap.add_argument("--ready-timeout", type=float, default=10)
     ap.add_argument("--stop-timeout", type=float, default=10,
                     help="seconds mflowd may take to exit after SIGTERM (10)")
+    ap.add_argument("--no-faults", action="store_true",
+                    help="skip the daemon-fault case (peer down, no route, address change and "
+                         "reload, bad reload, restart under load; about 50 s)")
+    ap.add_argument("--faults-only", action="store_true", help="run only the daemon-fault case")
     ap.add_argument("--cleanup", action="store_true", help="remove leftovers (mfb-) and exit")
     args = ap.parse_args()
     args.mflowd_args = [a for s in args.mflowd_arg for a in shlex.split(s)]
@@ -398,12 +439,19 @@ def main() -> int:
             left = topo.cleanup_leftovers(verbose=False)
             if left:
                 log(f"e2e: removed leftovers of an earlier run: {' '.join(left)}")
-            for t, o in cases:
+            for t, o in ([] if args.faults_only else cases):
                 try:
                     run_case(c, args, t, o)
                 except (TestbedError, OSError, ValueError, KeyError, TypeError) as e:
                     import traceback
                     c.report(f"{t}/{o}", "harness", False,
+                             f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+            if not args.no_faults:
+                try:
+                    run_faults_case(c, args)
+                except (TestbedError, OSError, ValueError, KeyError, TypeError) as e:
+                    import traceback
+                    c.report("faults", "harness", False,
                              f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
     except (KeyboardInterrupt, topo.Interrupted):
         print("e2e: interrupted", file=sys.stderr)

@@ -460,6 +460,12 @@ class Testbed:
     daemons: dict[str, Daemon] = field(default_factory=dict)
     namespaces: list[str] = field(default_factory=list)
     offloads: str = "on"
+    # mflowd reads its underlay settings (local, peers, VNIs) from a TOML file per host
+    # (config_path) instead of flags, so that a test can change them and reload.
+    config_files: bool = False
+    # Extra environment variables for mflowd, per host (e.g. ASAN_OPTIONS for the soak run);
+    # merged over this process's environment. Empty: mflowd inherits it unchanged.
+    daemon_env: dict[str, dict[str, str]] = field(default_factory=dict)
     _default_features: dict = field(default_factory=dict)
 
     # -- paths
@@ -549,12 +555,32 @@ class Testbed:
         run(["ip", "addr", "add", f"{CONTAINER_ADDR[h]}/{PREFIXLEN}", "dev", "eth0"], ns=c)
         run(["ip", "link", "set", "eth0", "up"], ns=c)
 
+    def config_path(self, h: str) -> str:
+        return os.path.abspath(os.path.join(self.log_dir, f"{PREFIX}{h}.toml"))
+
+    def write_config(self, h: str, local: str | None = None, peers: list[str] | None = None,
+                     text: str | None = None) -> None:
+        """Writes host h's config file: the testbed's underlay settings, or `text` as is."""
+        if text is None:
+            local = local or UNDERLAY_ADDR[h]
+            peers = peers if peers is not None else [UNDERLAY_ADDR[other(h)]]
+            text = (f'[underlay]\nlocal = "{local}"\n'
+                    f'peers = [{", ".join(json.dumps(p) for p in peers)}]\n'
+                    f"mtu = {UNDERLAY_MTU}\n[overlay]\nvnis = [{VNI}, {ISOLATION_VNI}]\n")
+        with open(self.config_path(h), "w") as f:
+            f.write(text)
+
     def daemon_argv(self, h: str) -> list[str]:
+        if self.config_files:
+            if not os.path.exists(self.config_path(h)):
+                self.write_config(h)
+            underlay = ["--config", self.config_path(h)]
+        else:
+            underlay = ["--local", UNDERLAY_ADDR[h], "--peer", UNDERLAY_ADDR[other(h)],
+                        "--vni", str(VNI), "--vni", str(ISOLATION_VNI),
+                        "--underlay-mtu", str(UNDERLAY_MTU)]
         return [os.path.abspath(self.mflowd), "--mode", self.mode_of(h),
-                "--workers", str(self.workers),
-                "--local", UNDERLAY_ADDR[h], "--peer", UNDERLAY_ADDR[other(h)],
-                "--vni", str(VNI), "--vni", str(ISOLATION_VNI),
-                "--underlay-mtu", str(UNDERLAY_MTU),
+                "--workers", str(self.workers)] + underlay + [
                 "--control", self.sock(h),
                 "--port", f"name=mf0,netns=/var/run/netns/{container_ns(h)},vni={VNI},"
                           f"address={CONTAINER_ADDR[h]}/{PREFIXLEN}"] + list(self.mflowd_args)
@@ -562,20 +588,37 @@ class Testbed:
     def sock(self, h: str) -> str:
         return f"{CONTROL_DIR}/{host_ns(h)}.sock"
 
-    def _start_mflowd(self, h: str) -> None:
+    def _start_mflowd(self, h: str, keep_socket: bool = False) -> None:
+        """Starts mflowd on host h. keep_socket: leave a stale control socket in place (as a
+        crashed daemon leaves it), for the new daemon to deal with."""
         os.makedirs(CONTROL_DIR, exist_ok=True)
         try:
-            os.unlink(self.sock(h))
+            if not keep_socket:
+                os.unlink(self.sock(h))
         except FileNotFoundError:
             pass
         argv = self.daemon_argv(h)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         log_path = os.path.join(self.log_dir, f"{PREFIX}{self.topology}-{h}-{stamp}.log")
+        extra = self.daemon_env.get(h) or {}
         lf = open(log_path, "w")
-        lf.write(f"# ip netns exec {host_ns(h)} {shlex.join(argv)}\n")
+        lf.write(f"# {''.join(f'{k}={shlex.quote(v)} ' for k, v in extra.items())}"
+                 f"ip netns exec {host_ns(h)} {shlex.join(argv)}\n")
         lf.flush()
-        p = spawn(argv, ns=host_ns(h), stdout=lf, stderr=subprocess.STDOUT)
+        p = spawn(argv, ns=host_ns(h), stdout=lf, stderr=subprocess.STDOUT,
+                  env=dict(os.environ, **extra) if extra else None)
         self.daemons[h] = Daemon(h, p, self.sock(h), log_path, lf, argv)
+
+    def restart_mflowd(self, h: str, sig: int = signal.SIGTERM) -> int | None:
+        """Stops host h's mflowd with sig (SIGKILL: as a crash, leaving its control socket)
+        and starts it again with the same settings; returns the old one's exit code."""
+        d = self.daemons[h]
+        rc = stop(d.proc, sig=sig, grace=10.0)
+        if not d.log_file.closed:
+            d.log_file.close()
+        self._start_mflowd(h, keep_socket=sig == signal.SIGKILL)
+        self._wait_ready(h)
+        return rc
 
     def _wait_ready(self, h: str) -> None:
         d = self.daemons[h]

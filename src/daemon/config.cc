@@ -52,7 +52,7 @@ flood_burst = 100       # ... in one burst
 # netns = "/var/run/netns/c1"
 # vni = 42
 # address = "198.19.0.1/24"
-# mac = "02:00:00:00:00:01"   # default: random
+# mac = "02:00:00:00:00:01"   # default: 0a:58:<address> (kept across restarts); random without one
 # gateway = ""                # default route via; "" = on-link; "none"
 )";
 

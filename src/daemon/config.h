@@ -23,7 +23,7 @@ struct PortConfig {
   std::string netns;    // /var/run/netns/NAME or /proc/PID/ns/net; "" = ours
   uint32_t vni = 0;     // must be one of overlay.vnis
   std::string address;  // "198.19.0.1/24" (IPv4), "" = none
-  std::string mac;      // "" = random locally administered
+  std::string mac;      // "" = 0a:58:<IPv4 address>, random without one
   std::string gateway;  // default route via; "" = on-link default; "none"
   uint32_t mtu = 0;     // 0 = the inner MTU
 };

@@ -107,6 +107,17 @@ wire::MacAddr RandomMac() {
   return m;
 }
 
+// 0a:58 and the IPv4 address, as the CNI bridge plugin and OVN derive it: a
+// port that comes back (mflowd restarted) keeps its MAC, so the ARP caches
+// of its peers stay right. Locally administered, unicast.
+wire::MacAddr MacFromIpv4(in_addr a) {
+  wire::MacAddr m;
+  m.b[0] = 0x0a;
+  m.b[1] = 0x58;
+  std::memcpy(&m.b[2], &a.s_addr, 4);
+  return m;
+}
+
 void SetIfName(ifreq* ifr, const std::string& name) {
   // Length checked by Create (at most IFNAMSIZ - 1); ifr is zeroed.
   std::memcpy(ifr->ifr_name, name.data(), name.size());
@@ -322,7 +333,9 @@ StatusOr<std::unique_ptr<TapDevice>> TapDevice::Create(const TapConfig& cfg) {
 
   std::unique_ptr<TapDevice> dev(new TapDevice());
   dev->netns_ = cfg.netns;
-  dev->mac_ = cfg.mac.IsZero() ? RandomMac() : cfg.mac;
+  dev->mac_ = !cfg.mac.IsZero()        ? cfg.mac
+              : !cfg.address.empty() ? MacFromIpv4(prefix.addr)
+                                     : RandomMac();
   dev->mtu_ = cfg.mtu;
   dev->address_ = cfg.address;
 

@@ -45,7 +45,8 @@ inline constexpr uint32_t kTapRxBufSize = kHeadroom + kTapMaxFrame;
 struct TapConfig {
   std::string name;   // interface name (at most 15 bytes); empty: the kernel picks tapN
   std::string netns;  // /var/run/netns/NAME or /proc/PID/ns/net; empty: ours
-  wire::MacAddr mac;  // all-zero: random locally administered unicast
+  wire::MacAddr mac;  // all-zero: 0a:58:<IPv4 address> if there is one (stable
+                      // across restarts), else random locally administered
   uint32_t mtu = 1450;
   std::string address;  // "198.19.0.1/24" (IPv4; no prefix = /32); empty: none
   std::string gateway;  // default route via this IPv4 gateway; empty: a default

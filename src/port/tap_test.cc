@@ -468,7 +468,8 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
     EXPECT_NE(RunCmd({"ip", "link", "show", "dev", "mftcfg"}), 0);
 
     // A second device in the same namespace: a gateway route, no offloads,
-    // a random locally administered unicast MAC.
+    // no MAC given: 0a:58 and its address (locally administered, unicast,
+    // the same after a restart).
     TapConfig g;
     g.name = "mftgw";
     g.netns = ns;
@@ -481,6 +482,7 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
     EXPECT_EQ((*gw)->offloads_string(), "none");
     EXPECT_EQ((*gw)->rx_buf_size(), kHeadroom + 1450 + 18);
     EXPECT_EQ((*gw)->mac().b[0] & 0x03, 0x02);
+    EXPECT_EQ((*gw)->mac().ToString(), "0a:58:c6:13:01:01");
     EXPECT_NE(Capture("ip -n " + n + " route show default").find("via 198.19.1.254 dev mftgw"),
               std::string::npos);
 
