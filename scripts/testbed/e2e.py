@@ -347,7 +347,7 @@ def run_faults_case(c: Checks, args) -> None:
     try:
         try:
             for h in topo.HOSTS:
-                tb.write_config(h)
+                tb.write_config(h, fdb_size=faults.FDB_SIZE)
             tb.up()
             tb.set_offloads("on")
         except TestbedError as e:

@@ -11,6 +11,9 @@ B, paced) and breaks something in the middle of it; the flow must carry data aga
                    the new peer; ping and a sha256-checked TCP transfer work again
   bad reload       a config with a bad value is refused by `mflowctl reload` and by SIGHUP, with
                    a message naming the field; the daemon keeps running on its old config
+  fdb flood        container A sends 20000 frames from random (spoofed) source MACs to container
+                   B's MAC: both daemons' forwarding tables stay within their size (overlay.fdb_size
+                   = FDB_SIZE here), the containers' own entries survive, and ping still works
   restart          host B's mflowd is stopped (SIGTERM) and started again under load, then host
                    A's is killed (SIGKILL, as in a crash: its control socket is left behind) and
                    started again; the TCP flow survives both (its container's TAP comes back with
@@ -32,6 +35,19 @@ from topo import TestbedError, finish, run, spawn, stop
 
 IPERF_PORT = 7010
 NEW_ADDR_A = "198.18.0.11"
+FDB_SIZE = 1024  # small, so that the spoofing flood fills it many times over
+
+# Sends `count` Ethernet frames to dst from random locally administered source MACs, on dev.
+SPOOFER = r"""
+import os, socket, sys
+dev, dst, count = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), int(sys.argv[3])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((dev, 0))
+body = bytes.fromhex("0800") + bytes(46)
+for _ in range(count):
+    src = bytes([0x02]) + os.urandom(5)
+    s.send(dst + src + body)
+"""
 
 
 def _iperf_under_fault(tb: topo.Testbed, seconds: int, at: float,
@@ -117,9 +133,9 @@ def check_address_change(c, case: str, tb: topo.Testbed) -> None:
         ns=ns_a)
     ep = tb.endpoints()
     cut = not _ping(ep, 2)
-    tb.write_config("a", local=NEW_ADDR_A)
+    tb.write_config("a", local=NEW_ADDR_A, fdb_size=FDB_SIZE)
     ra = _ctl(tb, "a", "reload")
-    tb.write_config("b", peers=[NEW_ADDR_A])
+    tb.write_config("b", peers=[NEW_ADDR_A], fdb_size=FDB_SIZE)
     rb = _ctl(tb, "b", "reload")
     reloaded = (ra.returncode == 0 and "underlay.local" in ra.stdout
                 and rb.returncode == 0 and "underlay.peers" in rb.stdout)
@@ -154,6 +170,36 @@ def check_bad_reload(c, case: str, tb: topo.Testbed) -> None:
              f"local {status.get('local')}; ping: {works}")
 
 
+def _fdb(tb: topo.Testbed, h: str) -> dict:
+    return json.loads(_ctl(tb, h, "--json", "fdb").stdout or "{}")
+
+
+def check_fdb_flood(c, case: str, tb: topo.Testbed, frames: int = 20000) -> None:
+    ep = tb.endpoints()
+    if not _ping(ep, 2):
+        c.report(case, "fdb flood", False, "no ping before the flood")
+        return
+    macs = {h: json.loads(_ctl(tb, h, "--json", "ports").stdout)["ports"][0]["mac"]
+            for h in topo.HOSTS}
+    run(["/usr/bin/python3", "-c", SPOOFER, "mf0", macs["b"], str(frames)], ns=ep.client_ns,
+        timeout=60)
+    time.sleep(0.5)
+    report = []
+    ok = True
+    for h in topo.HOSTS:
+        f = _fdb(tb, h)
+        entries = f.get("entries", [])
+        have = {e["mac"] for e in entries}
+        kept = macs["a"] in have and macs["b"] in have
+        ok &= len(entries) <= f.get("capacity", 0) == FDB_SIZE and kept
+        report.append(f"{h}: {len(entries)}/{f.get('capacity')} entries, containers' MACs "
+                      f"{'kept' if kept else 'LOST'}")
+    works = _ping(ep, 3)
+    c.report(case, "fdb flood", ok and works,
+             f"{frames} frames from random source MACs; " + "; ".join(report)
+             + f"; ping after: {works}")
+
+
 def check_restart(c, case: str, tb: topo.Testbed) -> None:
     codes: dict[str, int | None] = {}
     errors: list[str] = []
@@ -182,6 +228,7 @@ def run_faults(c, case: str, tb: topo.Testbed, outage: float = 1.5) -> None:
                   lambda: check_no_route(c, case, tb, outage),
                   lambda: check_address_change(c, case, tb),
                   lambda: check_bad_reload(c, case, tb),
+                  lambda: check_fdb_flood(c, case, tb),
                   lambda: check_restart(c, case, tb)):
         try:
             check()
