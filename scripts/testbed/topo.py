@@ -559,14 +559,15 @@ class Testbed:
         return os.path.abspath(os.path.join(self.log_dir, f"{PREFIX}{h}.toml"))
 
     def write_config(self, h: str, local: str | None = None, peers: list[str] | None = None,
-                     text: str | None = None) -> None:
+                     text: str | None = None, fdb_size: int = 0) -> None:
         """Writes host h's config file: the testbed's underlay settings, or `text` as is."""
         if text is None:
             local = local or UNDERLAY_ADDR[h]
             peers = peers if peers is not None else [UNDERLAY_ADDR[other(h)]]
             text = (f'[underlay]\nlocal = "{local}"\n'
                     f'peers = [{", ".join(json.dumps(p) for p in peers)}]\n'
-                    f"mtu = {UNDERLAY_MTU}\n[overlay]\nvnis = [{VNI}, {ISOLATION_VNI}]\n")
+                    f"mtu = {UNDERLAY_MTU}\n[overlay]\nvnis = [{VNI}, {ISOLATION_VNI}]\n"
+                    + (f"fdb_size = {fdb_size}\n" if fdb_size else ""))
         with open(self.config_path(h), "w") as f:
             f.write(text)
 
