@@ -230,7 +230,9 @@ StatusOr<int> UdpPort::OpenSocket(const wire::IpAddr& local, bool probe) {
   auto fail = [&](const std::string& what) {
     const int e = errno;
     close(fd);
-    return Status::Error(where + ": " + what + ": " + ErrnoMessage(e));
+    Status s = Status::Error(where + ": " + what + ": " + ErrnoMessage(e));
+    errno = e;  // Rebind retries on EADDRINUSE
+    return s;
   };
   const int one = 1;
   if (local.is_v6()) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
@@ -307,7 +309,14 @@ Status UdpPort::Rebind(const wire::IpAddr& local) {
   if (local.family != cfg_.local.family)
     return Status::Error("underlay.local: " + local.ToString() +
                          " is of another address family; that needs a restart");
+  // Back to an address we had a moment ago: a worker may still be in poll()
+  // on that old socket, which keeps it bound until the Interrupt reaches it.
   auto fd = OpenSocket(local, /*probe=*/false);
+  for (int tries = 0; !fd.ok() && errno == EADDRINUSE && tries < 100; ++tries) {
+    Interrupt();
+    usleep(2000);
+    fd = OpenSocket(local, /*probe=*/false);
+  }
   if (!fd.ok()) return fd.status();
   // dup3 swaps the file behind fd_ in one step: a worker's system call runs
   // on either the old socket or the new one, never on a closed descriptor.

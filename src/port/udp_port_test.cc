@@ -13,7 +13,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "wire/vxlan.h"
@@ -323,6 +325,50 @@ TEST_P(UdpPortTest, RebindMovesTheSocketToANewAddress) {
   EXPECT_FALSE(b_->Rebind(wire::IpAddr::Parse("::1").value()).ok());
   ASSERT_TRUE(b_->Rebind(wire::IpAddr::V4(0xC0000201)).ok());  // 192.0.2.1
   EXPECT_FALSE(b_->local_present());
+}
+
+// Under ThreadSanitizer this is the proof that the data path may read the
+// peers and use the socket while a reload changes them.
+TEST_P(UdpPortTest, PeersAndAddressChangeWhileTrafficFlows) {
+  const wire::IpAddr kC = wire::IpAddr::V4(0x7f000003);
+  constexpr uint32_t kSends = 2000;
+  std::atomic<bool> sending{true};
+  std::thread sender([&] {
+    for (uint32_t i = 0; i < kSends; ++i) {
+      Packet* p = pool_->Alloc();
+      while (p == nullptr) {  // buffers come back as the receiver frees them
+        std::this_thread::yield();
+        p = pool_->Alloc();
+      }
+      p->len = 8;
+      std::memset(p->data, 0, 8);
+      p->remote = (i & 1) != 0 ? kB : kC;
+      a_->TxBurst(&p, 1);
+    }
+    sending = false;
+  });
+  std::thread receiver([&] {
+    while (sending) {
+      Packet* pkts[64];
+      const uint32_t n = b_->RxBurst(pkts, 64);
+      PacketFreeBurst(pkts, n);
+      if (n == 0) b_->Wait(1);
+    }
+  });
+  for (int round = 0; sending; ++round) {
+    ASSERT_TRUE(a_->SetPeers((round & 1) != 0 ? std::vector<wire::IpAddr>{kB, kC}
+                                              : std::vector<wire::IpAddr>{kC})
+                    .ok());
+    ASSERT_TRUE(b_->Rebind((round & 1) != 0 ? kB : kC).ok());  // back and forth
+    (void)a_->Snapshot();
+  }
+  sender.join();
+  receiver.join();
+  const UdpPortInfo ia = a_->Snapshot();
+  uint64_t sent = 0;
+  for (const auto& p : ia.peers) sent += p.tx_datagrams;
+  // Every datagram was either sent or refused with a name.
+  EXPECT_EQ(sent + DropCount(ia, "tx_not_peer") + DropCount(ia, "tx_error"), kSends);
 }
 
 INSTANTIATE_TEST_SUITE_P(Gro, UdpPortTest, ::testing::Bool(),
