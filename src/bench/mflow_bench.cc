@@ -5,6 +5,11 @@
 // order figures: every configuration is measured once per repeat, modes
 // interleaved, so that a noisy neighbour slows all of them alike; speedups
 // are ratios within a repeat (median, min, max over repeats).
+//
+// Mice: with --flows > 1 the sink also measures each mouse packet's latency
+// (from the source's hand-off to the engine to the sink). --scenario runs
+// the same paced mice alone and beside the elephant, side by side in every
+// repeat, and reports their p99 with the elephant over their p99 alone.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +20,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "bench/order_sink.h"
@@ -27,11 +33,37 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// What the traffic source sends.
+//   elephant        one elephant, mice every --mouse-every-th packet (the default)
+//   mice            the mice alone, paced at --mouse-pps
+//   mice+elephant   the same paced mice, the elephant filling the rest
+enum class Scenario { kElephant, kMice, kMiceElephant };
+std::string_view ScenarioName(Scenario s) {
+  switch (s) {
+    case Scenario::kElephant:
+      return "elephant";
+    case Scenario::kMice:
+      return "mice";
+    case Scenario::kMiceElephant:
+      return "mice+elephant";
+  }
+  return "?";
+}
+Scenario ParseScenario(const std::string& s) {
+  if (s == "mice") return Scenario::kMice;
+  if (s == "mice+elephant") return Scenario::kMiceElephant;
+  return Scenario::kElephant;
+}
+
 struct Options {
   std::vector<std::string> modes{"flow", "stage", "microflow"};
   std::vector<uint32_t> workers{1, 2};
   uint32_t flows = 1;
   uint32_t mouse_every = 10;
+  std::vector<std::string> scenarios{"elephant"};
+  uint64_t mouse_pps = 100000;
+  uint32_t mouse_flow_packets = 0;
+  uint32_t mouse_flow_ids = 8192;
   std::vector<uint32_t> sizes{1500};
   std::string proto = "tcp";
   std::vector<std::string> directions{"rx"};
@@ -56,10 +88,16 @@ struct Config {
   Direction dir;
   uint32_t mf_size;
   MergeKind merge;
-  std::string Key() const {
+  Scenario scenario = Scenario::kElephant;
+  // The configuration without its scenario: mice alone and beside the
+  // elephant are compared within one base.
+  std::string BaseKey() const {
     return std::string(SteeringModeName(mode)) + "/" + std::to_string(workers) + "/" +
            std::to_string(size) + "/" + (dir == Direction::kRx ? "rx" : "tx") + "/" +
            std::to_string(mf_size) + "/" + std::string(MergeKindName(merge));
+  }
+  std::string Key() const {
+    return scenario == Scenario::kElephant ? BaseKey() : BaseKey() + "/" + std::string(ScenarioName(scenario));
   }
 };
 
@@ -77,6 +115,15 @@ struct Sample {
   std::map<std::string, uint64_t> drop_reasons;
   uint64_t pushback_waits = 0;
   uint64_t elephants = 0;
+  // Mice (flows > 1): latency of the segments delivered in the measured
+  // interval, their rate, and the mouse flows of the whole run.
+  LatencySummary mouse;
+  double mouse_pps = 0;
+  uint64_t mouse_flows = 0;    // mouse flows started by the source
+  uint64_t mouse_ids = 0;      // distinct mouse flows (5-tuples) delivered
+  uint64_t mouse_skipped = 0;  // paced mice the engine did not read within 1 ms
+  uint64_t engine_flows = 0;   // flows in the engine's table that carried traffic
+  uint64_t overflowed = 0;     // packets that found no flow-table slot
 };
 
 // Single-core memcpy over buffers larger than the caches: the rate at which
@@ -105,12 +152,16 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   tc.l4_proto = o.proto == "udp" ? 17 : 6;
   tc.flows = o.flows;
   tc.mouse_every = o.mouse_every;
+  tc.elephant = c.scenario != Scenario::kMice;
+  tc.mouse_pps = c.scenario == Scenario::kElephant ? 0 : o.mouse_pps;
+  tc.mouse_flow_packets = o.mouse_flow_packets;
+  tc.mouse_flow_ids = o.mouse_flow_ids;
   tc.ip_size = c.size;
   tc.gso_segs = c.dir == Direction::kTx ? o.gso_segs : 0;
   tc.pool_packets = tc.gso_segs != 0 ? 64 : 8192;
   auto src = TrafficSource::Create(tc);
   if (!src.ok()) return src.status();
-  OrderSink sink(c.dir, o.flows);
+  OrderSink sink(c.dir, (*src)->flow_ids());
 
   auto fdb = Fdb::Create(FdbConfig{});
   if (!fdb.ok()) return fdb.status();
@@ -160,9 +211,11 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   const auto t_start = Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(o.warmup_ms));
   const uint64_t n0 = sink.segments();
+  sink.SetLatencyRecording(true);
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(o.duration_ms));
   const uint64_t n1 = sink.segments();
+  sink.SetLatencyRecording(false);
   const auto t1 = Clock::now();
   (*src)->Stop();
   (*engine)->Stop();
@@ -210,6 +263,13 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   s.lost = s.generated > accounted ? s.generated - accounted : 0;
   s.lost += st.bad;
   s.elephants = es.elephants;
+  s.mouse = sink.mouse_latency().Summarize();
+  s.mouse_pps = static_cast<double>(s.mouse.count) / secs;
+  s.mouse_flows = (*src)->mouse_flows_started();
+  s.mouse_ids = st.flows - (st.segments > st.mouse_segments ? 1 : 0);
+  s.mouse_skipped = (*src)->mouse_skipped();
+  s.engine_flows = es.flows;
+  s.overflowed = es.overflowed;
   return s;
 }
 
@@ -226,6 +286,101 @@ Stat3 Summarize(std::vector<double> v) {
   return s;
 }
 
+// The mice figures of one configuration over its repeats; the ratio is
+// p99 here / p99 of the mice alone in the same repeat.
+struct MiceFigures {
+  Stat3 p50, p99, max, kpps, flows, ids, engine_flows, ratio;
+  bool has_ratio = false;
+  uint64_t samples = 0, skipped = 0, overflowed = 0, ooo = 0, lost = 0;
+};
+MiceFigures Mice(const std::vector<Sample>& ss, const std::vector<Sample>* alone) {
+  MiceFigures f;
+  std::vector<double> p50, p99, max, kpps, flows, ids, engine_flows, ratio;
+  for (size_t r = 0; r < ss.size(); ++r) {
+    const Sample& x = ss[r];
+    p50.push_back(x.mouse.p50_us);
+    p99.push_back(x.mouse.p99_us);
+    max.push_back(x.mouse.max_us);
+    kpps.push_back(x.mouse_pps / 1e3);
+    flows.push_back(static_cast<double>(x.mouse_flows));
+    ids.push_back(static_cast<double>(x.mouse_ids));
+    engine_flows.push_back(static_cast<double>(x.engine_flows));
+    if (alone != nullptr && r < alone->size() && (*alone)[r].mouse.p99_us > 0)
+      ratio.push_back(x.mouse.p99_us / (*alone)[r].mouse.p99_us);
+    f.samples += x.mouse.count;
+    f.skipped += x.mouse_skipped;
+    f.overflowed += x.overflowed;
+    f.ooo += x.out_of_order + x.engine_out_of_order;
+    f.lost += x.lost;
+  }
+  f.p50 = Summarize(p50);
+  f.p99 = Summarize(p99);
+  f.max = Summarize(max);
+  f.kpps = Summarize(kpps);
+  f.flows = Summarize(flows);
+  f.ids = Summarize(ids);
+  f.engine_flows = Summarize(engine_flows);
+  f.has_ratio = !ratio.empty();
+  f.ratio = Summarize(ratio);
+  return f;
+}
+
+void AddMiceJson(const Options& o, const Config& c, const std::vector<Sample>& ss,
+                 const std::vector<Sample>* alone, nlohmann::json* j) {
+  const MiceFigures f = Mice(ss, alone);
+  (*j)["mouse_flow_packets"] = o.mouse_flow_packets;
+  (*j)["mouse_pps_offered"] = c.scenario == Scenario::kElephant ? 0 : o.mouse_pps;
+  (*j)["mouse_pps"] = f.kpps.med * 1e3;
+  (*j)["mouse_latency_samples"] = f.samples;
+  (*j)["mouse_p50_us"] = f.p50.med;
+  (*j)["mouse_p50_us_min"] = f.p50.min;
+  (*j)["mouse_p50_us_max"] = f.p50.max;
+  (*j)["mouse_p99_us"] = f.p99.med;
+  (*j)["mouse_p99_us_min"] = f.p99.min;
+  (*j)["mouse_p99_us_max"] = f.p99.max;
+  (*j)["mouse_max_us"] = f.max.med;
+  (*j)["mouse_max_us_min"] = f.max.min;
+  (*j)["mouse_max_us_max"] = f.max.max;
+  if (f.has_ratio) {
+    (*j)["mouse_p99_vs_alone"] = f.ratio.med;
+    (*j)["mouse_p99_vs_alone_min"] = f.ratio.min;
+    (*j)["mouse_p99_vs_alone_max"] = f.ratio.max;
+  }
+  (*j)["mouse_flows"] = f.flows.med;
+  (*j)["mouse_distinct_flows"] = f.ids.med;
+  (*j)["engine_flows"] = f.engine_flows.med;
+  (*j)["mouse_skipped"] = f.skipped;
+  (*j)["overflowed"] = f.overflowed;
+}
+
+template <typename Alone>
+void PrintMiceTable(const Options& o, const std::vector<Config>& configs,
+                    const std::vector<std::vector<Sample>>& samples, Alone&& alone) {
+  std::printf("\nmice: %u at a time", o.flows - 1);
+  if (o.mouse_flow_packets != 0)
+    std::printf(", short flows of %u packets (%u flow ids)", o.mouse_flow_packets, o.mouse_flow_ids);
+  std::printf("; in the mice scenarios %lu packets/s. Latency: source hand-off -> sink, us\n",
+              static_cast<unsigned long>(o.mouse_pps));
+  std::printf("%-9s %2s %4s %3s %4s %6s %-13s | %6s | %7s %18s | %7s %18s | %-23s | %6s %7s %5s | %4s %4s %5s\n",
+              "mode", "w", "size", "dir", "mf", "merge", "scenario", "p50", "p99", "[min..max]", "max",
+              "[min..max]", "p99 x alone [min..max]", "kpps", "flows", "ids", "ooo", "lost", "ovfl");
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const Config& c = configs[i];
+    const std::optional<size_t> a = alone(c);
+    const MiceFigures f = Mice(samples[i], a ? &samples[*a] : nullptr);
+    char ratio[32] = "";
+    if (f.has_ratio) std::snprintf(ratio, sizeof ratio, "%6.2f [%6.2f..%6.2f]", f.ratio.med, f.ratio.min, f.ratio.max);
+    std::printf("%-9s %2u %4u %3s %4u %6s %-13s | %6.2f | %7.1f [%7.1f..%7.1f] | %7.0f [%7.0f..%7.0f] | %-23s | %6.1f %7.0f %5.0f | %4lu %4lu %5lu\n",
+                std::string(SteeringModeName(c.mode)).c_str(), c.workers, c.size,
+                c.dir == Direction::kRx ? "rx" : "tx", c.mf_size,
+                c.mode == SteeringMode::kMicroflow ? std::string(MergeKindName(c.merge)).c_str() : "-",
+                std::string(ScenarioName(c.scenario)).c_str(), f.p50.med, f.p99.med, f.p99.min, f.p99.max,
+                f.max.med, f.max.min, f.max.max, ratio, f.kpps.med, f.flows.med, f.ids.med,
+                static_cast<unsigned long>(f.ooo), static_cast<unsigned long>(f.lost),
+                static_cast<unsigned long>(f.overflowed));
+  }
+}
+
 int Main(int argc, char** argv) {
   Options o;
   CLI::App app{"mflow-bench: the mflow engine in its three steering modes, side by side"};
@@ -238,6 +393,21 @@ int Main(int argc, char** argv) {
   app.add_option("--flows", o.flows, "flows: 1 elephant + (flows-1) mice")->check(CLI::Range(1, 1000000));
   app.add_option("--mouse-every", o.mouse_every, "with mice, every n-th packet is a mouse's")
       ->check(CLI::Range(2, 1000000));
+  app.add_option("--scenario", o.scenarios,
+                 "elephant (mice every --mouse-every-th packet), mice (the mice alone, paced), "
+                 "mice+elephant (the same paced mice beside the elephant); mice latency is compared "
+                 "between the last two")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"elephant", "mice", "mice+elephant"}));
+  app.add_option("--mouse-pps", o.mouse_pps, "mice scenarios: mouse packets (tx: super-frames) per second")
+      ->check(CLI::Range(1, 100000000));
+  app.add_option("--mouse-flow-packets", o.mouse_flow_packets,
+                 "short mouse flows: each carries this many packets, then a new flow takes its place "
+                 "(0 = the mice live for the whole run)")
+      ->check(CLI::Range(0, 1000000000));
+  app.add_option("--mouse-flow-ids", o.mouse_flow_ids,
+                 "short mouse flows: distinct flows used round robin (at least --flows - 1; rx: at most 16383)")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--frame-size", o.sizes, "inner IP packet sizes, 64..1500")
       ->delimiter(',')
       ->check(CLI::Range(64, 1500));
@@ -265,6 +435,19 @@ int Main(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--json", o.json, "write one JSON record per configuration to this file");
   CLI11_PARSE(app, argc, argv);
+  std::vector<Scenario> scenarios;
+  for (const auto& sc : o.scenarios) {
+    const Scenario x = ParseScenario(sc);
+    if (std::find(scenarios.begin(), scenarios.end(), x) == scenarios.end()) scenarios.push_back(x);
+  }
+  const bool mice_scenarios = std::any_of(scenarios.begin(), scenarios.end(),
+                                          [](Scenario x) { return x != Scenario::kElephant; });
+  if (mice_scenarios && o.flows < 2) {
+    std::fprintf(stderr, "mflow-bench: the mice scenarios need mice: --flows 2 or more\n");
+    return 1;
+  }
+  const bool has_mice = o.flows > 1;
+  const bool show_scenario = scenarios.size() != 1 || scenarios.front() != Scenario::kElephant;
 
   // The configurations, flow x1 first: it is every speedup's baseline.
   std::vector<Config> configs;
@@ -276,7 +459,8 @@ int Main(int argc, char** argv) {
   for (const auto& d : o.directions) {
     const Direction dir = d == "rx" ? Direction::kRx : Direction::kTx;
     for (uint32_t size : o.sizes) {
-      add({SteeringMode::kFlow, 1, size, dir, o.mf_sizes.front(), MergeKind::kOrderedQueue});
+      for (Scenario sc : scenarios)
+        add({SteeringMode::kFlow, 1, size, dir, o.mf_sizes.front(), MergeKind::kOrderedQueue, sc});
       for (const auto& m : o.modes)
         for (uint32_t w : o.workers)
           for (uint32_t mfs : o.mf_sizes)
@@ -286,7 +470,8 @@ int Main(int argc, char** argv) {
               const MergeKind mk = mg == "queue" ? MergeKind::kOrderedQueue : MergeKind::kReorderWindow;
               // Only microflow mode merges; other modes measure once.
               if (mode != SteeringMode::kMicroflow && mk != MergeKind::kOrderedQueue) continue;
-              add({mode, w, size, dir, mfs, mk});
+              // Scenarios of one configuration run back to back.
+              for (Scenario sc : scenarios) add({mode, w, size, dir, mfs, mk, sc});
             }
     }
   }
@@ -304,26 +489,41 @@ int Main(int argc, char** argv) {
         return 1;
       }
       samples[i].push_back(*s);
-      std::fprintf(stderr, "  repeat %u/%u  %-34s %7.2f Gbit/s  ooo %lu lost %lu\n", r + 1, o.repeats,
+      std::string mice;
+      if (has_mice) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "  mice p99 %.1f us (%lu)", s->mouse.p99_us,
+                      static_cast<unsigned long>(s->mouse.count));
+        mice = buf;
+      }
+      std::fprintf(stderr, "  repeat %u/%u  %-34s %7.2f Gbit/s  ooo %lu lost %lu%s\n", r + 1, o.repeats,
                    configs[i].Key().c_str(), s->gbps, static_cast<unsigned long>(s->out_of_order),
-                   static_cast<unsigned long>(s->lost));
+                   static_cast<unsigned long>(s->lost), mice.c_str());
     }
   }
   const Stat3 mc = Summarize(memcpy_gbps);
 
-  // Baseline index per (size, direction): flow x1.
+  // Baseline index per (size, direction, scenario): flow x1.
   auto baseline = [&](const Config& c) -> size_t {
     for (size_t i = 0; i < configs.size(); ++i)
       if (configs[i].mode == SteeringMode::kFlow && configs[i].workers == 1 &&
-          configs[i].size == c.size && configs[i].dir == c.dir)
+          configs[i].size == c.size && configs[i].dir == c.dir && configs[i].scenario == c.scenario)
         return i;
     return 0;
   };
+  // For the mice beside the elephant: the mice-alone run of the same
+  // configuration, if any.
+  auto alone = [&](const Config& c) -> std::optional<size_t> {
+    if (c.scenario != Scenario::kMiceElephant) return std::nullopt;
+    for (size_t i = 0; i < configs.size(); ++i)
+      if (configs[i].scenario == Scenario::kMice && configs[i].BaseKey() == c.BaseKey()) return i;
+    return std::nullopt;
+  };
 
   std::printf("\nmemcpy (one core): %.1f Gbit/s median [%.1f..%.1f]\n", mc.med, mc.min, mc.max);
-  std::printf("%-9s %2s %5s %4s %3s %4s %6s | %7s %15s | %6s | %12s | %5s %6s | %4s %4s %5s\n", "mode", "w",
-              "flows", "size", "dir", "mf", "merge", "Gbit/s", "[min..max]", "Mpps", "x flow1 [min..max]",
-              "cores", "Gb/cor", "ooo", "lost", "drops");
+  std::printf("%-9s %2s %5s %4s %3s %4s %6s%s | %7s %15s | %6s | %12s | %5s %6s | %4s %4s %5s\n", "mode", "w",
+              "flows", "size", "dir", "mf", "merge", show_scenario ? " scenario     " : "", "Gbit/s",
+              "[min..max]", "Mpps", "x flow1 [min..max]", "cores", "Gb/cor", "ooo", "lost", "drops");
   nlohmann::json out = nlohmann::json::array();
   for (size_t i = 0; i < configs.size(); ++i) {
     const Config& c = configs[i];
@@ -346,10 +546,17 @@ int Main(int argc, char** argv) {
       for (const auto& kv : ss[r].drop_reasons) reasons[kv.first] += kv.second;
     }
     const Stat3 G = Summarize(g), M = Summarize(m), C = Summarize(cores), R = Summarize(ratio);
-    std::printf("%-9s %2u %5u %4u %3s %4u %6s | %7.2f [%6.2f..%6.2f] | %6.3f | %4.2f [%.2f..%.2f] | %5.2f %6.2f | %4lu %4lu %5lu\n",
+    std::string sc_col;
+    if (show_scenario) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, " %-13s", std::string(ScenarioName(c.scenario)).c_str());
+      sc_col = buf;
+    }
+    std::printf("%-9s %2u %5u %4u %3s %4u %6s%s | %7.2f [%6.2f..%6.2f] | %6.3f | %4.2f [%.2f..%.2f] | %5.2f %6.2f | %4lu %4lu %5lu\n",
                 std::string(SteeringModeName(c.mode)).c_str(), c.workers, o.flows, c.size,
                 c.dir == Direction::kRx ? "rx" : "tx", c.mf_size,
-                c.mode == SteeringMode::kMicroflow ? std::string(MergeKindName(c.merge)).c_str() : "-", G.med,
+                c.mode == SteeringMode::kMicroflow ? std::string(MergeKindName(c.merge)).c_str() : "-",
+                sc_col.c_str(), G.med,
                 G.min, G.max, M.med, R.med, R.min, R.max, C.med, C.med > 0 ? G.med / C.med : 0.0,
                 static_cast<unsigned long>(ooo + eooo), static_cast<unsigned long>(lost),
                 static_cast<unsigned long>(drops));
@@ -380,8 +587,11 @@ int Main(int argc, char** argv) {
     j["lost"] = lost;
     j["drops"] = reasons;
     j["pushback_waits"] = waits;
+    j["scenario"] = ScenarioName(c.scenario);
+    if (has_mice) AddMiceJson(o, c, ss, alone(c) ? &samples[*alone(c)] : nullptr, &j);
     out.push_back(j);
   }
+  if (has_mice) PrintMiceTable(o, configs, samples, alone);
   if (!o.json.empty()) {
     std::ofstream f(o.json);
     if (!f) {

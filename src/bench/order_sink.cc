@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/clock.h"
 #include "wire/ethernet.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
@@ -77,7 +78,8 @@ void OrderSink::Count(uint32_t flow, uint64_t seq) noexcept {
   }
 }
 
-void OrderSink::CheckFrame(const Packet* p) noexcept {
+// now: the arrival time, read once per TxBurst at the first mouse (0 = not yet).
+void OrderSink::CheckFrame(const Packet* p, uint64_t* now) noexcept {
   FrameReader r(p);
   // Skip the outer headers in the tx direction (fixed for our traffic: the
   // encapsulation stage's output is checked by its own tests).
@@ -110,18 +112,25 @@ void OrderSink::CheckFrame(const Packet* p) noexcept {
       return Bump(bad_);
     Count(m.flow, m.seq);
     flow = m.flow;
+    uint64_t stamp;
+    if (m.flow != 0 && recording_.load(std::memory_order_relaxed) &&
+        r.Read(pos + kStampOffset, &stamp) && stamp != 0) {
+      if (*now == 0) *now = MonotonicNs();
+      latency_.Add(*now > stamp ? *now - stamp : 0);
+    }
     pos += chunk;
   }
   Bump(flows_[flow].frames);
 }
 
 void OrderSink::TxBurst(Packet** pkts, uint32_t n) noexcept {
+  uint64_t now = 0;
   for (uint32_t i = 0; i < n; ++i) {
     Packet* p = pkts[i];
     if (p->is_train()) {
-      for (const Packet* s = p->segs; s != nullptr; s = s->seg_next) CheckFrame(s);
+      for (const Packet* s = p->segs; s != nullptr; s = s->seg_next) CheckFrame(s, &now);
     } else {
-      CheckFrame(p);
+      CheckFrame(p, &now);
     }
   }
   PacketFreeBurst(pkts, n);
@@ -135,6 +144,9 @@ SinkTotals OrderSink::Totals() const {
     t.frames += f.frames.load(std::memory_order_relaxed);
     t.out_of_order += f.out_of_order.load(std::memory_order_relaxed);
     t.gaps += f.gaps.load(std::memory_order_relaxed);
+    const uint64_t segs = f.segments.load(std::memory_order_relaxed);
+    if (segs != 0) ++t.flows;
+    if (i != 0) t.mouse_segments += segs;
   }
   t.bad = bad_.load(std::memory_order_relaxed);
   return t;

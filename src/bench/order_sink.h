@@ -10,6 +10,10 @@
 // out of order (or duplicate), above = a gap (counted lost until it shows up
 // late). Bad markers are counted, never trusted as indices.
 //
+// Mice (every flow but 0) carry the time the source handed them to the
+// engine after their marker; while latency recording is on, the sink puts
+// each mouse segment's age on arrival into a histogram.
+//
 // Thread-safety: TxBurst concurrently for different flows (per-flow state is
 // written by one thread at a time, as the engine guarantees); the counters
 // are single-writer atomics so the control thread may read them while the
@@ -20,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "bench/latency_histogram.h"
 #include "bench/traffic_source.h"
 #include "common/compiler.h"
 #include "engine/port.h"
@@ -32,16 +37,24 @@ struct SinkTotals {
   uint64_t out_of_order = 0;  // markers below the next expected one
   uint64_t gaps = 0;          // markers skipped over when a later one arrived
   uint64_t bad = 0;           // frames the sink could not read a marker from
+  uint64_t flows = 0;         // flows with at least one segment delivered
+  uint64_t mouse_segments = 0;  // segments of flows other than 0
 };
 
 class OrderSink : public TxPort {
  public:
+  // flows: the flow ids markers may carry (TrafficSource::flow_ids()).
   OrderSink(Direction dir, uint32_t flows);
   void TxBurst(Packet** pkts, uint32_t n) noexcept override;
 
   // Sum over flows; exact once the engine has stopped.
   SinkTotals Totals() const;
   uint64_t segments() const;  // cheap progress figure while running
+
+  // Mouse latency (hand-off to the engine -> this sink) is recorded only
+  // while on; the control thread switches it around the measured interval.
+  void SetLatencyRecording(bool on) { recording_.store(on, std::memory_order_relaxed); }
+  const LatencyHistogram& mouse_latency() const { return latency_; }
 
  private:
   struct alignas(kCacheLine) FlowCheck {
@@ -51,13 +64,15 @@ class OrderSink : public TxPort {
     std::atomic<uint64_t> out_of_order{0};
     std::atomic<uint64_t> gaps{0};
   };
-  void CheckFrame(const Packet* p) noexcept;
+  void CheckFrame(const Packet* p, uint64_t* now) noexcept;
   void Count(uint32_t flow, uint64_t seq) noexcept;
 
   Direction dir_;
   uint32_t nflows_;
   std::unique_ptr<FlowCheck[]> flows_;
   alignas(kCacheLine) std::atomic<uint64_t> bad_{0};
+  std::atomic<bool> recording_{false};
+  LatencyHistogram latency_;
 };
 
 }  // namespace mflow::bench

@@ -1,7 +1,10 @@
 #include "bench/traffic_source.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "common/clock.h"
+#include "packet/batch.h"
 #include "wire/checksum.h"
 #include "wire/frame_builder.h"
 #include "wire/ipv4.h"
@@ -50,6 +53,18 @@ StatusOr<std::unique_ptr<TrafficSource>> TrafficSource::Create(const TrafficConf
                          std::to_string(seg_payload) + " bytes exceed a 64 KiB IP datagram; use at most " +
                          std::to_string((65535 - 40) / seg_payload));
   if (cfg.mouse_every < 2) return Status::Error("traffic: mouse_every must be at least 2");
+  if (!cfg.elephant && cfg.flows < 2) return Status::Error("traffic: mice alone need at least one mouse");
+  if (cfg.mouse_flow_packets != 0) {
+    if (cfg.mouse_flow_ids < cfg.flows - 1)
+      return Status::Error("traffic: short flows need at least as many flow ids (" +
+                           std::to_string(cfg.mouse_flow_ids) + ") as mice at a time (" +
+                           std::to_string(cfg.flows - 1) + ")");
+    // The rx classifier keys on the outer UDP source port, 49152 + flow % 16384:
+    // more ids would share ports (with each other and with the elephant).
+    if (cfg.direction == Direction::kRx && cfg.mouse_flow_ids > 16383)
+      return Status::Error("traffic: at most 16383 short-flow ids in the rx direction");
+  }
+  if (seg_payload < kStampedBytes) return Status::Error("traffic: segments too small for the marker");
   std::unique_ptr<TrafficSource> s(new TrafficSource(cfg));
   Status st = s->Build();
   if (!st.ok()) return st;
@@ -76,14 +91,20 @@ Status TrafficSource::Build() {
   if (!pool.ok()) return pool.status();
   pool_ = std::move(pool).value();
 
-  // A payload pattern that is not all zeros, markers zeroed (seq 0).
+  // A payload pattern that is not all zeros, markers zeroed (seq 0), and
+  // the mice's time stamps zeroed (the checksum template assumes 0 there).
   std::vector<uint8_t> pay(payload);
   for (uint32_t i = 0; i < payload; ++i) pay[i] = static_cast<uint8_t>(i * 7 + 13);
+  for (uint32_t k = 0; k < segs_; ++k) std::memset(&pay[k * seg_payload_ + kStampOffset], 0, 8);
   std::vector<uint8_t> frame(frame_len_ + 64);
   std::vector<uint8_t> inner(frame_len_ + 64);
 
-  flows_.resize(cfg_.flows);
-  for (uint32_t f = 0; f < cfg_.flows; ++f) {
+  const uint32_t mice = cfg_.flows - 1;
+  const uint32_t ids = 1 + (cfg_.mouse_flow_packets != 0 && mice != 0 ? cfg_.mouse_flow_ids : mice);
+  flows_.resize(ids);
+  slot_flow_.assign(mice, 0);
+  slot_left_.assign(mice, 0);
+  for (uint32_t f = 0; f < ids; ++f) {
     for (uint32_t k = 0; k < segs_; ++k) {
       Marker m{kMarkerMagic, f, 0};
       std::memcpy(&pay[k * seg_payload_], &m, sizeof m);
@@ -112,7 +133,7 @@ Status TrafficSource::Build() {
       reinterpret_cast<wire::TcpHeader*>(l4)->checksum = wire::Be16::FromRaw(wire::ChecksumFold(ps));
     }
     FlowTemplate& t = flows_[f];
-    t.header.assign(frame.begin(), frame.begin() + payload_off_ + sizeof(Marker));
+    t.header.assign(frame.begin(), frame.begin() + payload_off_ + kStampedBytes);
     uint16_t c;
     std::memcpy(&c, l4 + (tcp ? 16 : 6), 2);
     t.csum0 = c;
@@ -131,7 +152,7 @@ Status TrafficSource::Build() {
   return Status::Ok();
 }
 
-void TrafficSource::Stamp(Packet* p, uint32_t flow) noexcept {
+void TrafficSource::Stamp(Packet* p, uint32_t flow, uint64_t stamp_ns) noexcept {
   FlowTemplate& t = flows_[flow];
   const uint64_t seq = t.next_seq;
   t.next_seq += segs_;
@@ -150,11 +171,14 @@ void TrafficSource::Stamp(Packet* p, uint32_t flow) noexcept {
   uint8_t* l4 = d + l4_off_;
   uint8_t* marker = d + payload_off_;
   std::memcpy(marker + 8, &seq, 8);
+  // Mice only: the elephant's stamp bytes stay 0 from its template.
+  if (flow != 0) std::memcpy(marker + kStampOffset, &stamp_ns, 8);
   if (segs_ > 1) {
     // Super-frame: one marker per segment; checksum is pseudo-header only.
     for (uint32_t k = 1; k < segs_; ++k) {
       Marker m{kMarkerMagic, flow, seq + k};
       std::memcpy(marker + k * seg_payload_, &m, sizeof m);
+      if (flow != 0) std::memcpy(marker + k * seg_payload_ + kStampOffset, &stamp_ns, 8);
     }
     auto* th = reinterpret_cast<wire::TcpHeader*>(l4);
     th->seq.set(static_cast<uint32_t>(seq * seg_payload_ + 1));
@@ -163,10 +187,15 @@ void TrafficSource::Stamp(Packet* p, uint32_t flow) noexcept {
     return;
   }
   // RFC 1624: the template checksum was computed with both sequence fields
-  // zero; fold in their new values instead of summing the payload again.
+  // (and the stamp) zero; fold in their new values instead of summing the
+  // payload again.
   uint16_t c = t.csum0;
   c = wire::ChecksumUpdate32(c, 0, Raw32At(marker + 8));
   c = wire::ChecksumUpdate32(c, 0, Raw32At(marker + 12));
+  if (flow != 0) {
+    c = wire::ChecksumUpdate32(c, 0, Raw32At(marker + kStampOffset));
+    c = wire::ChecksumUpdate32(c, 0, Raw32At(marker + kStampOffset + 4));
+  }
   if (cfg_.l4_proto == 6) {
     auto* th = reinterpret_cast<wire::TcpHeader*>(l4);
     th->seq.set(static_cast<uint32_t>(seq * seg_payload_ + 1));
@@ -179,20 +208,89 @@ void TrafficSource::Stamp(Packet* p, uint32_t flow) noexcept {
   }
 }
 
+// The next mouse packet's flow: mouse slots take turns; with short flows a
+// slot whose flow has sent its packets takes the next flow id.
+uint32_t TrafficSource::NextMouse() noexcept {
+  const uint32_t slot = next_mouse_;
+  next_mouse_ = (next_mouse_ + 1) % (cfg_.flows - 1);
+  if (cfg_.mouse_flow_packets == 0) {
+    if (slot_flow_[slot] == 0) {  // this mouse's first packet
+      slot_flow_[slot] = 1 + slot;
+      mouse_flows_.store(mouse_flows_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    }
+    return 1 + slot;
+  }
+  if (slot_left_[slot] == 0) {
+    slot_flow_[slot] = 1 + next_flow_id_;
+    next_flow_id_ = (next_flow_id_ + 1) % cfg_.mouse_flow_ids;
+    slot_left_[slot] = cfg_.mouse_flow_packets;
+    mouse_flows_.store(mouse_flows_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  --slot_left_[slot];
+  return slot_flow_[slot];
+}
+
+// Paced mice: how many of this burst's n packets are mice, from the time
+// since the first burst. A backlog (the engine did not read for a while) is
+// kept up to 1 ms of mice, or one burst, and the older ones are skipped.
+uint32_t TrafficSource::MiceDue(uint32_t n) noexcept {
+  const uint64_t now = MonotonicNs();
+  if (pace_start_ns_ == 0) pace_start_ns_ = now;
+  const auto target = static_cast<uint64_t>(static_cast<double>(now - pace_start_ns_) * 1e-9 *
+                                            static_cast<double>(cfg_.mouse_pps));
+  const uint64_t cap = std::max<uint64_t>(cfg_.mouse_pps / 1000, n);
+  if (target > mice_offered_ + cap) {
+    mouse_skipped_.store(mouse_skipped_.load(std::memory_order_relaxed) + (target - cap - mice_offered_),
+                         std::memory_order_release);
+    mice_offered_ = target - cap;
+  }
+  const uint64_t due = target > mice_offered_ ? std::min<uint64_t>(target - mice_offered_, n) : 0;
+  return static_cast<uint32_t>(due);
+}
+
 uint32_t TrafficSource::RxBurst(Packet** pkts, uint32_t n) noexcept {
   if (stopped_.load(std::memory_order_acquire)) return 0;
+  if (n > kMaxBatch) n = kMaxBatch;
   if (cfg_.max_frames != 0) {
     if (frames_ >= cfg_.max_frames) return 0;
     if (n > cfg_.max_frames - frames_) n = static_cast<uint32_t>(cfg_.max_frames - frames_);
   }
-  const uint32_t got = pool_->AllocBurst(pkts, n);
-  for (uint32_t i = 0; i < got; ++i) {
-    uint32_t flow = 0;
-    if (cfg_.flows > 1 && ++counter_ % cfg_.mouse_every == 0) {
-      flow = 1 + next_mouse_;
-      next_mouse_ = (next_mouse_ + 1) % (cfg_.flows - 1);
+  const bool paced = cfg_.mouse_pps != 0 && cfg_.flows > 1;
+  uint32_t due = 0;
+  if (paced) {
+    due = MiceDue(n);
+    if (!cfg_.elephant) {
+      if (due == 0) return 0;
+      n = due;
     }
-    Stamp(pkts[i], flow);
+  }
+  const uint32_t got = pool_->AllocBurst(pkts, n);
+  if (due > got) due = got;  // the rest stays due
+  mice_offered_ += due;
+  // The elephant's packets are stamped at once; the mice after the loop,
+  // with the time at which the burst is handed over.
+  uint32_t mouse_at[kMaxBatch];
+  uint32_t mouse_flow[kMaxBatch];
+  uint32_t nm = 0;
+  for (uint32_t i = 0; i < got; ++i) {
+    bool mouse;
+    if (paced)  // due mice spread evenly over the burst
+      mouse = !cfg_.elephant || uint64_t{i + 1} * due / got > uint64_t{i} * due / got;
+    else
+      mouse = cfg_.flows > 1 && (!cfg_.elephant || ++counter_ % cfg_.mouse_every == 0);
+    if (mouse) {
+      mouse_at[nm] = i;
+      mouse_flow[nm] = NextMouse();
+      ++nm;
+    } else {
+      Stamp(pkts[i], 0, 0);
+    }
+  }
+  if (nm != 0) {
+    const uint64_t now = MonotonicNs();
+    for (uint32_t j = 0; j < nm; ++j) Stamp(pkts[mouse_at[j]], mouse_flow[j], now);
+    mouse_generated_.store(mouse_generated_.load(std::memory_order_relaxed) + uint64_t{nm} * segs_,
+                           std::memory_order_release);
   }
   frames_ += got;
   generated_.fetch_add(uint64_t{got} * segs_, std::memory_order_release);
