@@ -171,11 +171,12 @@ class UdpPort final : public RxPort, public TxPort {
   std::unique_ptr<PacketPool> views_;     // UDP_GRO: packets pointing into them
   // Views cut but not yet returned (a super-datagram can hold more
   // datagrams than the caller asked for).
-  static constexpr uint32_t kMaxPending = 2048;  // kGroBatch super-datagrams of 128 segments
+  static constexpr uint32_t kMaxPending = 8192;  // kGroBatch super-datagrams of 128 segments
   Packet* pending_[kMaxPending] = {};
   uint32_t npending_ = 0, pending_head_ = 0;
   std::atomic<uint64_t> gro_receives_{0};
-  static constexpr uint32_t kGroBatch = 16;  // super-datagrams per recvmmsg
+  static constexpr uint32_t kGroBatch = 64;  // datagrams per recvmmsg (RxGro)
+  bool lone_only_ = true;  // the last datagrams received were not coalesced
   Packet* carrier_stash_[kGroBatch] = {};   // empty carriers kept between calls (RX role only)
   uint32_t ncarriers_ = 0;
   std::unique_ptr<Peer[]> peers_;  // kMaxPeerSlots slots, the first nslots_ used
