@@ -109,11 +109,13 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg, StageC
   // Enough micro-flows for every worker queue, one burst of open ones, and
   // the done-but-not-yet-merged ones waiting behind a slow head; running out
   // is not an error (the split point helps and waits), only slower.
+  // A burst may be all mice, each its own micro-flow: their lane holds one.
+  const uint32_t mice_depth = cfg.worker_queue_depth + e->cfg_.rx_burst;
   e->mf_pool_ = std::make_unique<MicroFlowPool>(cfg.workers * cfg.worker_queue_depth * 2 +
-                                                e->cfg_.rx_burst + 64);
+                                                cfg.workers * mice_depth + e->cfg_.rx_burst + 64);
 
   for (uint32_t i = 0; i < cfg.workers; ++i) {
-    auto w = std::make_unique<Worker>(cfg.worker_queue_depth);
+    auto w = std::make_unique<Worker>(cfg.worker_queue_depth, mice_depth);
     w->id = i;
     w->ctx.pool = pool;
     e->workers_.push_back(std::move(w));
@@ -196,8 +198,12 @@ void Engine::WorkerLoop(Worker& w) {
     bool did = false;
     MicroFlow* mf = nullptr;
     // Finish queued work before taking more in: keeps queues short and the
-    // merge window small.
-    for (int k = 0; k < 4 && w.ring.TryPop(&mf); ++k) {
+    // merge window small. Mice first, all of them: each is a few packets.
+    while (w.mice.TryPop(&mf)) {
+      Process(w, mf);
+      did = true;
+    }
+    for (int k = 0; k < 4 && w.Pop(&mf); ++k) {
       Process(w, mf);
       did = true;
     }
@@ -208,7 +214,7 @@ void Engine::WorkerLoop(Worker& w) {
       continue;
     }
     if (stopping_.load(std::memory_order_acquire) &&
-        in_flight_.load(std::memory_order_acquire) == 0 && w.ring.empty())
+        in_flight_.load(std::memory_order_acquire) == 0 && w.idle())
       break;
     if (++idle < cfg_.idle_spins) {
       CpuRelax();
@@ -241,7 +247,7 @@ void Engine::WorkerLoop(Worker& w) {
     // Idle: sleep until a producer unparks us or the timeout lets us poll the
     // RX port again (a port that cannot wait has no wake-up of its own).
     const uint32_t v = w.parker.Prepare();
-    if (!w.ring.empty() || stopping_.load(std::memory_order_acquire)) {
+    if (!w.idle() || stopping_.load(std::memory_order_acquire)) {
       w.parker.Done();
       idle = 0;
       continue;
@@ -332,16 +338,25 @@ void Engine::Dispatch(Worker& w, FlowState* f) {
   MicroFlow* mf = f->open;
   f->open = nullptr;
   mf->seq = f->next_mf_seq++;
+  const bool idle = f->issued_mfs == f->released_mfs.load(std::memory_order_acquire);
   const uint32_t target = PickWorker(f, w.id);
   if (cfg_.mode == SteeringMode::kMicroflow) {
     // Rule 2: join the flow's ordered queue before any worker sees it.
     // Rule 5: when the flow is at its bound, push back (help, retry).
     HelpUntil(w, [&] { return f->merge->Enqueue(mf); });
   }
+  // Lanes: mice (not elephants) in the mice lane, in flow and microflow
+  // mode. In flow mode a flow's order is its worker's FIFO order, so it
+  // changes lanes only when nothing of it is in flight (the condition
+  // PickWorker reads too); in microflow mode the merge restores the order
+  // whatever the lane.
+  if (idle || cfg_.mode == SteeringMode::kMicroflow)
+    f->mice_lane = cfg_.mode != SteeringMode::kStage && !f->elephant;
   ++f->issued_mfs;
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   Worker& t = *workers_[target];
-  HelpUntil(w, [&] { return t.ring.TryPush(mf); });
+  SpscRing<MicroFlow*>& lane = f->mice_lane ? t.mice : t.ring;
+  HelpUntil(w, [&] { return lane.TryPush(mf); });
   if (&t != &w) t.parker.Unpark();
 }
 

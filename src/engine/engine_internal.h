@@ -11,10 +11,17 @@
 namespace mflow {
 
 struct Engine::Worker {
-  explicit Worker(uint32_t depth) : ring(depth) {}
+  Worker(uint32_t depth, uint32_t mice_depth) : ring(depth), mice(mice_depth) {}
   uint32_t id = 0;
   std::thread thread;
   SpscRing<MicroFlow*> ring;  // producer: the RX role (microflow, flow) or worker id-1 (stage)
+  // The mice lane (flow and microflow modes): micro-flows of flows that are
+  // not elephants, served before `ring`, so that a mouse's packet does not
+  // wait behind queued elephant micro-flows. Producer: the RX role.
+  SpscRing<MicroFlow*> mice;
+  bool idle() const { return ring.empty() && mice.empty(); }
+  // The next queued micro-flow, mice first.
+  bool Pop(MicroFlow** mf) { return mice.TryPop(mf) || ring.TryPop(mf); }
   Parker parker;
   StageContext ctx;
   StageCounters counters[kMaxStages];
@@ -46,7 +53,7 @@ void Engine::HelpUntil(Worker& w, Ready&& ready) {
   while (!ready()) {
     ++w.stats.pushback_waits;
     MicroFlow* mf = nullptr;
-    if (w.ring.TryPop(&mf)) {
+    if (w.Pop(&mf)) {
       Process(w, mf);
       backoff.Reset();
     } else {

@@ -35,6 +35,7 @@ struct FlowState {
   uint32_t home = 0;          // worker of a mouse / of every batch in flow mode
   uint32_t rr = 0;            // elephant: next worker, round robin
   bool elephant = false;
+  bool mice_lane = false;     // its micro-flows go to the workers' mice lane
   uint64_t window_ms = 0;     // elephant detection window start
   uint32_t window_pkts = 0;
   uint64_t last_seen_ms = 0;
