@@ -23,12 +23,14 @@ StatusOr<std::unique_ptr<PacketPool>> PacketPool::Create(const PacketPoolConfig&
     p->index = i;
     p->pool = pool.get();
     Reset(p);
-    pool->free_.TryPush(p);
+    pool->free_[pool->top_++] = p;
   }
+  pool->ntop_.store(pool->top_, std::memory_order_relaxed);
   return pool;
 }
 
-PacketPool::PacketPool(const PacketPoolConfig& cfg) : cfg_(cfg), free_(cfg.count) {}
+PacketPool::PacketPool(const PacketPoolConfig& cfg)
+    : cfg_(cfg), free_(std::make_unique<Packet*[]>(cfg.count)) {}
 
 PacketPool::~PacketPool() { std::free(slab_); }
 
@@ -62,20 +64,29 @@ void PacketPool::Reset(Packet* p) noexcept {
 // are the ones it needs next.
 Packet* PacketPool::Alloc() noexcept {
   Packet* p = nullptr;
-  if (!free_.TryPop(&p)) return nullptr;
-  Reset(p);
-  return p;
+  return AllocBurst(&p, 1) == 1 ? p : nullptr;
 }
 
 uint32_t PacketPool::AllocBurst(Packet** out, uint32_t n) noexcept {
-  const uint32_t got = free_.PopBurst(out, n);
+  uint32_t got;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    got = n < top_ ? n : top_;
+    top_ -= got;
+    // The top of the stack first: the most recently freed is out[0].
+    for (uint32_t i = 0; i < got; ++i) out[i] = free_[top_ + got - 1 - i];
+    ntop_.store(top_, std::memory_order_relaxed);
+  }
   for (uint32_t i = 0; i < got; ++i) Reset(out[i]);
   return got;
 }
 
 void PacketPool::PutBurst(Packet* const* pkts, uint32_t n) noexcept {
-  // Cannot come up short: the ring holds every packet of the pool.
-  free_.PushBurst(pkts, n);
+  // Cannot overflow: the stack has room for every packet of the pool.
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint32_t i = 0; i < n; ++i) free_[top_ + i] = pkts[i];
+  top_ += n;
+  ntop_.store(top_, std::memory_order_relaxed);
 }
 
 namespace {
