@@ -169,6 +169,7 @@ StatusOr<uint16_t> Daemon::AddPort(const PortConfig& p) {
   tc.address = p.address;
   tc.gateway = p.gateway;
   tc.offload = cfg_.tso;
+  if (udp_->gso()) tc.gso_max_size = UdpPort::OneSendFrameSize(tc.mtu);
   if (!p.mac.empty()) {
     const auto mac = wire::MacAddr::Parse(p.mac);
     if (!mac || mac->IsMulticast() || mac->IsZero())

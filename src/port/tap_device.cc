@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <net/route.h>
@@ -311,6 +313,44 @@ Status AddDefaultRoute(int sock, const std::string& name, const in_addr* gateway
   return Status::Ok();
 }
 
+// The device's gso_max_size, through rtnetlink (there is no ioctl for it):
+// one RTM_NEWLINK with IFLA_GSO_MAX_SIZE, and its acknowledgement.
+Status SetGsoMaxSize(const std::string& name, uint32_t size) {
+  const unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return Status::Error("gso_max_size: " + ErrnoMessage(errno));
+  Fd nl(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (nl.get() < 0) return Status::Error("gso_max_size: netlink: " + ErrnoMessage(errno));
+  struct {
+    nlmsghdr h;
+    ifinfomsg ifi;
+    rtattr attr;
+    uint32_t value;
+  } req{};
+  req.h.nlmsg_len = sizeof(req);
+  req.h.nlmsg_type = RTM_NEWLINK;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  req.h.nlmsg_seq = 1;
+  req.ifi.ifi_family = AF_UNSPEC;
+  req.ifi.ifi_index = static_cast<int>(index);
+  req.attr.rta_type = IFLA_GSO_MAX_SIZE;
+  req.attr.rta_len = RTA_LENGTH(sizeof(uint32_t));
+  req.value = size;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (sendto(nl.get(), &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
+    return Status::Error("gso_max_size: netlink send: " + ErrnoMessage(errno));
+  struct {
+    nlmsghdr h;
+    nlmsgerr err;
+  } ack{};
+  const ssize_t n = recv(nl.get(), &ack, sizeof(ack), 0);
+  if (n < 0) return Status::Error("gso_max_size: netlink recv: " + ErrnoMessage(errno));
+  if (static_cast<size_t>(n) < sizeof(nlmsghdr) + sizeof(int) || ack.h.nlmsg_type != NLMSG_ERROR)
+    return Status::Error("gso_max_size: unexpected netlink reply");
+  if (ack.err.error != 0) return Status::Error("gso_max_size " + std::to_string(size) + ": " + ErrnoMessage(-ack.err.error));
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<TapDevice>> TapDevice::Create(const TapConfig& cfg) {
@@ -349,6 +389,10 @@ StatusOr<std::unique_ptr<TapDevice>> TapDevice::Create(const TapConfig& cfg) {
     if (sock.get() < 0) return Status::Error("socket: " + ErrnoMessage(errno));
     s = ConfigureLink(sock.get(), dev->name_, dev->mac_, cfg.mtu, cfg.address, prefix);
     if (!s.ok()) return s;
+    if (cfg.gso_max_size != 0 && (dev->offloads_ & (kTunFTso4 | kTunFTso6)) != 0) {
+      s = SetGsoMaxSize(dev->name_, cfg.gso_max_size);
+      if (!s.ok()) return s;
+    }
     if (default_route) {
       s = AddDefaultRoute(sock.get(), dev->name_, has_gateway ? &gateway : nullptr, cfg.gateway);
       if (!s.ok()) return s;

@@ -52,6 +52,10 @@ struct TapConfig {
   std::string gateway;  // default route via this IPv4 gateway; empty: a default
                         // route "dev NAME" when address is set; "none": no route
   bool offload = true;  // checksum offload + TSO4/TSO6 (see above)
+  // The largest super-frame the container's stack may hand over (the
+  // device's gso_max_size); 0 = the kernel's default (64 KiB). mflowd sizes
+  // it so that one super-frame leaves as one UDP GSO send.
+  uint32_t gso_max_size = 0;
 };
 
 // Drop reasons counted per device.

@@ -448,6 +448,7 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
   c.mac = wire::MacAddr{{0x02, 0x19, 0, 0, 0, 0x01}};
   c.mtu = 1400;
   c.address = "198.19.0.1/24";
+  c.gso_max_size = 60000;
   {
     auto dev = TapDevice::Create(c);
     ASSERT_TRUE(dev.ok()) << dev.status().message();
@@ -460,6 +461,8 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
     EXPECT_NE(link.find("mtu 1400"), std::string::npos) << link;
     EXPECT_NE(link.find("02:19:00:00:00:01"), std::string::npos) << link;
     EXPECT_NE(link.find(",UP"), std::string::npos) << link;
+    const std::string details = Capture("ip -n " + n + " -d -o link show dev mftcfg");
+    EXPECT_NE(details.find("gso_max_size 60000 "), std::string::npos) << details;
     const std::string addr = Capture("ip -n " + n + " -o -4 addr show dev mftcfg");
     EXPECT_NE(addr.find("198.19.0.1/24"), std::string::npos) << addr;
     const std::string route = Capture("ip -n " + n + " route show default");

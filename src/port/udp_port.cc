@@ -191,6 +191,15 @@ UdpPort::~UdpPort() {
   if (event_fd_ >= 0) close(event_fd_);
 }
 
+uint32_t UdpPort::OneSendFrameSize(uint32_t inner_mtu) {
+  // Each segment is VXLAN + Ethernet + a full inner packet; its TCP payload
+  // at least inner_mtu - 72 (IPv6 + TCP with timestamps), so a frame of that
+  // many payload bytes per segment never needs more segments than one send
+  // carries. (The kernel keeps the payload a little further below.)
+  const uint32_t segs = std::min(kMaxGsoSegs, kMaxGsoBytes / (inner_mtu + 14 + 8));
+  return segs * (inner_mtu - 72);
+}
+
 StatusOr<std::unique_ptr<UdpPort>> UdpPort::Open(const UdpPortConfig& cfg, PacketPool* rx_pool,
                                                  TxPort* local) {
   if (cfg.local.family != 4 && cfg.local.family != 6)

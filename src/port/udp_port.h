@@ -121,6 +121,12 @@ class UdpPort final : public RxPort, public TxPort {
   // time: the socket is bound anyway (IP_FREEBIND) and works once it is.
   bool local_present() const { return local_present_.load(std::memory_order_relaxed); }
 
+  // The TSO super-frame size (a TAP's gso_max_size) whose segments, at an
+  // inner MTU of inner_mtu, always fit one UDP GSO send: a 64 KiB frame of
+  // 1450-byte segments would leave as a send of 44 and a send of 2, and the
+  // second costs the receiver as much as the first.
+  static uint32_t OneSendFrameSize(uint32_t inner_mtu);
+
   bool gso() const { return gso_; }
   bool gro() const { return gro_; }
   int fd() const { return fd_; }

@@ -393,6 +393,23 @@ TEST(UdpPortOpenTest, RefusesBadConfigs) {
   EXPECT_NE(r.status().message().find("bind"), std::string::npos) << r.status().message();
 }
 
+TEST(UdpPortOpenTest, OneSendFrameSizeFitsOneGsoSend) {
+  for (uint32_t mtu : {1280u, 1450u, 1500u, 8950u}) {
+    const uint32_t size = UdpPort::OneSendFrameSize(mtu);
+    EXPECT_GT(size, 30000u) << mtu;
+    // Whatever the inner headers (IPv4 or IPv6, with or without TCP
+    // options), the segments of a frame of that much payload fit one send:
+    // at most 64 of them, at most 65487 bytes of UDP payload.
+    for (uint32_t hdrs : {40u, 52u, 60u, 72u}) {
+      const uint32_t mss = mtu - hdrs;
+      const uint32_t segs = (size + mss - 1) / mss;
+      EXPECT_LE(segs, 64u) << mtu << " " << hdrs;
+      EXPECT_LE(segs * (mtu + 14 + 8), 65487u) << mtu << " " << hdrs;
+    }
+  }
+  EXPECT_EQ(UdpPort::OneSendFrameSize(1450), 44u * 1378u);
+}
+
 TEST(UdpPortOpenTest, AnAddressNotYetOnThisHostBindsAndSaysSo) {
   auto pool = PacketPool::Create({"t", 8, 2048}).value();
   UdpPortConfig c;
