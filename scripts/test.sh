@@ -7,7 +7,9 @@
 #   - the libFuzzer targets for a few seconds each (scripts/fuzz.sh);
 #   - a short mflow-bench smoke run that fails on any reordering or loss;
 #   - the end-to-end test: mflowd in each mode and against the kernel's own
-#     VXLAN, real ping/TCP/UDP in namespaces, data intact and in order.
+#     VXLAN, real ping/TCP/UDP in namespaces, data intact and in order; then
+#     daemon faults under a TCP flow (peer down, no route, address change and
+#     reload, bad reload, restart and crash, spoofed-MAC flood).
 # No timing thresholds anywhere: tests check behaviour, benchmarks report figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
