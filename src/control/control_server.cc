@@ -22,6 +22,7 @@ using nlohmann::json;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr int kListenBacklog = 16;
 constexpr int kMaxAcceptsPerRound = 16;  // then serve the connected clients again
+constexpr std::chrono::milliseconds kAcceptPause{100};  // out of descriptors: retry after
 
 const char kPermissionDenied[] = "permission denied: mflowd's control socket is for root only";
 
@@ -197,9 +198,13 @@ void ControlServer::Run() {
   for (;;) {
     pfds.clear();
     pfds.push_back({wake_fd_.get(), POLLIN, 0});
-    pfds.push_back({listen_fd_.get(), POLLIN, 0});
     const Clock::time_point now = Clock::now();
     int timeout_ms = -1;
+    const bool paused = now < accept_paused_until_;
+    pfds.push_back({listen_fd_.get(), static_cast<short>(paused ? 0 : POLLIN), 0});
+    if (paused)
+      timeout_ms = static_cast<int>(
+          std::chrono::ceil<std::chrono::milliseconds>(accept_paused_until_ - now).count());
     for (const auto& c : clients_) {
       short events = 0;
       if (WantsRead(*c)) events |= POLLIN;
@@ -258,6 +263,8 @@ void ControlServer::Accept() {
     UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) {
       if (errno == EINTR) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        accept_paused_until_ = Clock::now() + kAcceptPause;
       return;  // EAGAIN: all taken; anything else: retried at the next poll
     }
     ucred cred{};

@@ -99,6 +99,10 @@ class ControlServer {
   ino_t ino_ = 0;     // destructor never removes another server's socket
   uid_t self_uid_ = 0;
   std::vector<std::unique_ptr<Client>> clients_;  // the server thread's, until joined
+  // Out of descriptors (or memory), accept fails and leaves the connection
+  // queued, so the listening socket stays readable: polling it would spin.
+  // It is left out of the poll set until then.
+  std::chrono::steady_clock::time_point accept_paused_until_{};
   std::thread thread_;
 };
 

@@ -2,9 +2,11 @@
 // a fake handler, driven by ControlRequest and by raw sockets that misbehave
 // (half requests, oversized ones, never reading, several at once). Waits are
 // poll() with a deadline on a socket the server must answer on, never sleeps.
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +21,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "control/control_client.h"
 #include "control/control_server.h"
@@ -332,6 +335,39 @@ TEST_F(ControlTest, TooManyClientsAreToldSo) {
   ASSERT_TRUE(reply.ok()) << reply.status().message();
   EXPECT_EQ((*reply)["ok"], false);
   EXPECT_NE((*reply)["error"].get<std::string>().find("too many"), std::string::npos) << *reply;
+}
+
+// Out of descriptors, accept fails and the connection stays queued; once
+// descriptors are back, the server takes it and answers. (Before, the
+// listening socket stayed readable and the server thread spun on it.)
+TEST_F(ControlTest, OutOfDescriptorsTheServerWaitsAndRecovers) {
+  auto srv = StartServer();
+  ASSERT_TRUE(srv);
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));  // before the limit
+  ASSERT_TRUE(s.valid());
+  sockaddr_un addr{};
+  ASSERT_TRUE(FillSocketAddress(SocketPath(), &addr).ok());
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  // The lowest free descriptor becomes the limit: no new one can be made.
+  const int probe = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(probe, 0);
+  ::close(probe);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(probe);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  const int rc = ::connect(s.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the server meets EMFILE
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_EQ(rc, 0);
+  const std::string req = "{\"cmd\":\"status\"}\n";
+  ASSERT_EQ(::send(s.get(), req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  pollfd p{s.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, kTimeoutMs), 1) << "no reply after descriptors came back";
+  char buf[256];
+  const ssize_t n = ::recv(s.get(), buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_NE(std::string(buf, static_cast<size_t>(n)).find("\"ok\":true"), std::string::npos);
 }
 
 TEST_F(ControlTest, DestructorWithConnectedClientsDoesNotHang) {
