@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "common/errno_text.h"
 #include "control/socket_path.h"
 #include "control/unique_fd.h"
 

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "common/errno_text.h"
 #include "control/socket_path.h"
 
 namespace mflow {

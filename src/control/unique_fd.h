@@ -8,9 +8,6 @@
 
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <string>
 #include <utility>
 
 namespace mflow {
@@ -41,12 +38,5 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
-
-// strerror(e) without strerror's shared buffer (the server thread and the
-// daemon's threads may format errors at the same time).
-inline std::string ErrnoText(int e) {
-  char buf[128];
-  return ::strerror_r(e, buf, sizeof buf);  // GNU strerror_r: returns the text
-}
 
 }  // namespace mflow

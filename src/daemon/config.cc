@@ -7,6 +7,8 @@
 
 #include <toml++/toml.h>
 
+#include "common/errno_text.h"
+
 namespace mflow::daemon {
 namespace {
 
@@ -262,7 +264,7 @@ StatusOr<Config> ParseConfig(std::string_view text, std::string_view origin) {
 
 StatusOr<Config> LoadConfigFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return Status::Error(path + ": cannot open: " + std::strerror(errno));
+  if (!in) return Status::Error(path + ": cannot open: " + ErrnoText(errno));
   std::stringstream ss;
   ss << in.rdbuf();
   return ParseConfig(ss.str(), path);

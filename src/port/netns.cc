@@ -6,12 +6,9 @@
 
 #include <cerrno>
 #include <exception>
-#include <system_error>
 #include <thread>
 
 namespace mflow {
-
-std::string ErrnoMessage(int err) { return std::system_category().message(err); }
 
 Status RunInNetns(const std::string& path, const std::function<Status()>& fn) {
   if (path.empty()) return fn();
@@ -22,13 +19,13 @@ Status RunInNetns(const std::string& path, const std::function<Status()>& fn) {
   std::thread t([&] {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      result = Status::Error("netns " + path + ": " + ErrnoMessage(errno));
+      result = Status::Error("netns " + path + ": " + ErrnoText(errno));
       return;
     }
     if (setns(fd, CLONE_NEWNET) != 0) {
       const int err = errno;
       close(fd);
-      result = Status::Error("netns " + path + ": setns: " + ErrnoMessage(err));
+      result = Status::Error("netns " + path + ": setns: " + ErrnoText(err));
       return;
     }
     close(fd);

@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 
+#include "common/errno_text.h"
 #include "common/status.h"
 
 namespace mflow {
@@ -24,8 +25,5 @@ namespace mflow {
 // otherwise fn's own Status is returned (an exception thrown by fn becomes
 // an error Status).
 Status RunInNetns(const std::string& path, const std::function<Status()>& fn);
-
-// strerror(err) without the static buffer of strerror(3).
-std::string ErrnoMessage(int err);
 
 }  // namespace mflow

@@ -225,17 +225,17 @@ namespace {
 Status OpenTap(const std::string& want_name, bool offload, Fd* out, std::string* name,
                unsigned* offloads) {
   Fd tun(open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
-  if (tun.get() < 0) return Status::Error("open /dev/net/tun: " + ErrnoMessage(errno));
+  if (tun.get() < 0) return Status::Error("open /dev/net/tun: " + ErrnoText(errno));
   ifreq ifr{};
   SetIfName(&ifr, want_name);
   // Not persistent: closing the descriptor removes the device.
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
   if (ioctl(tun.get(), TUNSETIFF, &ifr) != 0)
-    return Status::Error("TUNSETIFF: " + ErrnoMessage(errno));
+    return Status::Error("TUNSETIFF: " + ErrnoText(errno));
   name->assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
   int hdr_len = static_cast<int>(kVnetHdrLen);
   if (ioctl(tun.get(), TUNSETVNETHDRSZ, &hdr_len) != 0)
-    return Status::Error("TUNSETVNETHDRSZ " + std::to_string(hdr_len) + ": " + ErrnoMessage(errno));
+    return Status::Error("TUNSETVNETHDRSZ " + std::to_string(hdr_len) + ": " + ErrnoText(errno));
   *offloads = 0;
   if (offload) {
     // Best first; a kernel that refuses TSO may still take checksums.
@@ -258,7 +258,7 @@ Status SetIf(int sock, const std::string& name, unsigned long req, const std::st
   ifreq r{};
   SetIfName(&r, name);
   fill(r);
-  if (ioctl(sock, req, &r) != 0) return Status::Error(what + ": " + ErrnoMessage(errno));
+  if (ioctl(sock, req, &r) != 0) return Status::Error(what + ": " + ErrnoText(errno));
   return Status::Ok();
 }
 
@@ -286,9 +286,9 @@ Status ConfigureLink(int sock, const std::string& name, const wire::MacAddr& mac
   ifreq fr{};
   SetIfName(&fr, name);
   if (ioctl(sock, SIOCGIFFLAGS, &fr) != 0)
-    return Status::Error("get flags: " + ErrnoMessage(errno));
+    return Status::Error("get flags: " + ErrnoText(errno));
   fr.ifr_flags = static_cast<short>(fr.ifr_flags | IFF_UP);
-  if (ioctl(sock, SIOCSIFFLAGS, &fr) != 0) return Status::Error("up: " + ErrnoMessage(errno));
+  if (ioctl(sock, SIOCSIFFLAGS, &fr) != 0) return Status::Error("up: " + ErrnoText(errno));
   return Status::Ok();
 }
 
@@ -309,7 +309,7 @@ Status AddDefaultRoute(int sock, const std::string& name, const in_addr* gateway
   if (ioctl(sock, SIOCADDRT, &rt) != 0)
     return Status::Error("default route " +
                          (gateway != nullptr ? "via " + gateway_text : "dev " + name) + ": " +
-                         ErrnoMessage(errno));
+                         ErrnoText(errno));
   return Status::Ok();
 }
 
@@ -317,9 +317,9 @@ Status AddDefaultRoute(int sock, const std::string& name, const in_addr* gateway
 // one RTM_NEWLINK with IFLA_GSO_MAX_SIZE, and its acknowledgement.
 Status SetGsoMaxSize(const std::string& name, uint32_t size) {
   const unsigned index = if_nametoindex(name.c_str());
-  if (index == 0) return Status::Error("gso_max_size: " + ErrnoMessage(errno));
+  if (index == 0) return Status::Error("gso_max_size: " + ErrnoText(errno));
   Fd nl(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-  if (nl.get() < 0) return Status::Error("gso_max_size: netlink: " + ErrnoMessage(errno));
+  if (nl.get() < 0) return Status::Error("gso_max_size: netlink: " + ErrnoText(errno));
   struct {
     nlmsghdr h;
     ifinfomsg ifi;
@@ -338,16 +338,16 @@ Status SetGsoMaxSize(const std::string& name, uint32_t size) {
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (sendto(nl.get(), &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
-    return Status::Error("gso_max_size: netlink send: " + ErrnoMessage(errno));
+    return Status::Error("gso_max_size: netlink send: " + ErrnoText(errno));
   struct {
     nlmsghdr h;
     nlmsgerr err;
   } ack{};
   const ssize_t n = recv(nl.get(), &ack, sizeof(ack), 0);
-  if (n < 0) return Status::Error("gso_max_size: netlink recv: " + ErrnoMessage(errno));
+  if (n < 0) return Status::Error("gso_max_size: netlink recv: " + ErrnoText(errno));
   if (static_cast<size_t>(n) < sizeof(nlmsghdr) + sizeof(int) || ack.h.nlmsg_type != NLMSG_ERROR)
     return Status::Error("gso_max_size: unexpected netlink reply");
-  if (ack.err.error != 0) return Status::Error("gso_max_size " + std::to_string(size) + ": " + ErrnoMessage(-ack.err.error));
+  if (ack.err.error != 0) return Status::Error("gso_max_size " + std::to_string(size) + ": " + ErrnoText(-ack.err.error));
   return Status::Ok();
 }
 
@@ -386,7 +386,7 @@ StatusOr<std::unique_ptr<TapDevice>> TapDevice::Create(const TapConfig& cfg) {
     Status s = OpenTap(cfg.name, cfg.offload, &tun, &dev->name_, &dev->offloads_);
     if (!s.ok()) return s;
     Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (sock.get() < 0) return Status::Error("socket: " + ErrnoMessage(errno));
+    if (sock.get() < 0) return Status::Error("socket: " + ErrnoText(errno));
     s = ConfigureLink(sock.get(), dev->name_, dev->mac_, cfg.mtu, cfg.address, prefix);
     if (!s.ok()) return s;
     if (cfg.gso_max_size != 0 && (dev->offloads_ & (kTunFTso4 | kTunFTso6)) != 0) {

@@ -23,12 +23,12 @@ constexpr uint64_t kWakeId = ~uint64_t{0};
 StatusOr<std::unique_ptr<TapSet>> TapSet::Create(PacketPool* rx_pool) {
   if (rx_pool == nullptr) return Status::Error("tap set: rx pool is required");
   const int epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd < 0) return Status::Error("tap set: epoll_create1: " + ErrnoMessage(errno));
+  if (epfd < 0) return Status::Error("tap set: epoll_create1: " + ErrnoText(errno));
   const int evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (evfd < 0) {
     const int err = errno;
     close(epfd);
-    return Status::Error("tap set: eventfd: " + ErrnoMessage(err));
+    return Status::Error("tap set: eventfd: " + ErrnoText(err));
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -37,7 +37,7 @@ StatusOr<std::unique_ptr<TapSet>> TapSet::Create(PacketPool* rx_pool) {
     const int err = errno;
     close(evfd);
     close(epfd);
-    return Status::Error("tap set: epoll_ctl eventfd: " + ErrnoMessage(err));
+    return Status::Error("tap set: epoll_ctl eventfd: " + ErrnoText(err));
   }
   return std::unique_ptr<TapSet>(new TapSet(rx_pool, epfd, evfd));
 }
@@ -79,7 +79,7 @@ Status TapSet::Add(uint16_t port_id, uint32_t vni, std::unique_ptr<TapDevice> de
   ev.events = EPOLLIN;  // level-triggered: RxBurst may leave frames behind
   ev.data.u64 = port_id;
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, dev->fd(), &ev) != 0)
-    return Status::Error(tap + ": epoll_ctl: " + ErrnoMessage(errno));
+    return Status::Error(tap + ": epoll_ctl: " + ErrnoText(errno));
   auto port = std::make_unique<Port>();
   port->id = port_id;
   port->vni = vni;

@@ -403,7 +403,7 @@ class TapTest : public ::testing::Test {
     int fd = -1;
     Status s = RunInNetns(ns, [&] {
       fd = socket(AF_INET, type | SOCK_CLOEXEC, proto);
-      return fd >= 0 ? Status::Ok() : Status::Error(ErrnoMessage(errno));
+      return fd >= 0 ? Status::Ok() : Status::Error(ErrnoText(errno));
     });
     EXPECT_TRUE(s.ok()) << s.message();
     return fd;
@@ -797,7 +797,7 @@ class TapRelayTest : public TapTest {
     addr.sin_port = htons(5001);
     addr.sin_addr.s_addr = Ip4("198.19.1.2");
     ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0)
-        << ErrnoMessage(errno);
+        << ErrnoText(errno);
     ASSERT_EQ(listen(lfd, 1), 0);
 
     // Byte i of the stream: a cheap mix of i, so shifted or repeated data shows.
@@ -1009,7 +1009,7 @@ TEST_F(TapTest, WriteGathersFragmentsAndTrainSegments) {
   for (uint32_t i = 0; i < 3; ++i) {
     uint8_t buf[2048];
     const ssize_t n = recv(udp, buf, sizeof(buf), 0);
-    ASSERT_EQ(n, 600) << "datagram " << i << ": " << ErrnoMessage(errno);
+    ASSERT_EQ(n, 600) << "datagram " << i << ": " << ErrnoText(errno);
     EXPECT_EQ(std::memcmp(buf, testing::StreamPayload(600, i * 1000).data(), 600), 0) << i;
   }
   close(udp);

@@ -226,7 +226,7 @@ Status UdpPort::Init() {
   }
   const std::string where = "underlay " + cfg_.local.ToString() + ":" + std::to_string(cfg_.port);
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_fd_ < 0) return Status::Error(where + ": eventfd: " + ErrnoMessage(errno));
+  if (event_fd_ < 0) return Status::Error(where + ": eventfd: " + ErrnoText(errno));
   flood_limit_ = std::make_unique<FloodLimiter>(cfg_.flood_pps, cfg_.flood_burst);
   peers_ = std::make_unique<Peer[]>(kMaxPeerSlots);
   return SetPeers(cfg_.peers);
@@ -235,11 +235,11 @@ Status UdpPort::Init() {
 StatusOr<int> UdpPort::OpenSocket(const wire::IpAddr& local, bool probe) {
   const std::string where = "underlay " + local.ToString() + ":" + std::to_string(cfg_.port);
   const int fd = socket(local.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Error(where + ": socket: " + ErrnoMessage(errno));
+  if (fd < 0) return Status::Error(where + ": socket: " + ErrnoText(errno));
   auto fail = [&](const std::string& what) {
     const int e = errno;
     close(fd);
-    Status s = Status::Error(where + ": " + what + ": " + ErrnoMessage(e));
+    Status s = Status::Error(where + ": " + what + ": " + ErrnoText(e));
     errno = e;  // Rebind retries on EADDRINUSE
     return s;
   };
@@ -332,7 +332,7 @@ Status UdpPort::Rebind(const wire::IpAddr& local) {
   const int r = dup3(*fd, fd_, O_CLOEXEC);
   const int e = errno;
   close(*fd);
-  if (r < 0) return Status::Error("underlay.local: dup3: " + ErrnoMessage(e));
+  if (r < 0) return Status::Error("underlay.local: dup3: " + ErrnoText(e));
   cfg_.local = local;
   Interrupt();  // a worker polling the old socket polls the new one
   return Status::Ok();
