@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "bench/order_sink.h"
+#include "engine/engine_test_util.h"
 #include "bench/traffic_source.h"
 #include "stage/datapath.h"
 
@@ -20,17 +21,10 @@ namespace mflow {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Waits (bounded) until cond() holds; the bound only guards against a hang.
-template <typename F>
-bool WaitFor(F cond, std::chrono::milliseconds limit = 30s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using test::ClassifyTest;
+using test::RecordingSink;
+using test::TestHeader;
+using test::WaitFor;
 
 struct Mode {
   SteeringMode mode;
@@ -138,20 +132,6 @@ TEST(Engine, AllModesDeliverEveryFlowInOrderTxSuperFrames) {
 // Packets carry (flow, seq) in their first 12 bytes; the classifier keys on
 // the flow; a test stage drops and stalls; the sink records what arrives.
 
-struct TestHeader {
-  uint32_t flow;
-  uint64_t seq;
-};
-
-bool ClassifyTest(const Packet* p, wire::FlowKey* k) {
-  TestHeader h;
-  std::memcpy(&h, p->data, sizeof h);
-  *k = wire::FlowKey{};
-  k->sport = static_cast<uint16_t>(h.flow);
-  k->family = 4;
-  return true;
-}
-
 class TestSource : public RxPort {
  public:
   TestSource(PacketPool* pool, uint32_t flows, uint64_t total) : pool_(pool), flows_(flows), total_(total), next_(flows, 0) {}
@@ -179,34 +159,6 @@ class TestSource : public RxPort {
   uint64_t made_ = 0;
   std::vector<uint64_t> next_;
   std::atomic<uint64_t> generated_{0};
-};
-
-class RecordingSink : public TxPort {
- public:
-  explicit RecordingSink(uint32_t flows) : seqs_(flows) {}
-  void TxBurst(Packet** pkts, uint32_t n) noexcept override {
-    std::lock_guard<std::mutex> lock(mu_);  // test code: simplicity over speed
-    for (uint32_t i = 0; i < n; ++i) {
-      TestHeader h;
-      std::memcpy(&h, pkts[i]->data, sizeof h);
-      seqs_[h.flow].push_back(h.seq);
-      PacketFree(pkts[i]);
-      ++count_;
-    }
-  }
-  uint64_t count() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return count_;
-  }
-  std::vector<std::vector<uint64_t>> seqs() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return seqs_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::vector<uint64_t>> seqs_;
-  uint64_t count_ = 0;
 };
 
 // Drops single packets at random, drops whole micro-flows, and sometimes

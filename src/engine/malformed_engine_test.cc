@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/engine_test_util.h"
 #include "stage/datapath.h"
 #include "wire/checksum.h"
 #include "wire/frame_builder.h"
@@ -30,6 +31,7 @@ namespace mflow {
 namespace {
 
 using namespace std::chrono_literals;
+using test::WaitFor;
 using Frame = std::vector<uint8_t>;
 using Drops = std::map<std::string, uint64_t>;
 
@@ -279,16 +281,6 @@ class StreamSink : public TxPort {
     good_segments += p->gso_segs > 1 ? p->gso_segs : 1;
   }
 };
-
-template <typename F>
-bool WaitFor(F cond, std::chrono::milliseconds limit = 60s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 TEST(MalformedEngine, GoodFlowSurvivesEveryKindOfBadPacket) {
   const std::vector<Kind> kinds = Kinds();

@@ -17,38 +17,17 @@
 #include "bench/order_sink.h"
 #include "bench/traffic_source.h"
 #include "engine/engine.h"
+#include "engine/engine_test_util.h"
 #include "stage/datapath.h"
 
 namespace mflow {
 namespace {
 
 using namespace std::chrono_literals;
-
-template <typename F>
-bool WaitFor(F cond, std::chrono::milliseconds limit = 60s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
-
-// Packets carry (flow, seq) in their first 12 bytes.
-struct Tag {
-  uint32_t flow;
-  uint64_t seq;
-};
-
-bool ClassifyTag(const Packet* p, wire::FlowKey* k) {
-  Tag t;
-  std::memcpy(&t, p->data, sizeof t);
-  *k = wire::FlowKey{};
-  k->family = 4;
-  k->sport = static_cast<uint16_t>(t.flow);
-  k->dport = static_cast<uint16_t>(t.flow >> 16);
-  return true;
-}
+using test::ClassifyTest;
+using test::RecordingSink;
+using test::TestHeader;
+using test::WaitFor;
 
 // The whole input, decided up front: flow 0 is the elephant; mouse flows
 // 1..kMice, each of 3..10 packets, kSlots of them alive at a time taking
@@ -57,7 +36,7 @@ bool ClassifyTag(const Packet* p, wire::FlowKey* k) {
 struct Schedule {
   static constexpr uint32_t kMice = 5000;
   static constexpr uint32_t kSlots = 24;
-  std::vector<Tag> tags;
+  std::vector<TestHeader> tags;
   std::vector<uint64_t> length;  // packets per flow, [0] = the elephant
 
   Schedule() : length(kMice + 1, 0) {
@@ -103,7 +82,7 @@ class ScheduleSource : public RxPort {
     if (n > total - made_) n = static_cast<uint32_t>(total - made_);
     const uint32_t got = pool_->AllocBurst(pkts, n);
     for (uint32_t i = 0; i < got; ++i) {
-      std::memcpy(pkts[i]->data, &s_->tags[made_ + i], sizeof(Tag));
+      std::memcpy(pkts[i]->data, &s_->tags[made_ + i], sizeof(TestHeader));
       pkts[i]->len = 64;
     }
     made_ += got;
@@ -117,28 +96,6 @@ class ScheduleSource : public RxPort {
   const Schedule* s_;
   uint64_t made_ = 0;
   std::atomic<uint64_t> generated_{0};
-};
-
-class RecordingSink : public TxPort {
- public:
-  explicit RecordingSink(uint32_t flows) : seqs_(flows) {}
-  void TxBurst(Packet** pkts, uint32_t n) noexcept override {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (uint32_t i = 0; i < n; ++i) {
-      Tag t;
-      std::memcpy(&t, pkts[i]->data, sizeof t);
-      if (t.flow < seqs_.size()) seqs_[t.flow].push_back(t.seq);
-      PacketFree(pkts[i]);
-    }
-  }
-  std::vector<std::vector<uint64_t>> seqs() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return seqs_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::vector<uint64_t>> seqs_;
 };
 
 // Passes every packet on; now and then gives up the core mid-batch, so that
@@ -187,7 +144,7 @@ Result RunCase(const Case& c, const Schedule& sched) {
   ec.microflow_size = c.mf_size;
   ec.elephant_pps = c.elephant_pps;
   ec.max_flows = c.max_flows;
-  ec.classify = ClassifyTag;
+  ec.classify = ClassifyTest;
   auto engine = Engine::Create(ec, &chain, &src, &sink, pool->get());
   EXPECT_TRUE(engine.ok()) << engine.status().message();
   Result r;
