@@ -25,7 +25,6 @@ StatusOr<std::unique_ptr<PacketPool>> PacketPool::Create(const PacketPoolConfig&
     Reset(p);
     pool->free_[pool->top_++] = p;
   }
-  pool->ntop_.store(pool->top_, std::memory_order_relaxed);
   return pool;
 }
 
@@ -75,7 +74,6 @@ uint32_t PacketPool::AllocBurst(Packet** out, uint32_t n) noexcept {
     top_ -= got;
     // The top of the stack first: the most recently freed is out[0].
     for (uint32_t i = 0; i < got; ++i) out[i] = free_[top_ + got - 1 - i];
-    ntop_.store(top_, std::memory_order_relaxed);
   }
   for (uint32_t i = 0; i < got; ++i) Reset(out[i]);
   return got;
@@ -86,7 +84,6 @@ void PacketPool::PutBurst(Packet* const* pkts, uint32_t n) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   for (uint32_t i = 0; i < n; ++i) free_[top_ + i] = pkts[i];
   top_ += n;
-  ntop_.store(top_, std::memory_order_relaxed);
 }
 
 namespace {

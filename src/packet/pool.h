@@ -16,7 +16,6 @@
 // Thread-safety: Alloc/Free/AllocBurst/FreeBurst from any thread.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -53,7 +52,10 @@ class PacketPool {
   uint32_t count() const { return cfg_.count; }
   uint32_t buf_size() const { return cfg_.buf_size; }
   // Packets currently in the pool (others are in use).
-  uint32_t available() const { return ntop_.load(std::memory_order_relaxed); }
+  uint32_t available() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return top_;
+  }
 
  private:
   explicit PacketPool(const PacketPoolConfig& cfg);
@@ -62,10 +64,9 @@ class PacketPool {
   PacketPoolConfig cfg_;
   std::unique_ptr<Packet[]> packets_;
   uint8_t* slab_ = nullptr;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unique_ptr<Packet*[]> free_;  // [0, top_) are free, the last freed on top
   uint32_t top_ = 0;
-  std::atomic<uint32_t> ntop_{0};  // top_, for available() without the lock
 };
 
 }  // namespace mflow

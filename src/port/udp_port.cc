@@ -239,9 +239,7 @@ StatusOr<int> UdpPort::OpenSocket(const wire::IpAddr& local, bool probe) {
   auto fail = [&](const std::string& what) {
     const int e = errno;
     close(fd);
-    Status s = Status::Error(where + ": " + what + ": " + ErrnoText(e));
-    errno = e;  // Rebind retries on EADDRINUSE
-    return s;
+    return Status::Error(where + ": " + what + ": " + ErrnoText(e));
   };
   const int one = 1;
   if (local.is_v6()) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
@@ -255,7 +253,16 @@ StatusOr<int> UdpPort::OpenSocket(const wire::IpAddr& local, bool probe) {
   sockaddr_storage ss;
   const socklen_t len = ToSockaddr(local, cfg_.port, &ss);
   bool present = true;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  int r = bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
+  // A rebind back to an address we had a moment ago: a worker may still be
+  // in poll() on that old socket, which keeps it bound until the Interrupt
+  // reaches it.
+  for (int tries = 0; r != 0 && errno == EADDRINUSE && !probe && tries < 100; ++tries) {
+    Interrupt();
+    usleep(2000);
+    r = bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
+  }
+  if (r != 0) {
     // The address is not on this host (yet): at boot, or while the underlay
     // is being renumbered. Bind anyway; sends fail (counted tx_error) and
     // nothing arrives until the address is configured.
@@ -309,7 +316,6 @@ Status UdpPort::SetPeers(const std::vector<wire::IpAddr>& peers) {
     peers_[used].live.store(true, std::memory_order_relaxed);
     nslots_.store(++used, std::memory_order_release);
   }
-  cfg_.peers = peers;
   return Status::Ok();
 }
 
@@ -318,14 +324,7 @@ Status UdpPort::Rebind(const wire::IpAddr& local) {
   if (local.family != cfg_.local.family)
     return Status::Error("underlay.local: " + local.ToString() +
                          " is of another address family; that needs a restart");
-  // Back to an address we had a moment ago: a worker may still be in poll()
-  // on that old socket, which keeps it bound until the Interrupt reaches it.
   auto fd = OpenSocket(local, /*probe=*/false);
-  for (int tries = 0; !fd.ok() && errno == EADDRINUSE && tries < 100; ++tries) {
-    Interrupt();
-    usleep(2000);
-    fd = OpenSocket(local, /*probe=*/false);
-  }
   if (!fd.ok()) return fd.status();
   // dup3 swaps the file behind fd_ in one step: a worker's system call runs
   // on either the old socket or the new one, never on a closed descriptor.

@@ -158,6 +158,8 @@ class UdpPort final : public RxPort, public TxPort {
   UdpPort(const UdpPortConfig& cfg, PacketPool* rx_pool, TxPort* local);
   Status Init();
   // A socket bound to `local` with this port's options; sets local_present_.
+  // probe: the first socket, which finds out which offloads the kernel
+  // takes; otherwise a replacement (Rebind), which must get the same ones.
   StatusOr<int> OpenSocket(const wire::IpAddr& local, bool probe);
   uint32_t RxPlain(Packet** pkts, uint32_t n) noexcept;
   uint32_t RxGro(Packet** pkts, uint32_t n) noexcept;
