@@ -14,14 +14,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v ping >/dev/null; then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "soak: ping is missing (apt-get install iputils-ping)" >&2
-    exit 2
-  fi
-  echo "soak: installing iputils-ping"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iputils-ping >/dev/null \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-           apt-get install -y -qq --no-install-recommends iputils-ping >/dev/null; }
-fi
+scripts/setup.sh  # the packages (ping, iperf3, ethtool...), installed when missing
 exec /usr/bin/python3 scripts/testbed/soak.py "$@"
