@@ -431,37 +431,23 @@ def main() -> int:
             print(f"e2e: missing tool {tool} (ping: apt-get install iputils-ping)", file=sys.stderr)
             return 2
 
-    topo.install_signal_handlers()
     c = Checks()
-    rc = 0
-    try:
-        with topo.Lock():
-            left = topo.cleanup_leftovers(verbose=False)
-            if left:
-                log(f"e2e: removed leftovers of an earlier run: {' '.join(left)}")
-            for t, o in ([] if args.faults_only else cases):
-                try:
-                    run_case(c, args, t, o)
-                except (TestbedError, OSError, ValueError, KeyError, TypeError) as e:
-                    import traceback
-                    c.report(f"{t}/{o}", "harness", False,
-                             f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
-            if not args.no_faults:
-                try:
-                    run_faults_case(c, args)
-                except (TestbedError, OSError, ValueError, KeyError, TypeError) as e:
-                    import traceback
-                    c.report("faults", "harness", False,
-                             f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
-    except (KeyboardInterrupt, topo.Interrupted):
-        print("e2e: interrupted", file=sys.stderr)
-        rc = 130
-    except TestbedError as e:
-        print(f"e2e: {e}", file=sys.stderr)
-        rc = 2
-    finally:
-        topo.block_signals_during_cleanup()
-        topo.stop_all_started()
+
+    def guarded(case: str, fn) -> None:
+        try:
+            fn()
+        except (TestbedError, OSError, ValueError, KeyError, TypeError) as e:
+            import traceback
+            c.report(case, "harness", False, f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+
+    def body() -> int:
+        for t, o in ([] if args.faults_only else cases):
+            guarded(f"{t}/{o}", lambda: run_case(c, args, t, o))
+        if not args.no_faults:
+            guarded("faults", lambda: run_faults_case(c, args))
+        return 0
+
+    rc = topo.run_guarded("e2e", body)
     n = len(c.results)
     print(f"e2e: {n - c.failed}/{n} checks passed, {c.failed} failed, "
           f"{time.monotonic() - START:.0f} s", flush=True)

@@ -693,24 +693,7 @@ def main() -> int:
         print(f"soak: {e}", file=sys.stderr)
         return 2
 
-    topo.install_signal_handlers()
-    rc = 0
-    try:
-        with topo.Lock():
-            left = topo.cleanup_leftovers(verbose=False)
-            if left:
-                log(f"soak: removed leftovers of an earlier run: {' '.join(left)}")
-            rc = run_soak(args)
-    except (KeyboardInterrupt, topo.Interrupted):
-        print("soak: interrupted", file=sys.stderr)
-        rc = 130
-    except TestbedError as e:
-        print(f"soak: {e}", file=sys.stderr)
-        rc = 2
-    finally:
-        topo.block_signals_during_cleanup()
-        topo.stop_all_started()
-    return rc
+    return topo.run_guarded("soak", lambda: run_soak(args))
 
 
 if __name__ == "__main__":

@@ -125,6 +125,28 @@ def block_signals_during_cleanup() -> None:
     _signalled = True
 
 
+def run_guarded(tool: str, body) -> int:
+    """Runs body() (which returns an exit status) holding the testbed lock, after removing an
+    earlier run's leftovers. Ctrl-C/SIGTERM end it with 130, a TestbedError with 2 (said on
+    stderr); whatever it started is stopped on every exit."""
+    install_signal_handlers()
+    try:
+        with Lock():
+            left = cleanup_leftovers(verbose=False)
+            if left:
+                log(f"{tool}: removed leftovers of an earlier run: {' '.join(left)}")
+            return body()
+    except (KeyboardInterrupt, Interrupted):
+        print(f"{tool}: interrupted", file=sys.stderr)
+        return 130
+    except TestbedError as e:
+        print(f"{tool}: {e}", file=sys.stderr)
+        return 2
+    finally:
+        block_signals_during_cleanup()
+        stop_all_started()
+
+
 class Lock:
     """One testbed per PREFIX at a time on this machine (namespace names are fixed)."""
 
