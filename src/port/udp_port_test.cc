@@ -49,6 +49,19 @@ uint64_t DropCount(const UdpPortInfo& i, const char* name) {
   return ~uint64_t{0};
 }
 
+// Polls port until it has counted one rx_not_peer drop (bounded); fails if it
+// accepts anything meanwhile.
+void ExpectRefused(UdpPort* port, const char* what) {
+  for (int tries = 0; tries < 200 && DropCount(port->Snapshot(), "rx_not_peer") == 0; ++tries) {
+    Packet* pkts[8];
+    const uint32_t n = port->RxBurst(pkts, 8);
+    EXPECT_EQ(n, 0u) << what << " was accepted";
+    PacketFreeBurst(pkts, n);
+    port->Wait(10);
+  }
+  EXPECT_EQ(DropCount(port->Snapshot(), "rx_not_peer"), 1u);
+}
+
 class UdpPortTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
@@ -174,15 +187,7 @@ TEST_P(UdpPortTest, StrangersAreDroppedBothWays) {
   const char msg[16] = {0x08};
   ASSERT_EQ(sendto(s, msg, sizeof(msg), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 16);
   close(s);
-  // Poll until the datagram was seen (and dropped), bounded.
-  for (int tries = 0; tries < 200 && DropCount(b_->Snapshot(), "rx_not_peer") == 0; ++tries) {
-    Packet* pkts[8];
-    const uint32_t n = b_->RxBurst(pkts, 8);
-    EXPECT_EQ(n, 0u) << "a stranger's datagram was accepted";
-    PacketFreeBurst(pkts, n);
-    b_->Wait(10);
-  }
-  EXPECT_EQ(DropCount(b_->Snapshot(), "rx_not_peer"), 1u);
+  ExpectRefused(b_.get(), "a stranger's datagram");
   // To an address that is not a peer, and with no destination at all.
   Packet* p = Datagram(10, 0);
   p->remote = wire::IpAddr::V4(0x7f000009);
@@ -272,14 +277,7 @@ TEST_P(UdpPortTest, PeersChangeAtRunTime) {
   Packet* p = Datagram(10, 0);
   p->remote = kA;
   b_->TxBurst(&p, 1);
-  for (int tries = 0; tries < 200 && DropCount(a_->Snapshot(), "rx_not_peer") == 0; ++tries) {
-    Packet* pkts[8];
-    const uint32_t n = a_->RxBurst(pkts, 8);
-    EXPECT_EQ(n, 0u) << "a removed peer's datagram was accepted";
-    PacketFreeBurst(pkts, n);
-    a_->Wait(10);
-  }
-  EXPECT_EQ(DropCount(a_->Snapshot(), "rx_not_peer"), 1u);
+  ExpectRefused(a_.get(), "a removed peer's datagram");
   Packet* q = Datagram(10, 1);
   a_->TxBurst(&q, 1);
   EXPECT_EQ(DropCount(a_->Snapshot(), "tx_not_peer"), 1u);
