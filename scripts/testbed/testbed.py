@@ -153,8 +153,14 @@ def gb(nbytes: float) -> float:
     return nbytes / 1e9
 
 
-def cpu_fields(sample: dict, nbytes: float | None) -> dict:
+def sample_fields(sample: dict, nbytes: float | None) -> dict:
+    """The fields every record takes from its sample: CPU (per GB when nbytes is known) and
+    mflowd's counters."""
     d = {
+        "mflow_out_of_order": sample["mflow_out_of_order"],
+        "mflow_drops": sample["mflow_drops"],
+        "mflow_elephants": sample["mflow_elephants"],
+        "underlay_rx_avg_bytes": sample.get("underlay_rx_avg_bytes"),
         "background_busy_cores": sample["background_busy_cores"],
         "background_nice_cores": sample["background_nice_cores"],
         "cpu_busy_cores": round(sum(sample["cpu_busy_per_core"]), 3),
@@ -182,12 +188,8 @@ def test_tcp(tb, ep, dur) -> dict:
         "tcp_ofo": nr.get("TcpExtTCPOFOQueue", 0),
         "receiver_retrans_segs": nr.get("TcpRetransSegs", 0),
         "sender_retrans_segs": ns_.get("TcpRetransSegs", 0),
-        "mflow_out_of_order": s["mflow_out_of_order"],
-        "mflow_drops": s["mflow_drops"],
-        "mflow_elephants": s["mflow_elephants"],
-        "underlay_rx_avg_bytes": s.get("underlay_rx_avg_bytes"),
     }
-    r.update(cpu_fields(s, recv["bytes"]))
+    r.update(sample_fields(s, recv["bytes"]))
     return r
 
 
@@ -205,12 +207,8 @@ def test_udp(tb, ep, dur, size) -> dict:
         "received_packets": got,
         "loss_pct": round(100.0 * (1 - got / sent["packets"]), 3) if sent["packets"] else None,
         "udp_rcvbuf_errors": nr.get("UdpRcvbufErrors", 0),
-        "mflow_out_of_order": s["mflow_out_of_order"],
-        "mflow_drops": s["mflow_drops"],
-        "mflow_elephants": s["mflow_elephants"],
-        "underlay_rx_avg_bytes": s.get("underlay_rx_avg_bytes"),
     }
-    r.update(cpu_fields(s, recv["bytes"]))
+    r.update(sample_fields(s, recv["bytes"]))
     return r
 
 
@@ -239,9 +237,8 @@ def test_latency(tb, ep, dur) -> dict:
     d = re.search(r"# dropped messages = (\d+)", text)
     r = {"gbps": None, "pps": None, "p50_us": p50, "p99_us": p99, "wall_s": sample["wall_s"],
          "avg_us": float(m.group(1)) if m else None, "latency_kind": "rtt",
-         "sockperf_dropped": int(d.group(1)) if d else None,
-         "mflow_out_of_order": sample["mflow_out_of_order"], "mflow_drops": sample["mflow_drops"]}
-    r.update(cpu_fields(sample, None))
+         "sockperf_dropped": int(d.group(1)) if d else None}
+    r.update(sample_fields(sample, None))
     return r
 
 
