@@ -338,8 +338,9 @@ void Engine::Dispatch(Worker& w, FlowState* f) {
   MicroFlow* mf = f->open;
   f->open = nullptr;
   mf->seq = f->next_mf_seq++;
+  // Nothing of the flow in flight: it may change worker (and lane).
   const bool idle = f->issued_mfs == f->released_mfs.load(std::memory_order_acquire);
-  const uint32_t target = PickWorker(f, w.id);
+  const uint32_t target = PickWorker(f, w.id, idle);
   if (cfg_.mode == SteeringMode::kMicroflow) {
     // Rule 2: join the flow's ordered queue before any worker sees it.
     // Rule 5: when the flow is at its bound, push back (help, retry).
@@ -347,8 +348,8 @@ void Engine::Dispatch(Worker& w, FlowState* f) {
   }
   // Lanes: mice (not elephants) in the mice lane, in flow and microflow
   // mode. In flow mode a flow's order is its worker's FIFO order, so it
-  // changes lanes only when nothing of it is in flight (the condition
-  // PickWorker reads too); in microflow mode the merge restores the order
+  // changes lanes only when nothing of it is in flight (idle, as it changes
+  // worker in PickWorker); in microflow mode the merge restores the order
   // whatever the lane.
   if (idle || cfg_.mode == SteeringMode::kMicroflow)
     f->mice_lane = cfg_.mode != SteeringMode::kStage && !f->elephant;

@@ -155,7 +155,8 @@ class Engine {
   void Deliver(MicroFlow* mf);
 
   // Mode-specific parts (flow_mode.cc, stage_mode.cc, microflow_mode.cc).
-  uint32_t PickWorker(FlowState* f, uint32_t self);
+  // idle: nothing of f is in flight (issued == released micro-flows).
+  uint32_t PickWorker(FlowState* f, uint32_t self, bool idle);
   void ProcessFlow(Worker& w, MicroFlow* mf);
   void ProcessStage(Worker& w, MicroFlow* mf);
   void ProcessMicroflow(Worker& w, MicroFlow* mf);

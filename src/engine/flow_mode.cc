@@ -9,7 +9,7 @@
 
 namespace mflow {
 
-uint32_t Engine::PickWorker(FlowState* f, uint32_t self) {
+uint32_t Engine::PickWorker(FlowState* f, uint32_t self, bool idle) {
   if (cfg_.mode == SteeringMode::kStage) return 0;  // the pipeline's first group
   // A flow with nothing in flight may move without reordering: no earlier
   // packet of it is queued or being processed (the rule RFS uses to migrate
@@ -17,9 +17,9 @@ uint32_t Engine::PickWorker(FlowState* f, uint32_t self) {
   // the kernel runs a packet on the core that received it), so a
   // request/response or a TCP ACK costs no hand-off and no wake-up of a
   // sleeping peer; while it has work in flight it stays where that work is.
-  // The acquire pairs with the release in Deliver, so the next releaser sees
-  // the flow's release state.
-  if (f->issued_mfs == f->released_mfs.load(std::memory_order_acquire)) f->home = self;
+  // (idle: Dispatch's acquire load, which pairs with the release in Deliver,
+  // so the next releaser sees the flow's release state.)
+  if (idle) f->home = self;
   switch (cfg_.mode) {
     case SteeringMode::kFlow:
       return f->home;
