@@ -46,8 +46,9 @@ json Drops(const std::vector<std::pair<std::string, uint64_t>>& drops, bool nonz
 
 }  // namespace
 
-json Daemon::EngineJson(const char* name, const Engine& e) const {
-  const EngineStats s = e.Stats();
+json Daemon::EngineJson(const char* name, uint32_t path) const {
+  const Engine& e = *engine_;
+  const EngineStats s = e.Stats(path);
   json stages = json::array();
   for (const StageStats& st : s.stages)
     stages.push_back({{"name", st.name}, {"in", st.in}, {"out", st.out}, {"drops", Drops(st.drops, true)}});
@@ -61,7 +62,7 @@ json Daemon::EngineJson(const char* name, const Engine& e) const {
                        {"pushback_waits", w.pushback_waits}});
   return {{"name", name},
           {"mode", SteeringModeName(e.config().mode)},
-          {"microflow_size", e.config().microflow_size},
+          {"microflow_size", e.microflow_size(path)},
           {"stages", stages},
           {"workers", workers},
           {"flows", s.flows},
@@ -154,13 +155,13 @@ json Daemon::HandleLocked(const json& req) {
   }
   if (cmd == "stats") {
     return {{"ok", true},
-            {"engines", json::array({EngineJson("rx", *rx_engine_), EngineJson("tx", *tx_engine_)})}};
+            {"engines", json::array({EngineJson("rx", kRxPath), EngineJson("tx", kTxPath)})}};
   }
   if (cmd == "flows") {
     constexpr size_t kMaxFlows = 1000;
     json list = json::array();
-    for (const auto& [name, e] : {std::pair{"rx", rx_engine_.get()}, std::pair{"tx", tx_engine_.get()}})
-      for (const FlowStats& f : e->Flows(kMaxFlows))
+    for (const auto& [name, path] : {std::pair{"rx", kRxPath}, std::pair{"tx", kTxPath}})
+      for (const FlowStats& f : engine_->Flows(kMaxFlows, path))
         list.push_back({{"engine", name},
                         {"flow", FlowString(f.key)},
                         {"elephant", f.elephant},

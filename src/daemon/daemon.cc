@@ -106,18 +106,28 @@ Status Daemon::Init() {
   // Each poll of a socket or TAP is a system call, and the cores are shared
   // with the containers we serve: poll briefly, then block in the port.
   ec.idle_spins = cfg_.idle_polls;
-  auto rxe = Engine::Create(ec, rx_chain_.get(), udp_.get(), taps_.get(), udp_pool_.get());
-  if (!rxe.ok()) return Status::Error("rx engine: " + rxe.status().message());
-  EngineConfig tc = ec;
-  tc.classify = ClassifyTxPort;
-  tc.microflow_size = std::min(kTxMicroflowFrames, cfg_.microflow_size);
-  tc.rx_burst = 32;
+  // One engine, both directions on the same workers: the worker that
+  // writes data into a container's TAP reads the container's ACK straight
+  // back, and the one that sends a super-frame to the underlay picks up the
+  // peer's ACKs, with no other thread to wake (docs/ARCHITECTURE.md).
+  EnginePath rx;
+  rx.chain = rx_chain_.get();
+  rx.rx = udp_.get();
+  rx.tx = taps_.get();
+  rx.pool = udp_pool_.get();
+  EnginePath tx;
+  tx.chain = tx_chain_.get();
+  tx.rx = taps_.get();
+  tx.tx = udp_.get();
+  tx.pool = hdr_pool_.get();
+  tx.classify = ClassifyTxPort;
+  tx.microflow_size = std::min(kTxMicroflowFrames, cfg_.microflow_size);
+  tx.rx_burst = 32;
   // Frames per second, not packets: a super-frame carries ~45 packets.
-  tc.elephant_pps = cfg_.elephant_pps / 45;
-  auto txe = Engine::Create(tc, tx_chain_.get(), taps_.get(), udp_.get(), hdr_pool_.get());
-  if (!txe.ok()) return Status::Error("tx engine: " + txe.status().message());
-  rx_engine_ = std::move(rxe).value();
-  tx_engine_ = std::move(txe).value();
+  tx.elephant_pps = cfg_.elephant_pps / 45;
+  auto engine = Engine::Create(ec, {rx, tx});
+  if (!engine.ok()) return Status::Error("engine: " + engine.status().message());
+  engine_ = std::move(engine).value();
 
   for (const PortConfig& p : cfg_.ports)
     if (auto id = AddPort(p); !id.ok()) return id.status();
@@ -126,15 +136,13 @@ Status Daemon::Init() {
 
 void Daemon::Start() {
   if (running_) return;
-  rx_engine_->Start();
-  tx_engine_->Start();
+  engine_->Start();
   running_ = true;
 }
 
 void Daemon::Stop() {
   if (running_) {
-    tx_engine_->Stop();
-    rx_engine_->Stop();
+    engine_->Stop();
     running_ = false;
   }
   std::lock_guard<std::mutex> lock(ports_mu_);
@@ -269,12 +277,12 @@ void Daemon::Maintain() {
 }
 
 uint64_t Daemon::out_of_order() const {
-  return rx_engine_->Stats().out_of_order + tx_engine_->Stats().out_of_order;
+  return engine_->Stats(kRxPath).out_of_order + engine_->Stats(kTxPath).out_of_order;
 }
 
 void Daemon::LogStats() {
-  const EngineStats rx = rx_engine_->Stats();
-  const EngineStats tx = tx_engine_->Stats();
+  const EngineStats rx = engine_->Stats(kRxPath);
+  const EngineStats tx = engine_->Stats(kTxPath);
   LogInfo("stats", {{"rx_released", rx.released_packets},
                     {"rx_drops", rx.drops()},
                     {"tx_released", tx.released_packets},

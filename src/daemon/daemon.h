@@ -6,10 +6,12 @@
 //                     vxlan_encap)--> underlay UDP socket (or, hairpin and
 //                     floods, the TAPs again)
 //
-// Two engines, one per direction, each with `workers` threads in the
-// configured steering mode, share one forwarding table: the rx side learns
-// remote MACs, the tx side local ones. Both engines' idle workers block in
-// their port (epoll/poll), so an idle daemon makes no wake-ups.
+// One engine with a path per direction runs both on `workers` threads in the
+// configured steering mode, so a reply (a TCP ACK) is read by the thread
+// that delivered what it answers, without waking another. Both paths share
+// one forwarding table: the rx side learns remote MACs, the tx side local
+// ones. An idle worker blocks in both ports at once (poll), so an idle
+// daemon makes no wake-ups.
 //
 // Thread-safety: Create/Start/Stop from the main thread; AddPort,
 // RemovePort and Handle from the control thread, concurrently with the data
@@ -85,7 +87,11 @@ class Daemon {
   Status Init();
   nlohmann::json HandleLocked(const nlohmann::json& request);
   StatusOr<ReloadResult> ReloadLocked();
-  nlohmann::json EngineJson(const char* name, const Engine& e) const;
+  nlohmann::json EngineJson(const char* name, uint32_t path) const;
+
+  // The engine's paths.
+  static constexpr uint32_t kRxPath = 0;  // underlay -> containers
+  static constexpr uint32_t kTxPath = 1;  // containers -> underlay
 
   std::mutex cfg_mu_;  // cfg_ against Reload
   Config cfg_;
@@ -98,7 +104,7 @@ class Daemon {
   std::unique_ptr<TapSet> taps_;
   std::unique_ptr<UdpPort> udp_;
   std::unique_ptr<StageChain> rx_chain_, tx_chain_;
-  std::unique_ptr<Engine> rx_engine_, tx_engine_;
+  std::unique_ptr<Engine> engine_;
 
   std::mutex ports_mu_;  // serializes AddPort/RemovePort
   std::map<std::string, uint16_t> ports_;  // name -> id

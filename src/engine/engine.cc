@@ -80,72 +80,102 @@ uint64_t EngineStats::drops() const {
 
 StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg, StageChain* chain,
                                                  RxPort* rx, TxPort* tx, PacketPool* pool) {
-  if (chain == nullptr || rx == nullptr || tx == nullptr || pool == nullptr)
-    return Status::Error("engine needs a stage chain, an rx port, a tx port and a packet pool");
-  if (chain->size() == 0 || chain->size() > kMaxStages)
-    return Status::Error("stage chain must have 1.." + std::to_string(kMaxStages) + " stages");
+  EnginePath p;
+  p.chain = chain;
+  p.rx = rx;
+  p.tx = tx;
+  p.pool = pool;
+  return Create(cfg, {p});
+}
+
+StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg,
+                                                 const std::vector<EnginePath>& paths) {
+  if (paths.empty() || paths.size() > kMaxPaths)
+    return Status::Error("engine needs 1.." + std::to_string(kMaxPaths) + " paths");
   if (cfg.workers == 0 || cfg.workers > 64)
     return Status::Error("workers must be 1..64, got " + std::to_string(cfg.workers));
-  if (cfg.microflow_size == 0 || cfg.microflow_size > kMaxBatch)
-    return Status::Error("microflow size must be 1.." + std::to_string(kMaxBatch) + ", got " +
-                         std::to_string(cfg.microflow_size));
-  if (cfg.rx_burst > kMaxBatch)
-    return Status::Error("rx burst must be at most " + std::to_string(kMaxBatch));
   if (cfg.worker_queue_depth < 2) return Status::Error("worker queue depth must be at least 2");
-  if (cfg.classify == nullptr) return Status::Error("engine needs a classifier");
 
-  std::unique_ptr<Engine> e(new Engine(cfg, chain, rx, tx, pool));
-  if (e->cfg_.rx_burst == 0) e->cfg_.rx_burst = std::max<uint32_t>(32, cfg.microflow_size);
+  std::unique_ptr<Engine> e(new Engine(cfg));
+  uint32_t max_burst = 0;
+  uint32_t sum_burst = 0;
+  for (const EnginePath& in : paths) {
+    auto p = std::make_unique<Path>();
+    p->id = static_cast<uint32_t>(e->paths_.size());
+    const std::string where = paths.size() > 1 ? "path " + std::to_string(p->id) + ": " : "";
+    if (in.chain == nullptr || in.rx == nullptr || in.tx == nullptr || in.pool == nullptr)
+      return Status::Error(where + "engine needs a stage chain, an rx port, a tx port and a packet pool");
+    if (in.chain->size() == 0 || in.chain->size() > kMaxStages)
+      return Status::Error(where + "stage chain must have 1.." + std::to_string(kMaxStages) + " stages");
+    p->chain = in.chain;
+    p->rx = in.rx;
+    p->tx = in.tx;
+    p->pool = in.pool;
+    p->classify = in.classify != nullptr ? in.classify : cfg.classify;
+    p->microflow_size = in.microflow_size.value_or(cfg.microflow_size);
+    p->rx_burst = in.rx_burst.value_or(cfg.rx_burst);
+    p->elephant_pps = in.elephant_pps.value_or(cfg.elephant_pps);
+    if (p->classify == nullptr) return Status::Error(where + "engine needs a classifier");
+    if (p->microflow_size == 0 || p->microflow_size > kMaxBatch)
+      return Status::Error(where + "microflow size must be 1.." + std::to_string(kMaxBatch) + ", got " +
+                           std::to_string(p->microflow_size));
+    if (p->rx_burst > kMaxBatch)
+      return Status::Error(where + "rx burst must be at most " + std::to_string(kMaxBatch));
+    if (p->rx_burst == 0) p->rx_burst = std::max<uint32_t>(32, p->microflow_size);
+    max_burst = std::max(max_burst, p->rx_burst);
+    sum_burst += p->rx_burst;
 
-  FlowTableConfig ft;
-  ft.capacity = cfg.max_flows;
-  ft.workers = cfg.workers;
-  ft.merge = cfg.merge;
-  ft.merge_depth = cfg.merge_depth;
-  auto table = FlowTable::Create(ft);
-  if (!table.ok()) return table.status();
-  e->flows_ = std::move(table).value();
+    FlowTableConfig ft;
+    ft.capacity = cfg.max_flows;
+    ft.workers = cfg.workers;
+    ft.merge = cfg.merge;
+    ft.merge_depth = cfg.merge_depth;
+    ft.path = p->id;
+    auto table = FlowTable::Create(ft);
+    if (!table.ok()) return Status::Error(where + table.status().message());
+    p->flows = std::move(table).value();
 
-  // Enough micro-flows for every worker queue, one burst of open ones, and
-  // the done-but-not-yet-merged ones waiting behind a slow head; running out
-  // is not an error (the split point helps and waits), only slower.
-  // A burst may be all mice, each its own micro-flow: their lane holds one.
-  const uint32_t mice_depth = cfg.worker_queue_depth + e->cfg_.rx_burst;
+    if (cfg.mode == SteeringMode::kStage) {
+      const std::vector<uint32_t>& cuts = in.stage_cuts ? *in.stage_cuts : cfg.stage_cuts;
+      const uint32_t groups = std::min(cfg.workers, in.chain->size());
+      std::vector<uint32_t> begin{0};
+      if (!cuts.empty()) {
+        if (cuts.size() + 1 != groups)
+          return Status::Error(where + "stage cuts: need " + std::to_string(groups - 1) + " cut(s) for " +
+                               std::to_string(groups) + " groups");
+        for (uint32_t c : cuts) {
+          if (c <= begin.back() || c >= in.chain->size())
+            return Status::Error(where + "stage cuts must be increasing stage indices in 1.." +
+                                 std::to_string(in.chain->size() - 1));
+          begin.push_back(c);
+        }
+      } else {
+        for (uint32_t g = 1; g < groups; ++g) begin.push_back(g * in.chain->size() / groups);
+      }
+      begin.push_back(in.chain->size());
+      p->group_begin = std::move(begin);
+    }
+    e->paths_.push_back(std::move(p));
+  }
+
+  // Enough micro-flows for every worker queue, one burst of open ones per
+  // path, and the done-but-not-yet-merged ones waiting behind a slow head;
+  // running out is not an error (the split point helps and waits), only
+  // slower. A burst may be all mice, each its own micro-flow: their lane
+  // holds one.
+  const uint32_t mice_depth = cfg.worker_queue_depth + max_burst;
   e->mf_pool_ = std::make_unique<MicroFlowPool>(cfg.workers * cfg.worker_queue_depth * 2 +
-                                                cfg.workers * mice_depth + e->cfg_.rx_burst + 64);
+                                                cfg.workers * mice_depth + sum_burst + 64);
 
   for (uint32_t i = 0; i < cfg.workers; ++i) {
     auto w = std::make_unique<Worker>(cfg.worker_queue_depth, mice_depth);
     w->id = i;
-    w->ctx.pool = pool;
     e->workers_.push_back(std::move(w));
-  }
-
-  if (cfg.mode == SteeringMode::kStage) {
-    const uint32_t groups = std::min(cfg.workers, chain->size());
-    std::vector<uint32_t> begin{0};
-    if (!cfg.stage_cuts.empty()) {
-      if (cfg.stage_cuts.size() + 1 != groups)
-        return Status::Error("stage cuts: need " + std::to_string(groups - 1) + " cut(s) for " +
-                             std::to_string(groups) + " groups");
-      for (uint32_t c : cfg.stage_cuts) {
-        if (c <= begin.back() || c >= chain->size())
-          return Status::Error("stage cuts must be increasing stage indices in 1.." +
-                               std::to_string(chain->size() - 1));
-        begin.push_back(c);
-      }
-    } else {
-      for (uint32_t g = 1; g < groups; ++g) begin.push_back(g * chain->size() / groups);
-    }
-    begin.push_back(chain->size());
-    e->group_begin_ = std::move(begin);
   }
   return e;
 }
 
-Engine::Engine(const EngineConfig& cfg, StageChain* chain, RxPort* rx, TxPort* tx,
-               PacketPool* pool)
-    : cfg_(cfg), chain_(chain), rx_(rx), tx_(tx), pool_(pool) {}
+Engine::Engine(const EngineConfig& cfg) : cfg_(cfg) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -153,7 +183,11 @@ void Engine::Start() {
   if (started_) return;
   started_ = true;
   stopping_.store(false, std::memory_order_release);
-  port_waits_ = rx_->Wait(0);
+  ports_wait_ = true;
+  for (auto& p : paths_) {
+    pollfd fds[RxPort::kMaxWaitFds];
+    ports_wait_ &= p->rx->WaitFds(fds) != 0;
+  }
   for (auto& w : workers_) {
     Worker* wp = w.get();
     w->thread = std::thread([this, wp] { WorkerLoop(*wp); });
@@ -169,19 +203,16 @@ void Engine::Start() {
 void Engine::Stop() {
   if (!started_) return;
   // First take the RX role for good: once we hold it no worker is splitting
-  // or can start to, so the in-flight count can only fall. Only then tell
-  // the workers to finish; a worker leaves once nothing is in flight. (Doing
-  // it the other way round lets a split that was already under way hand a
-  // micro-flow to a worker that has just left.)
-  // A worker may hold the role while blocked in the port: interrupt it.
-  // stop_requested_ keeps idle workers from taking the role back to wait
-  // again, which could otherwise win the race against us for seconds.
+  // or can start to, so the in-flight count can only fall.
+  // Only then tell the workers to finish; a worker leaves once nothing is in
+  // flight. (Doing it the other way round lets a split that was already
+  // under way hand a micro-flow to a worker that has just left.)
+  // stop_requested_ keeps workers from taking the RX role, or the wait
+  // role, again; a worker blocked in the ports is interrupted below.
   stop_requested_.store(true, std::memory_order_release);
-  while (rx_role_.exchange(true, std::memory_order_acquire)) {
-    rx_->Interrupt();
-    std::this_thread::yield();
-  }
+  while (rx_role_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
   stopping_.store(true, std::memory_order_release);
+  for (auto& p : paths_) p->rx->Interrupt();
   for (auto& w : workers_) w->parker.Unpark();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
@@ -194,6 +225,7 @@ void Engine::WorkerLoop(Worker& w) {
   const bool may_rx = cfg_.mode != SteeringMode::kStage || w.id == 0;
   uint32_t idle = 0;
   uint32_t sleep_us = 20;
+  WorkerStats& thread_stats = w.stats[0];  // sleeps, cpu_ns: the thread's
   for (;;) {
     bool did = false;
     MicroFlow* mf = nullptr;
@@ -230,37 +262,52 @@ void Engine::WorkerLoop(Worker& w) {
       idle = cfg_.idle_spins / 2;
       continue;
     }
-    // Idle, and the port can block: one worker waits in the port, holding
-    // the RX role so that it is the one to read when input comes; the
-    // others park below until it dispatches work to them. An idle daemon
-    // then makes no wake-ups at all (issue: idle cost).
-    if (may_rx && port_waits_ && !stop_requested_.load(std::memory_order_acquire) &&
-        !rx_role_.exchange(true, std::memory_order_acquire)) {
-      if (!stopping_.load(std::memory_order_acquire)) rx_->Wait(kPortWaitMs);
-      rx_role_.store(false, std::memory_order_release);
-      ++w.stats.sleeps;
+    // Idle, and the ports can block: one worker waits in all of them (the
+    // wait role); the others park below until it dispatches work to them.
+    // An idle daemon then makes no wake-ups at all (issue: idle cost).
+    if (may_rx && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
+        !wait_role_.exchange(true, std::memory_order_acquire)) {
+      if (!stopping_.load(std::memory_order_acquire)) WaitForInput();
+      wait_role_.store(false, std::memory_order_release);
+      ++thread_stats.sleeps;
       // Poll once more, then wait again: no spinning after a timeout (each
       // poll of such a port is a system call).
       idle = cfg_.idle_spins - 1;
       continue;
     }
     // Idle: sleep until a producer unparks us or the timeout lets us poll the
-    // RX port again (a port that cannot wait has no wake-up of its own).
+    // RX ports again (a port that cannot wait has no wake-up of its own).
     const uint32_t v = w.parker.Prepare();
     if (!w.idle() || stopping_.load(std::memory_order_acquire)) {
       w.parker.Done();
       idle = 0;
       continue;
     }
-    w.parker.Park(v, port_waits_ ? kPortWaitMs * 1000 : sleep_us);
+    w.parker.Park(v, ports_wait_ ? kPortWaitMs * 1000 : sleep_us);
     w.parker.Done();
-    ++w.stats.sleeps;
+    ++thread_stats.sleeps;
     sleep_us = std::min(sleep_us * 2, cfg_.max_sleep_us);
-    idle = port_waits_ ? cfg_.idle_spins - 1 : cfg_.idle_spins / 2;
+    idle = ports_wait_ ? cfg_.idle_spins - 1 : cfg_.idle_spins / 2;
   }
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  w.stats.cpu_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  thread_stats.cpu_ns =
+      static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// One poll() over the descriptors of every path's port.
+void Engine::WaitForInput() {
+  pollfd fds[kMaxPaths * RxPort::kMaxWaitFds];
+  uint32_t first[kMaxPaths + 1];
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < paths_.size(); ++i) {
+    first[i] = n;
+    n += paths_[i]->rx->WaitFds(fds + n);
+  }
+  first[paths_.size()] = n;
+  if (poll(fds, n, kPortWaitMs) <= 0) return;
+  for (uint32_t i = 0; i < paths_.size(); ++i)
+    if (first[i + 1] != first[i]) paths_[i]->rx->AfterWait(fds + first[i]);
 }
 
 bool Engine::TryRx(Worker& w) {
@@ -269,21 +316,26 @@ bool Engine::TryRx(Worker& w) {
   if (stop_requested_.load(std::memory_order_acquire) ||
       rx_role_.exchange(true, std::memory_order_acquire))
     return false;
-  Packet* pkts[kMaxBatch];
-  const uint32_t n = rx_->RxBurst(pkts, cfg_.rx_burst);
-  if (n != 0) {
-    ++w.stats.rx_bursts;
-    w.stats.rx_packets += n;
-    Split(w, pkts, n);
+  // Every path, each time round: what we just delivered into one side may
+  // have produced its reply on another (a container's ACK in its TAP).
+  bool got = false;
+  for (auto& path : paths_) {
+    Packet* pkts[kMaxBatch];
+    const uint32_t n = path->rx->RxBurst(pkts, path->rx_burst);
+    if (n == 0) continue;
+    got = true;
+    ++w.stats[path->id].rx_bursts;
+    w.stats[path->id].rx_packets += n;
+    Split(w, *path, pkts, n);
   }
-  // Release: the next holder sees the flow table and rings as we left them.
+  // Release: the next holder sees the flow tables and rings as we left them.
   rx_role_.store(false, std::memory_order_release);
-  return n != 0;
+  return got;
 }
 
 // The split point: numbers each packet within its flow (contract rule 1),
 // cuts flows into micro-flows and dispatches them.
-void Engine::Split(Worker& w, Packet** pkts, uint32_t n) {
+void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
   const uint64_t now_ms = MonotonicNs() / 1000000;
   w.ctx.now_ms = now_ms;
   FlowState* touched[kMaxBatch];
@@ -293,8 +345,8 @@ void Engine::Split(Worker& w, Packet** pkts, uint32_t n) {
     Packet* p = pkts[i];
     wire::FlowKey key;
     FlowState* f;
-    if (!cfg_.classify(p, &key)) {
-      f = &flows_->overflow();
+    if (!path.classify(p, &key)) {
+      f = &path.flows->overflow();
     } else if (last != nullptr && last->key == key) {
       // Runs of one flow are the common case: no hash, no table probe.
       f = last;
@@ -302,30 +354,30 @@ void Engine::Split(Worker& w, Packet** pkts, uint32_t n) {
     } else {
       const uint32_t hash = wire::FlowHash(key);
       p->flow_hash = hash;
-      f = flows_->Find(key, hash, now_ms);
+      f = path.flows->Find(key, hash, now_ms);
     }
     last = f;
     p->seq = f->next_pkt_seq++;
-    UpdateElephant(f, now_ms);
+    UpdateElephant(path, f, now_ms);
     if (f->open == nullptr) {
-      f->open = AllocMicroFlow(w);
+      f->open = AllocMicroFlow(w, path);
       f->open->flow = f;
       touched[ntouched++] = f;
     }
     f->open->batch.Push(p);
-    if (f->open->batch.n >= cfg_.microflow_size) Dispatch(w, f);
+    if (f->open->batch.n >= path.microflow_size) Dispatch(w, path, f);
   }
   // Flush partial micro-flows at the end of the burst, as NAPI flushes GRO at
   // the end of a poll: a mouse's packets must not wait for more to come.
   for (uint32_t i = 0; i < ntouched; ++i)
-    if (touched[i]->open != nullptr) Dispatch(w, touched[i]);
+    if (touched[i]->open != nullptr) Dispatch(w, path, touched[i]);
 }
 
-void Engine::UpdateElephant(FlowState* f, uint64_t now_ms) {
+void Engine::UpdateElephant(const Path& path, FlowState* f, uint64_t now_ms) {
   // 10 ms windows: a flow is an elephant while its last complete window, or
   // the current one so far, carried more than elephant_pps.
   static constexpr uint64_t kWindowMs = 10;
-  const uint32_t limit = static_cast<uint32_t>(uint64_t{cfg_.elephant_pps} * kWindowMs / 1000);
+  const uint32_t limit = static_cast<uint32_t>(uint64_t{path.elephant_pps} * kWindowMs / 1000);
   if (now_ms - f->window_ms >= kWindowMs) {
     f->elephant = f->window_pkts > limit && now_ms - f->window_ms < 2 * kWindowMs;
     f->window_ms = now_ms;
@@ -334,17 +386,17 @@ void Engine::UpdateElephant(FlowState* f, uint64_t now_ms) {
   if (++f->window_pkts > limit) f->elephant = true;
 }
 
-void Engine::Dispatch(Worker& w, FlowState* f) {
+void Engine::Dispatch(Worker& w, Path& path, FlowState* f) {
   MicroFlow* mf = f->open;
   f->open = nullptr;
   mf->seq = f->next_mf_seq++;
   // Nothing of the flow in flight: it may change worker (and lane).
   const bool idle = f->issued_mfs == f->released_mfs.load(std::memory_order_acquire);
-  const uint32_t target = PickWorker(f, w.id, idle);
+  const uint32_t target = PickWorker(path, f, w.id, idle);
   if (cfg_.mode == SteeringMode::kMicroflow) {
     // Rule 2: join the flow's ordered queue before any worker sees it.
     // Rule 5: when the flow is at its bound, push back (help, retry).
-    HelpUntil(w, [&] { return f->merge->Enqueue(mf); });
+    HelpUntil(w, path, [&] { return f->merge->Enqueue(mf); });
   }
   // Lanes: mice (not elephants) in the mice lane, in flow and microflow
   // mode. In flow mode a flow's order is its worker's FIFO order, so it
@@ -357,22 +409,27 @@ void Engine::Dispatch(Worker& w, FlowState* f) {
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   Worker& t = *workers_[target];
   SpscRing<MicroFlow*>& lane = f->mice_lane ? t.mice : t.ring;
-  HelpUntil(w, [&] { return lane.TryPush(mf); });
+  HelpUntil(w, path, [&] { return lane.TryPush(mf); });
   if (&t != &w) t.parker.Unpark();
 }
 
-MicroFlow* Engine::AllocMicroFlow(Worker& w) {
+MicroFlow* Engine::AllocMicroFlow(Worker& w, const Path& path) {
   MicroFlow* m = nullptr;
-  HelpUntil(w, [&] { return (m = mf_pool_->Alloc()) != nullptr; });
+  HelpUntil(w, path, [&] { return (m = mf_pool_->Alloc()) != nullptr; });
   return m;
 }
+
+Engine::Path& Engine::PathOf(const MicroFlow* mf) const { return *paths_[mf->flow->path]; }
+
+uint32_t Engine::microflow_size(uint32_t path) const { return paths_.at(path)->microflow_size; }
 
 void Engine::Process(Worker& w, MicroFlow* mf) {
   // Every worker keeps its own clock for the stages (FDB aging), read once
   // per micro-flow: workers that never hold the RX role need it too.
   w.ctx.now_ms = CoarseMs();
-  ++w.stats.microflows;
-  w.stats.packets += mf->batch.n;
+  WorkerStats& st = w.stats[mf->flow->path];
+  ++st.microflows;
+  st.packets += mf->batch.n;
   switch (cfg_.mode) {
     case SteeringMode::kFlow:
       ProcessFlow(w, mf);
@@ -384,6 +441,11 @@ void Engine::Process(Worker& w, MicroFlow* mf) {
       ProcessMicroflow(w, mf);
       break;
   }
+}
+
+void Engine::RunStages(Worker& w, Path& path, MicroFlow* mf, uint32_t first, uint32_t last) {
+  w.ctx.pool = path.pool;
+  path.chain->Run(mf->batch, w.ctx, w.counters[path.id], first, last);
 }
 
 // Hands a micro-flow's surviving packets to the TX port, in order. Runs on
@@ -399,7 +461,7 @@ void Engine::Deliver(MicroFlow* mf) {
   }
   f->released_pkts += b.n;
   if (b.n == 0) ++f->empty_mfs;
-  if (b.n != 0) tx_->TxBurst(b.pkts, b.n);
+  if (b.n != 0) PathOf(mf).tx->TxBurst(b.pkts, b.n);
   // Single writer: a plain increment published with release, no RMW.
   f->released_mfs.store(f->released_mfs.load(std::memory_order_relaxed) + 1,
                         std::memory_order_release);
@@ -407,7 +469,8 @@ void Engine::Deliver(MicroFlow* mf) {
   in_flight_.fetch_sub(1, std::memory_order_release);
 }
 
-std::vector<FlowStats> Engine::Flows(size_t max) const {
+std::vector<FlowStats> Engine::Flows(size_t max, uint32_t path) const {
+  FlowTable& flows = *paths_.at(path)->flows;
   std::vector<FlowStats> out;
   auto add = [&](const FlowState& f) {
     // The overflow flow is always "used"; list it once it carried traffic.
@@ -422,23 +485,25 @@ std::vector<FlowStats> Engine::Flows(size_t max) const {
     fs.out_of_order = f.out_of_order;
     out.push_back(fs);
   };
-  for (uint32_t i = 0; i < flows_->capacity(); ++i) add(flows_->at(i));
-  add(flows_->overflow());
+  for (uint32_t i = 0; i < flows.capacity(); ++i) add(flows.at(i));
+  add(flows.overflow());
   return out;
 }
 
-EngineStats Engine::Stats() const {
+EngineStats Engine::Stats(uint32_t path) const {
+  const Path& p = *paths_.at(path);
   EngineStats s;
-  for (uint32_t i = 0; i < chain_->size(); ++i) {
-    const Stage& st = chain_->at(i);
+  for (uint32_t i = 0; i < p.chain->size(); ++i) {
+    const Stage& st = p.chain->at(i);
     StageStats ss;
     ss.name = std::string(st.name());
     const auto reasons = st.drop_reasons();
     std::vector<uint64_t> drops(kMaxDropReasons, 0);
     for (const auto& w : workers_) {
-      ss.in += w->counters[i].in;
-      ss.out += w->counters[i].out;
-      for (uint32_t r = 0; r < kMaxDropReasons; ++r) drops[r] += w->counters[i].drops[r];
+      const StageCounters& c = w->counters[path][i];
+      ss.in += c.in;
+      ss.out += c.out;
+      for (uint32_t r = 0; r < kMaxDropReasons; ++r) drops[r] += c.drops[r];
     }
     for (uint32_t r = 0; r < kMaxDropReasons; ++r)
       if (drops[r] != 0)
@@ -446,7 +511,12 @@ EngineStats Engine::Stats() const {
                               drops[r]);
     s.stages.push_back(std::move(ss));
   }
-  for (const auto& w : workers_) s.workers.push_back(w->stats);
+  for (const auto& w : workers_) {
+    WorkerStats ws = w->stats[path];
+    ws.sleeps = w->stats[0].sleeps;
+    ws.cpu_ns = w->stats[0].cpu_ns;
+    s.workers.push_back(ws);
+  }
   auto add_flow = [&](const FlowState& f) {
     if (!f.used) return;
     const uint64_t released = f.released_mfs.load(std::memory_order_acquire);
@@ -457,9 +527,9 @@ EngineStats Engine::Stats() const {
     s.empty_microflows += f.empty_mfs;
     s.out_of_order += f.out_of_order;
   };
-  for (uint32_t i = 0; i < flows_->capacity(); ++i) add_flow(flows_->at(i));
-  add_flow(flows_->overflow());
-  s.overflowed = flows_->overflowed_packets();
+  for (uint32_t i = 0; i < p.flows->capacity(); ++i) add_flow(p.flows->at(i));
+  add_flow(p.flows->overflow());
+  s.overflowed = p.flows->overflowed_packets();
   return s;
 }
 

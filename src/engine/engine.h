@@ -1,6 +1,13 @@
 // Engine: runs a stage chain over the packets of an RxPort on several worker
 // threads and hands them to a TxPort, each flow in its original order.
 //
+// An engine may run several such paths on one set of workers (mflowd: the
+// underlay to the containers, and back). Whichever worker delivers a packet
+// into one side then reads the reply from the other side itself: a TCP ACK
+// costs no hand-off and no wake-up of another thread. Each path has its own
+// chain, ports, flow table and counters; workers, queues and micro-flows are
+// shared.
+//
 // The three steering modes run the same stages on the same micro-flows (runs
 // of up to `microflow_size` consecutive packets of one flow, cut at the split
 // point); they differ only in which thread runs which work:
@@ -62,6 +69,20 @@ bool ClassifyTx(const Packet* p, wire::FlowKey* key);  // Ethernet frames from a
 bool ClassifyRxSocket(const Packet* p, wire::FlowKey* key);
 bool ClassifyTxPort(const Packet* p, wire::FlowKey* key);
 
+// Settings of EngineConfig that a path may set for itself (unset: the
+// engine's).
+struct EnginePath {
+  StageChain* chain = nullptr;
+  RxPort* rx = nullptr;
+  TxPort* tx = nullptr;
+  PacketPool* pool = nullptr;  // for stages that create packets (TSO headers)
+  Classifier classify = nullptr;
+  std::optional<uint32_t> microflow_size;
+  std::optional<uint32_t> rx_burst;
+  std::optional<uint32_t> elephant_pps;
+  std::optional<std::vector<uint32_t>> stage_cuts;
+};
+
 struct EngineConfig {
   SteeringMode mode = SteeringMode::kMicroflow;
   uint32_t workers = 2;
@@ -86,6 +107,8 @@ struct StageStats {
   std::vector<std::pair<std::string, uint64_t>> drops;  // "<stage>_<reason>", non-zero only
 };
 
+// Per worker, for one path; sleeps and cpu_ns belong to the thread, which
+// serves every path of the engine, so each path reports the same figures.
 struct WorkerStats {
   uint64_t microflows = 0;  // micro-flows (or stage groups) processed
   uint64_t packets = 0;     // packets entering the chain on this worker
@@ -127,6 +150,11 @@ class Engine {
   // that create packets (TSO headers) take them from.
   static StatusOr<std::unique_ptr<Engine>> Create(const EngineConfig& cfg, StageChain* chain,
                                                   RxPort* rx, TxPort* tx, PacketPool* pool);
+  // Several paths (at most kMaxPaths) on one set of workers. The engine can
+  // block while idle only if every path's port can (RxPort::WaitFds).
+  static StatusOr<std::unique_ptr<Engine>> Create(const EngineConfig& cfg,
+                                                  const std::vector<EnginePath>& paths);
+  static constexpr uint32_t kMaxPaths = 4;
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -134,51 +162,55 @@ class Engine {
   void Start();
   // Stops reading, finishes and releases everything in flight, joins.
   void Stop();
-  // Exact after Stop; estimates while running.
-  EngineStats Stats() const;
-  // Up to max flows of the flow table (the overflow flow included).
-  std::vector<FlowStats> Flows(size_t max) const;
+  // Exact after Stop; estimates while running. path: index in Create's list.
+  EngineStats Stats(uint32_t path = 0) const;
+  // Up to max flows of a path's flow table (the overflow flow included).
+  std::vector<FlowStats> Flows(size_t max, uint32_t path = 0) const;
   const EngineConfig& config() const { return cfg_; }
+  uint32_t paths() const { return static_cast<uint32_t>(paths_.size()); }
+  uint32_t microflow_size(uint32_t path = 0) const;
 
  private:
   struct Worker;
-  Engine(const EngineConfig& cfg, StageChain* chain, RxPort* rx, TxPort* tx, PacketPool* pool);
+  struct Path;
+  explicit Engine(const EngineConfig& cfg);
 
   void WorkerLoop(Worker& w);
   bool TryRx(Worker& w);
-  void Split(Worker& w, Packet** pkts, uint32_t n);
-  void Dispatch(Worker& w, FlowState* f);
-  MicroFlow* AllocMicroFlow(Worker& w);
+  void WaitForInput();
+  void Split(Worker& w, Path& path, Packet** pkts, uint32_t n);
+  void Dispatch(Worker& w, Path& path, FlowState* f);
+  MicroFlow* AllocMicroFlow(Worker& w, const Path& path);
   template <typename Ready>
-  void HelpUntil(Worker& w, Ready&& ready);
+  void HelpUntil(Worker& w, const Path& path, Ready&& ready);
   void Process(Worker& w, MicroFlow* mf);
+  void RunStages(Worker& w, Path& path, MicroFlow* mf, uint32_t first, uint32_t last);
   void Deliver(MicroFlow* mf);
+  Path& PathOf(const MicroFlow* mf) const;
 
   // Mode-specific parts (flow_mode.cc, stage_mode.cc, microflow_mode.cc).
   // idle: nothing of f is in flight (issued == released micro-flows).
-  uint32_t PickWorker(FlowState* f, uint32_t self, bool idle);
+  uint32_t PickWorker(const Path& path, FlowState* f, uint32_t self, bool idle);
   void ProcessFlow(Worker& w, MicroFlow* mf);
   void ProcessStage(Worker& w, MicroFlow* mf);
   void ProcessMicroflow(Worker& w, MicroFlow* mf);
-  void UpdateElephant(FlowState* f, uint64_t now_ms);
+  void UpdateElephant(const Path& path, FlowState* f, uint64_t now_ms);
 
   EngineConfig cfg_;
-  StageChain* chain_;
-  RxPort* rx_;
-  TxPort* tx_;
-  PacketPool* pool_;
-  std::unique_ptr<FlowTable> flows_;
+  std::vector<std::unique_ptr<Path>> paths_;
   std::unique_ptr<MicroFlowPool> mf_pool_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<uint32_t> group_begin_;  // stage mode: group g runs [group_begin_[g], group_begin_[g+1])
+  // Held by the worker reading the ports and splitting, for every path at
+  // once: the worker rings have one producer each.
   std::atomic<bool> rx_role_{false};
+  std::atomic<bool> wait_role_{false};  // one idle worker blocks in the ports
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stop_requested_{false};  // Stop() wants the RX role: do not take it
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
   bool started_ = false;
-  bool port_waits_ = false;  // rx_ can block (RxPort::Wait)
-  // Longest block in the port or park of an idle worker when the port can
-  // wait: wake-ups come from the port or from dispatch, so this only bounds
+  bool ports_wait_ = false;  // every path's port can block (RxPort::WaitFds)
+  // Longest block in the ports or park of an idle worker when the ports can
+  // wait: wake-ups come from the ports or from dispatch, so this only bounds
   // how long a lost wake-up could last.
   static constexpr int kPortWaitMs = 1000;
 };

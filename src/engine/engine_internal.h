@@ -10,11 +10,29 @@
 
 namespace mflow {
 
+// One direction through the engine (EnginePath, resolved against the
+// engine's config).
+struct Engine::Path {
+  uint32_t id = 0;
+  StageChain* chain = nullptr;
+  RxPort* rx = nullptr;
+  TxPort* tx = nullptr;
+  PacketPool* pool = nullptr;
+  Classifier classify = nullptr;
+  uint32_t microflow_size = 0;
+  uint32_t rx_burst = 0;
+  uint32_t elephant_pps = 0;
+  std::vector<uint32_t> group_begin;  // stage mode: group g runs [group_begin[g], group_begin[g+1])
+  std::unique_ptr<FlowTable> flows;
+};
+
 struct Engine::Worker {
   Worker(uint32_t depth, uint32_t mice_depth) : ring(depth), mice(mice_depth) {}
   uint32_t id = 0;
   std::thread thread;
-  SpscRing<MicroFlow*> ring;  // producer: the RX role (microflow, flow) or worker id-1 (stage)
+  // Producer: the RX role (microflow, flow) or worker id-1 (stage). One RX
+  // role covers every path, so that each ring keeps a single producer.
+  SpscRing<MicroFlow*> ring;
   // The mice lane (flow and microflow modes): micro-flows of flows that are
   // not elephants, served before `ring`, so that a mouse's packet does not
   // wait behind queued elephant micro-flows. Producer: the RX role.
@@ -24,8 +42,8 @@ struct Engine::Worker {
   bool Pop(MicroFlow** mf) { return mice.TryPop(mf) || ring.TryPop(mf); }
   Parker parker;
   StageContext ctx;
-  StageCounters counters[kMaxStages];
-  WorkerStats stats;
+  StageCounters counters[kMaxPaths][kMaxStages];
+  WorkerStats stats[kMaxPaths];  // sleeps: in stats[0] only (the thread's)
 };
 
 // Waiting for a peer: spin politely for a few dozen rounds, then yield the
@@ -45,13 +63,15 @@ class Backoff {
   uint32_t spins_ = 0;
 };
 
-// The split point waits for room (merge bound, a worker's queue, the
-// micro-flow pool) by making progress on its own queue, never by dropping.
+// The split point of a path waits for room (merge bound, a worker's queue,
+// the micro-flow pool) by making progress on its own queue, never by
+// dropping. The queue holds micro-flows of every path, so a worker splitting
+// one path keeps the others moving too: no path waits on another's split.
 template <typename Ready>
-void Engine::HelpUntil(Worker& w, Ready&& ready) {
+void Engine::HelpUntil(Worker& w, const Path& path, Ready&& ready) {
   Backoff backoff;
   while (!ready()) {
-    ++w.stats.pushback_waits;
+    ++w.stats[path.id].pushback_waits;
     MicroFlow* mf = nullptr;
     if (w.Pop(&mf)) {
       Process(w, mf);

@@ -9,7 +9,7 @@
 
 namespace mflow {
 
-uint32_t Engine::PickWorker(FlowState* f, uint32_t self, bool idle) {
+uint32_t Engine::PickWorker(const Path& path, FlowState* f, uint32_t self, bool idle) {
   if (cfg_.mode == SteeringMode::kStage) return 0;  // the pipeline's first group
   // A flow with nothing in flight may move without reordering: no earlier
   // packet of it is queued or being processed (the rule RFS uses to migrate
@@ -35,7 +35,7 @@ uint32_t Engine::PickWorker(FlowState* f, uint32_t self, bool idle) {
   // (Strict round robin is not enough: the worker holding the RX role drains
   // its own queue whenever it waits, so its peers' queues fill and it ends up
   // spinning while they are the bottleneck.)
-  if (cfg_.elephant_pps == 0 || f->elephant) {
+  if (path.elephant_pps == 0 || f->elephant) {
     uint32_t best = self;
     uint32_t best_len = workers_[self]->ring.size();
     // A parked peer costs a wake-up and a context switch, and on a machine
@@ -58,7 +58,8 @@ uint32_t Engine::PickWorker(FlowState* f, uint32_t self, bool idle) {
 }
 
 void Engine::ProcessFlow(Worker& w, MicroFlow* mf) {
-  chain_->Run(mf->batch, w.ctx, w.counters, 0, chain_->size());
+  Path& path = PathOf(mf);
+  RunStages(w, path, mf, 0, path.chain->size());
   Deliver(mf);
 }
 

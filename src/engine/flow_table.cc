@@ -13,11 +13,13 @@ StatusOr<std::unique_ptr<FlowTable>> FlowTable::Create(const FlowTableConfig& cf
   for (uint32_t i = 0; i < cfg.capacity; ++i) {
     auto f = std::make_unique<FlowState>();
     f->index = i;
+    f->path = cfg.path;
     f->merge = std::make_unique<FlowMerge>(cfg.merge, cfg.merge_depth);
     t->flows_.push_back(std::move(f));
   }
   t->overflow_ = std::make_unique<FlowState>();
   t->overflow_->index = cfg.capacity;
+  t->overflow_->path = cfg.path;
   t->overflow_->used = true;
   t->overflow_->merge = std::make_unique<FlowMerge>(cfg.merge, cfg.merge_depth);
   return t;

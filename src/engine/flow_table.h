@@ -27,6 +27,7 @@ struct FlowState {
   uint32_t hash = 0;
   bool used = false;
   uint32_t index = 0;
+  uint32_t path = 0;  // the engine path whose table holds it
 
   // --- split side (RX role only) ---
   uint64_t next_pkt_seq = 0;
@@ -61,6 +62,7 @@ struct FlowTableConfig {
   MergeKind merge = MergeKind::kOrderedQueue;
   uint32_t merge_depth = 64;  // micro-flows in flight per flow
   uint64_t idle_ms = 10000;   // a drained flow idle this long may be replaced
+  uint32_t path = 0;          // stamped on every flow (Engine paths)
 };
 
 class FlowTable {

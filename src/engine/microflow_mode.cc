@@ -9,7 +9,8 @@
 namespace mflow {
 
 void Engine::ProcessMicroflow(Worker& w, MicroFlow* mf) {
-  chain_->Run(mf->batch, w.ctx, w.counters, 0, chain_->size());
+  Path& path = PathOf(mf);
+  RunStages(w, path, mf, 0, path.chain->size());
   mf->flow->merge->Complete(mf, [this](MicroFlow* m) { Deliver(m); });
 }
 

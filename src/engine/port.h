@@ -6,6 +6,8 @@
 // threads, but never concurrently for the same flow.
 #pragma once
 
+#include <poll.h>
+
 #include <cstdint>
 
 #include "packet/packet.h"
@@ -20,14 +22,29 @@ class RxPort {
   virtual uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept = 0;
 
   // Ports backed by file descriptors can block until input may be ready, so
-  // an idle engine costs nothing. Wait returns after input became readable,
-  // Interrupt() was called, or timeout_ms passed (spurious returns are fine:
-  // the caller polls RxBurst again). A port that cannot wait returns false at
-  // once and the engine falls back to timed sleeps.
-  // Thread-safety: Wait from the RX role holder; Interrupt from any thread.
-  virtual bool Wait(int timeout_ms) noexcept {
-    (void)timeout_ms;
-    return false;
+  // an idle engine costs nothing. The engine polls the descriptors of all
+  // its ports in one poll(): WaitFds fills in up to kMaxWaitFds descriptors
+  // (with their events) that become ready when input may be ready or
+  // Interrupt() was called, and returns how many; 0 = this port cannot wait
+  // (the engine then falls back to timed sleeps). After the poll, AfterWait
+  // gets the same entries with their revents, to consume its wake-ups.
+  // Spurious returns are fine: the caller polls RxBurst again.
+  // Thread-safety: WaitFds/AfterWait/Wait from the RX role holder or the
+  // engine's one waiting worker; Interrupt from any thread.
+  static constexpr uint32_t kMaxWaitFds = 4;
+  virtual uint32_t WaitFds(pollfd* fds) noexcept {
+    (void)fds;
+    return 0;
+  }
+  virtual void AfterWait(const pollfd* fds) noexcept { (void)fds; }
+  // One port's wait: returns after input may be ready, Interrupt() or
+  // timeout_ms; false at once if the port cannot wait.
+  bool Wait(int timeout_ms) noexcept {
+    pollfd fds[kMaxWaitFds];
+    const uint32_t n = WaitFds(fds);
+    if (n == 0) return false;
+    if (poll(fds, n, timeout_ms) > 0) AfterWait(fds);
+    return true;
   }
   virtual void Interrupt() noexcept {}
 };

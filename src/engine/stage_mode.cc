@@ -8,12 +8,14 @@
 namespace mflow {
 
 void Engine::ProcessStage(Worker& w, MicroFlow* mf) {
+  Path& path = PathOf(mf);
+  const std::vector<uint32_t>& begin = path.group_begin;
   const uint32_t g = mf->next_group;
-  chain_->Run(mf->batch, w.ctx, w.counters, group_begin_[g], group_begin_[g + 1]);
+  RunStages(w, path, mf, begin[g], begin[g + 1]);
   mf->next_group = g + 1;
   // An emptied micro-flow still walks the whole pipeline: delivering it early
   // from this worker would race the last worker's deliveries for the flow.
-  if (mf->next_group + 1 >= group_begin_.size()) {
+  if (mf->next_group + 1 >= begin.size()) {
     Deliver(mf);
     return;
   }
@@ -22,7 +24,7 @@ void Engine::ProcessStage(Worker& w, MicroFlow* mf) {
   // next worker never waits on us.
   Backoff backoff;
   while (!next.ring.TryPush(mf)) {
-    ++w.stats.pushback_waits;
+    ++w.stats[path.id].pushback_waits;
     backoff.Pause();
   }
   next.parker.Unpark();

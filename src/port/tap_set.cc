@@ -248,16 +248,17 @@ std::vector<uint16_t> TapSet::TakeGone() {
   return out;
 }
 
-bool TapSet::Wait(int timeout_ms) noexcept {
-  epoll_event evs[kMaxPorts + 1];
-  const int ne = epoll_wait(epfd_, evs, kMaxPorts + 1, timeout_ms);
-  for (int i = 0; i < ne; ++i) {
-    if (evs[i].data.u64 != kWakeId) continue;
-    uint64_t v;
-    // Drains the counter (non-blocking): the next Wait blocks again.
-    [[maybe_unused]] const ssize_t r = read(evfd_, &v, sizeof(v));
-  }
-  return true;
+uint32_t TapSet::WaitFds(pollfd* fds) noexcept {
+  fds[0] = {epfd_, POLLIN, 0};
+  fds[1] = {evfd_, POLLIN, 0};
+  return 2;
+}
+
+void TapSet::AfterWait(const pollfd* fds) noexcept {
+  if ((fds[1].revents & POLLIN) == 0) return;
+  uint64_t v;
+  // Drains the counter (non-blocking): the next wait blocks again.
+  [[maybe_unused]] const ssize_t r = read(evfd_, &v, sizeof(v));
 }
 
 void TapSet::Interrupt() noexcept {

@@ -10,8 +10,8 @@
 //            the others), and stamps each packet with in_port and vni.
 //            Packets come from rx_pool, whose buffers must hold a whole TAP
 //            frame (TapDevice::rx_buf_size(): kTapRxBufSize with TSO on).
-//   Wait     blocks in epoll_wait on every TAP plus an eventfd that
-//            Interrupt() signals.
+//   WaitFds  the epoll descriptor of every TAP, and the eventfd that
+//            Interrupt() signals (also in the epoll set).
 //   TxBurst  out_port = a port id: that port, if it exists and is in the
 //            packet's VNI; kPortFlood: every port of the VNI except in_port
 //            (head-end replication: the same buffer written several times);
@@ -24,8 +24,8 @@
 // device gone) after the lock is released, so the slow netdev teardown
 // never stalls the data path.
 //
-// Thread-safety: RxBurst/Wait from the RX role holder (one thread at a
-// time); TxBurst from several threads at once; Interrupt, Add, Remove, Find,
+// Thread-safety: RxBurst from the RX role holder (one thread at a time),
+// WaitFds/AfterWait from the engine's waiting worker; TxBurst from several threads at once; Interrupt, Add, Remove, Find,
 // Snapshot, Drops from any thread.
 #pragma once
 
@@ -99,7 +99,8 @@ class TapSet final : public RxPort, public TxPort {
   uint32_t stashed() const { return nstash_; }
 
   uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept override;
-  bool Wait(int timeout_ms) noexcept override;
+  uint32_t WaitFds(pollfd* fds) noexcept override;
+  void AfterWait(const pollfd* fds) noexcept override;
   void Interrupt() noexcept override;
   void TxBurst(Packet** pkts, uint32_t n) noexcept override;
 
@@ -120,7 +121,7 @@ class TapSet final : public RxPort, public TxPort {
 
   PacketPool* const rx_pool_;
   const int epfd_;  // every TAP (EPOLLIN, level-triggered) + evfd_
-  const int evfd_;  // Interrupt() -> Wait()
+  const int evfd_;  // Interrupt() -> a waiting engine
 
   mutable std::shared_mutex mu_;
   std::vector<std::unique_ptr<Port>> ports_;  // guarded by mu_; Add order

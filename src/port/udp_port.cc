@@ -541,14 +541,19 @@ uint32_t UdpPort::RxPlain(Packet** pkts, uint32_t n) noexcept {
   return kept;
 }
 
-bool UdpPort::Wait(int timeout_ms) noexcept {
-  if (timeout_ms == 0) return true;  // the engine's probe: we can wait
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {event_fd_, POLLIN, 0}};
-  if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN) != 0) {
-    uint64_t v;
-    (void)!read(event_fd_, &v, sizeof(v));
-  }
-  return true;
+// The socket's descriptor number survives a Rebind (dup3), so a poll set
+// built before it still names the current socket; Rebind interrupts a wait
+// that began on the old one.
+uint32_t UdpPort::WaitFds(pollfd* fds) noexcept {
+  fds[0] = {fd_, POLLIN, 0};
+  fds[1] = {event_fd_, POLLIN, 0};
+  return 2;
+}
+
+void UdpPort::AfterWait(const pollfd* fds) noexcept {
+  if ((fds[1].revents & POLLIN) == 0) return;
+  uint64_t v;
+  (void)!read(event_fd_, &v, sizeof(v));
 }
 
 void UdpPort::Interrupt() noexcept {

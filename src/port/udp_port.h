@@ -40,8 +40,9 @@
 // is only marked dead, and comes back to the same slot), so the data path
 // reads peers without a lock and never sees an address half written.
 //
-// Thread-safety: RxBurst/Wait from the RX role holder; TxBurst from several
-// workers at once (the socket is shared; counters are relaxed atomics);
+// Thread-safety: RxBurst from the RX role holder, WaitFds/AfterWait from the
+// engine's waiting worker; TxBurst from several workers at once (the socket
+// is shared; counters are relaxed atomics);
 // Interrupt, Snapshot, SetPeers and Rebind from any thread (the last two
 // serialized by a mutex).
 #pragma once
@@ -101,7 +102,8 @@ class UdpPort final : public RxPort, public TxPort {
   UdpPort& operator=(const UdpPort&) = delete;
 
   uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept override;
-  bool Wait(int timeout_ms) noexcept override;
+  uint32_t WaitFds(pollfd* fds) noexcept override;
+  void AfterWait(const pollfd* fds) noexcept override;
   void Interrupt() noexcept override;
   void TxBurst(Packet** pkts, uint32_t n) noexcept override;
 
