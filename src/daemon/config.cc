@@ -23,12 +23,12 @@ stats_interval_s = 0                       # counters in the log every N s; 0 = 
 
 [engine]
 mode = "microflow"      # flow | stage | microflow
-workers = 2             # worker threads per direction
+workers = 2             # worker threads (both directions share them)
 cpus = []               # pin worker i to cpus[i % n]; empty = no pinning
 microflow_size = 128    # packets per micro-flow (BENCHMARKS.md)
 merge_depth = 16        # micro-flows in flight per flow
 elephant_pps = 20000    # split flows faster than this; 0 = split all
-idle_polls = 4          # empty polls of a port before a worker blocks in it (testbed)
+idle_polls = 32         # empty polls of the ports before a worker blocks in them (BENCHMARKS.md)
 
 [underlay]
 local = "198.18.0.1"    # our VTEP address; the UDP socket binds here

@@ -37,12 +37,12 @@ struct Config {
 
   // [engine]
   SteeringMode mode = SteeringMode::kMicroflow;
-  uint32_t workers = 2;             // per direction
+  uint32_t workers = 2;             // threads, shared by both directions
   std::vector<int> cpus;            // pin workers; empty = no pinning
   uint32_t microflow_size = 128;
   uint32_t merge_depth = 16;
   uint32_t elephant_pps = 20000;
-  uint32_t idle_polls = 4;          // empty polls of a port before blocking in it
+  uint32_t idle_polls = 32;         // empty polls of the ports before blocking in them
 
   // [underlay]
   wire::IpAddr local = wire::IpAddr::V4(0xC6120001);  // 198.18.0.1

@@ -113,11 +113,11 @@ int main(int argc, char** argv) {
   app.add_flag("--print-default-config", f.print_default, "print the embedded config and exit");
   app.add_flag("--check-config", f.check_only, "validate the config and flags, then exit");
   app.add_option("--mode", f.mode, "steering mode: flow | stage | microflow");
-  app.add_option("--workers", f.workers, "worker threads per direction")->check(CLI::Range(1, 64));
+  app.add_option("--workers", f.workers, "worker threads (both directions share them)")->check(CLI::Range(1, 64));
   app.add_option("--cpus", f.cpus, "pin workers to these CPUs")->delimiter(',');
   app.add_option("--microflow-size", f.microflow_size, "packets per micro-flow")
       ->check(CLI::Range(1, 256));
-  app.add_option("--idle-polls", f.idle_polls, "empty polls of a port before blocking in it")
+  app.add_option("--idle-polls", f.idle_polls, "empty polls of the ports before blocking in them")
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--local", f.local, "underlay address (our VTEP)");
   app.add_option("--peer", f.peers, "peer VTEP (repeat; replaces the config's list)");

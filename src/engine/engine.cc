@@ -207,12 +207,15 @@ void Engine::Stop() {
   // Only then tell the workers to finish; a worker leaves once nothing is in
   // flight. (Doing it the other way round lets a split that was already
   // under way hand a micro-flow to a worker that has just left.)
-  // stop_requested_ keeps workers from taking the RX role, or the wait
-  // role, again; a worker blocked in the ports is interrupted below.
+  // A worker may hold the role while blocked in the ports: interrupt it.
+  // stop_requested_ keeps idle workers from taking the role back to wait
+  // again, which could otherwise win the race against us for seconds.
   stop_requested_.store(true, std::memory_order_release);
-  while (rx_role_.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
+  while (rx_role_.exchange(true, std::memory_order_acquire)) {
+    for (auto& p : paths_) p->rx->Interrupt();
+    std::this_thread::yield();
+  }
   stopping_.store(true, std::memory_order_release);
-  for (auto& p : paths_) p->rx->Interrupt();
   for (auto& w : workers_) w->parker.Unpark();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
@@ -262,13 +265,16 @@ void Engine::WorkerLoop(Worker& w) {
       idle = cfg_.idle_spins / 2;
       continue;
     }
-    // Idle, and the ports can block: one worker waits in all of them (the
-    // wait role); the others park below until it dispatches work to them.
-    // An idle daemon then makes no wake-ups at all (issue: idle cost).
+    // Idle, and the ports can block: one worker waits in all of them,
+    // holding the RX role, so that it is the one to read when input comes
+    // (and nobody polls ports that another worker is reading: the poll
+    // would return at once, again and again); the others park below until
+    // it dispatches work to them. An idle daemon then makes no wake-ups at
+    // all (issue: idle cost).
     if (may_rx && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
-        !wait_role_.exchange(true, std::memory_order_acquire)) {
+        !rx_role_.exchange(true, std::memory_order_acquire)) {
       if (!stopping_.load(std::memory_order_acquire)) WaitForInput();
-      wait_role_.store(false, std::memory_order_release);
+      rx_role_.store(false, std::memory_order_release);
       ++thread_stats.sleeps;
       // Poll once more, then wait again: no spinning after a timeout (each
       // poll of such a port is a system call).

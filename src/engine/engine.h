@@ -201,9 +201,8 @@ class Engine {
   std::unique_ptr<MicroFlowPool> mf_pool_;
   std::vector<std::unique_ptr<Worker>> workers_;
   // Held by the worker reading the ports and splitting, for every path at
-  // once: the worker rings have one producer each.
+  // once (the worker rings have one producer each), or blocked in them.
   std::atomic<bool> rx_role_{false};
-  std::atomic<bool> wait_role_{false};  // one idle worker blocks in the ports
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stop_requested_{false};  // Stop() wants the RX role: do not take it
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
