@@ -11,13 +11,13 @@ namespace mflow::daemon {
 namespace {
 
 // Pool sizes. Received datagrams: enough for every queue and merge window of
-// the rx engine at full depth. TAP frames are up to 64 KiB each, so fewer;
+// the rx path at full depth. TAP frames are up to 64 KiB each, so fewer;
 // each becomes up to ~46 segment headers on the tx side.
 constexpr uint32_t kUdpPoolCount = 16384;
 constexpr uint32_t kTapPoolCount = 512;
 constexpr uint32_t kHdrPoolCount = 32768;
 constexpr uint32_t kHdrBufSize = 512;  // kHeadroom + the largest L2..L4 headers
-// The tx engine's unit is a TAP frame, usually a 64 KiB super-frame of ~45
+// The tx path's unit is a TAP frame, usually a 64 KiB super-frame of ~45
 // segments: a few make a micro-flow of the size the rx side uses.
 constexpr uint32_t kTxMicroflowFrames = 4;
 

@@ -1,8 +1,8 @@
 // Daemon: the overlay data plane of one host, wired from the parts below.
 //
-//   underlay UDP socket --(rx engine: vxlan_decap, fdb_forward_rx,
+//   underlay UDP socket --(rx path: vxlan_decap, fdb_forward_rx,
 //                          inner_checksum, tcp_coalesce)--> container TAPs
-//   container TAPs --(tx engine: fdb_forward_tx, tcp_segment,
+//   container TAPs --(tx path: fdb_forward_tx, tcp_segment,
 //                     vxlan_encap)--> underlay UDP socket (or, hairpin and
 //                     floods, the TAPs again)
 //
@@ -48,7 +48,7 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   void Start();
-  // Stops both engines (everything in flight is delivered or counted),
+  // Stops the engine (everything in flight is delivered or counted),
   // then removes every container port.
   void Stop();
 

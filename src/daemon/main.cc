@@ -1,6 +1,6 @@
 // mflowd: the overlay data plane of one host (daemon.h). Reads its config
 // (a TOML file, else the embedded default), applies flags on top, creates
-// the underlay socket and the container ports, runs both engines, answers
+// the underlay socket and the container ports, runs the engine, answers
 // mflowctl on the control socket, and on SIGTERM/SIGINT stops cleanly:
 // everything in flight is delivered or counted, every TAP it made is gone.
 #include <signal.h>
