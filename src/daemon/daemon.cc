@@ -123,8 +123,6 @@ Status Daemon::Init() {
   tx.classify = ClassifyTxPort;
   tx.microflow_size = std::min(kTxMicroflowFrames, cfg_.microflow_size);
   tx.rx_burst = 32;
-  // Frames per second, not packets: a super-frame carries ~45 packets.
-  tx.elephant_pps = cfg_.elephant_pps / 45;
   auto engine = Engine::Create(ec, {rx, tx});
   if (!engine.ok()) return Status::Error("engine: " + engine.status().message());
   engine_ = std::move(engine).value();

@@ -78,6 +78,34 @@ uint64_t EngineStats::drops() const {
   return n;
 }
 
+namespace {
+
+// Stage mode: where each group of a chain of `stages` stages begins (group g
+// runs on worker g), from the cuts given or split evenly; one entry more,
+// the end.
+StatusOr<std::vector<uint32_t>> StageGroups(uint32_t workers, uint32_t stages,
+                                            const std::vector<uint32_t>& cuts) {
+  const uint32_t groups = std::min(workers, stages);
+  std::vector<uint32_t> begin{0};
+  if (!cuts.empty()) {
+    if (cuts.size() + 1 != groups)
+      return Status::Error("stage cuts: need " + std::to_string(groups - 1) + " cut(s) for " +
+                           std::to_string(groups) + " groups");
+    for (uint32_t c : cuts) {
+      if (c <= begin.back() || c >= stages)
+        return Status::Error("stage cuts must be increasing stage indices in 1.." +
+                             std::to_string(stages - 1));
+      begin.push_back(c);
+    }
+  } else {
+    for (uint32_t g = 1; g < groups; ++g) begin.push_back(g * stages / groups);
+  }
+  begin.push_back(stages);
+  return begin;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg, StageChain* chain,
                                                  RxPort* rx, TxPort* tx, PacketPool* pool) {
   EnginePath p;
@@ -97,7 +125,6 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg,
   if (cfg.worker_queue_depth < 2) return Status::Error("worker queue depth must be at least 2");
 
   std::unique_ptr<Engine> e(new Engine(cfg));
-  uint32_t max_burst = 0;
   uint32_t sum_burst = 0;
   for (const EnginePath& in : paths) {
     auto p = std::make_unique<Path>();
@@ -122,7 +149,6 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg,
     if (p->rx_burst > kMaxBatch)
       return Status::Error(where + "rx burst must be at most " + std::to_string(kMaxBatch));
     if (p->rx_burst == 0) p->rx_burst = std::max<uint32_t>(32, p->microflow_size);
-    max_burst = std::max(max_burst, p->rx_burst);
     sum_burst += p->rx_burst;
 
     FlowTableConfig ft;
@@ -136,24 +162,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg,
     p->flows = std::move(table).value();
 
     if (cfg.mode == SteeringMode::kStage) {
-      const std::vector<uint32_t>& cuts = in.stage_cuts ? *in.stage_cuts : cfg.stage_cuts;
-      const uint32_t groups = std::min(cfg.workers, in.chain->size());
-      std::vector<uint32_t> begin{0};
-      if (!cuts.empty()) {
-        if (cuts.size() + 1 != groups)
-          return Status::Error(where + "stage cuts: need " + std::to_string(groups - 1) + " cut(s) for " +
-                               std::to_string(groups) + " groups");
-        for (uint32_t c : cuts) {
-          if (c <= begin.back() || c >= in.chain->size())
-            return Status::Error(where + "stage cuts must be increasing stage indices in 1.." +
-                                 std::to_string(in.chain->size() - 1));
-          begin.push_back(c);
-        }
-      } else {
-        for (uint32_t g = 1; g < groups; ++g) begin.push_back(g * in.chain->size() / groups);
-      }
-      begin.push_back(in.chain->size());
-      p->group_begin = std::move(begin);
+      auto groups = StageGroups(cfg.workers, in.chain->size(), in.stage_cuts.value_or(cfg.stage_cuts));
+      if (!groups.ok()) return Status::Error(where + groups.status().message());
+      p->group_begin = std::move(groups).value();
     }
     e->paths_.push_back(std::move(p));
   }
@@ -161,9 +172,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg,
   // Enough micro-flows for every worker queue, one burst of open ones per
   // path, and the done-but-not-yet-merged ones waiting behind a slow head;
   // running out is not an error (the split point helps and waits), only
-  // slower. A burst may be all mice, each its own micro-flow: their lane
-  // holds one.
-  const uint32_t mice_depth = cfg.worker_queue_depth + max_burst;
+  // slower. A burst may be all mice, each its own micro-flow: the mice lane
+  // holds one burst of every path (one RX round reads them all).
+  const uint32_t mice_depth = cfg.worker_queue_depth + sum_burst;
   e->mf_pool_ = std::make_unique<MicroFlowPool>(cfg.workers * cfg.worker_queue_depth * 2 +
                                                 cfg.workers * mice_depth + sum_burst + 64);
 
@@ -203,10 +214,10 @@ void Engine::Start() {
 void Engine::Stop() {
   if (!started_) return;
   // First take the RX role for good: once we hold it no worker is splitting
-  // or can start to, so the in-flight count can only fall.
-  // Only then tell the workers to finish; a worker leaves once nothing is in
-  // flight. (Doing it the other way round lets a split that was already
-  // under way hand a micro-flow to a worker that has just left.)
+  // or can start to, so the in-flight count can only fall. Only then tell
+  // the workers to finish; a worker leaves once nothing is in flight. (Doing
+  // it the other way round lets a split that was already under way hand a
+  // micro-flow to a worker that has just left.)
   // A worker may hold the role while blocked in the ports: interrupt it.
   // stop_requested_ keeps idle workers from taking the role back to wait
   // again, which could otherwise win the race against us for seconds.
@@ -364,7 +375,7 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
     }
     last = f;
     p->seq = f->next_pkt_seq++;
-    UpdateElephant(path, f, now_ms);
+    UpdateElephant(path, f, p, now_ms);
     if (f->open == nullptr) {
       f->open = AllocMicroFlow(w, path);
       f->open->flow = f;
@@ -379,9 +390,12 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
     if (touched[i]->open != nullptr) Dispatch(w, path, touched[i]);
 }
 
-void Engine::UpdateElephant(const Path& path, FlowState* f, uint64_t now_ms) {
+void Engine::UpdateElephant(const Path& path, FlowState* f, const Packet* p, uint64_t now_ms) {
   // 10 ms windows: a flow is an elephant while its last complete window, or
-  // the current one so far, carried more than elephant_pps.
+  // the current one so far, carried more than elephant_pps packets on the
+  // wire. A super-frame counts as its segments: a container's bulk TCP is an
+  // elephant at the same rate whether it hands over 64 KiB frames or MTU
+  // ones, and its stream of lone ACKs does not become one by frame count.
   static constexpr uint64_t kWindowMs = 10;
   const uint32_t limit = static_cast<uint32_t>(uint64_t{path.elephant_pps} * kWindowMs / 1000);
   if (now_ms - f->window_ms >= kWindowMs) {
@@ -389,7 +403,8 @@ void Engine::UpdateElephant(const Path& path, FlowState* f, uint64_t now_ms) {
     f->window_ms = now_ms;
     f->window_pkts = 0;
   }
-  if (++f->window_pkts > limit) f->elephant = true;
+  f->window_pkts += std::max<uint32_t>(1, p->gso_segs);
+  if (f->window_pkts > limit) f->elephant = true;
 }
 
 void Engine::Dispatch(Worker& w, Path& path, FlowState* f) {

@@ -89,7 +89,8 @@ struct EngineConfig {
   std::vector<int> cpus;             // pin worker i to cpus[i % size]; empty = no pinning
   uint32_t microflow_size = 128;     // packets per micro-flow (1..kMaxBatch); BENCHMARKS.md
   uint32_t rx_burst = 0;             // packets per RX call; 0 = max(32, microflow_size)
-  uint32_t elephant_pps = 20000;     // microflow mode: split flows faster than this; 0 = split all
+  uint32_t elephant_pps = 20000;     // microflow mode: split flows faster than this (packets on
+                                     // the wire: a super-frame counts its segments); 0 = split all
   MergeKind merge = MergeKind::kOrderedQueue;
   uint32_t merge_depth = 16;         // micro-flows in flight per flow
   uint32_t worker_queue_depth = 8;   // micro-flows queued per worker
@@ -194,7 +195,7 @@ class Engine {
   void ProcessFlow(Worker& w, MicroFlow* mf);
   void ProcessStage(Worker& w, MicroFlow* mf);
   void ProcessMicroflow(Worker& w, MicroFlow* mf);
-  void UpdateElephant(const Path& path, FlowState* f, uint64_t now_ms);
+  void UpdateElephant(const Path& path, FlowState* f, const Packet* p, uint64_t now_ms);
 
   EngineConfig cfg_;
   std::vector<std::unique_ptr<Path>> paths_;

@@ -449,6 +449,25 @@ TEST(Engine, RejectsBadConfig) {
   ec.mode = SteeringMode::kStage;
   ec.stage_cuts = {5};  // beyond a 1-stage chain
   EXPECT_FALSE(Engine::Create(ec, &chain, &src, &sink, pool->get()).ok());
+
+  // Paths: 1..kMaxPaths of them, each complete; errors name the path.
+  ec.mode = SteeringMode::kMicroflow;
+  EnginePath good;
+  good.chain = &chain;
+  good.rx = &src;
+  good.tx = &sink;
+  good.pool = pool->get();
+  EXPECT_FALSE(Engine::Create(ec, std::vector<EnginePath>{}).ok());
+  EXPECT_FALSE(Engine::Create(ec, std::vector<EnginePath>(Engine::kMaxPaths + 1, good)).ok());
+  EXPECT_TRUE(Engine::Create(ec, {good, good}).ok());
+  EnginePath no_tx = good;
+  no_tx.tx = nullptr;
+  auto two = Engine::Create(ec, {good, no_tx});
+  ASSERT_FALSE(two.ok());
+  EXPECT_EQ(two.status().message().rfind("path 1: ", 0), 0u) << two.status().message();
+  EnginePath big = good;
+  big.microflow_size = 300;
+  EXPECT_FALSE(Engine::Create(ec, {good, big}).ok());
 }
 
 }  // namespace
