@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "port/netns.h"
+#include "port/wake_event.h"
 
 namespace mflow {
 namespace {
@@ -248,24 +249,11 @@ std::vector<uint16_t> TapSet::TakeGone() {
   return out;
 }
 
-uint32_t TapSet::WaitFds(pollfd* fds) noexcept {
-  fds[0] = {epfd_, POLLIN, 0};
-  fds[1] = {evfd_, POLLIN, 0};
-  return 2;
-}
+uint32_t TapSet::WaitFds(pollfd* fds) noexcept { return WaitOnInputAndEvent(fds, epfd_, evfd_); }
 
-void TapSet::AfterWait(const pollfd* fds) noexcept {
-  if ((fds[1].revents & POLLIN) == 0) return;
-  uint64_t v;
-  // Drains the counter (non-blocking): the next wait blocks again.
-  [[maybe_unused]] const ssize_t r = read(evfd_, &v, sizeof(v));
-}
+void TapSet::AfterWait(const pollfd* fds) noexcept { DrainEvent(fds); }
 
-void TapSet::Interrupt() noexcept {
-  const uint64_t one = 1;
-  // Fails only when the counter is saturated: a wake-up is pending anyway.
-  [[maybe_unused]] const ssize_t r = write(evfd_, &one, sizeof(one));
-}
+void TapSet::Interrupt() noexcept { SignalEvent(evfd_); }
 
 void TapSet::TxBurst(Packet** pkts, uint32_t n) noexcept {
   {

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "packet/batch.h"
 #include "port/netns.h"
+#include "port/wake_event.h"
 #include "wire/vxlan.h"
 
 namespace mflow {
@@ -544,22 +545,11 @@ uint32_t UdpPort::RxPlain(Packet** pkts, uint32_t n) noexcept {
 // The socket's descriptor number survives a Rebind (dup3), so a poll set
 // built before it still names the current socket; Rebind interrupts a wait
 // that began on the old one.
-uint32_t UdpPort::WaitFds(pollfd* fds) noexcept {
-  fds[0] = {fd_, POLLIN, 0};
-  fds[1] = {event_fd_, POLLIN, 0};
-  return 2;
-}
+uint32_t UdpPort::WaitFds(pollfd* fds) noexcept { return WaitOnInputAndEvent(fds, fd_, event_fd_); }
 
-void UdpPort::AfterWait(const pollfd* fds) noexcept {
-  if ((fds[1].revents & POLLIN) == 0) return;
-  uint64_t v;
-  (void)!read(event_fd_, &v, sizeof(v));
-}
+void UdpPort::AfterWait(const pollfd* fds) noexcept { DrainEvent(fds); }
 
-void UdpPort::Interrupt() noexcept {
-  const uint64_t one = 1;
-  (void)!write(event_fd_, &one, sizeof(one));
-}
+void UdpPort::Interrupt() noexcept { SignalEvent(event_fd_); }
 
 void UdpPort::TxBurst(Packet** pkts, uint32_t n) noexcept {
   for (; n > kMaxBatch; pkts += kMaxBatch, n -= kMaxBatch) TxBurst(pkts, kMaxBatch);
