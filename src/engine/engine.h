@@ -69,8 +69,8 @@ bool ClassifyTx(const Packet* p, wire::FlowKey* key);  // Ethernet frames from a
 bool ClassifyRxSocket(const Packet* p, wire::FlowKey* key);
 bool ClassifyTxPort(const Packet* p, wire::FlowKey* key);
 
-// Settings of EngineConfig that a path may set for itself (unset: the
-// engine's).
+// One path through an engine: its chain, ports and packet pool, and the
+// settings of EngineConfig it may set for itself (unset: the engine's).
 struct EnginePath {
   StageChain* chain = nullptr;
   RxPort* rx = nullptr;

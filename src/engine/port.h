@@ -29,8 +29,8 @@ class RxPort {
   // (the engine then falls back to timed sleeps). After the poll, AfterWait
   // gets the same entries with their revents, to consume its wake-ups.
   // Spurious returns are fine: the caller polls RxBurst again.
-  // Thread-safety: WaitFds/AfterWait/Wait from the RX role holder or the
-  // engine's one waiting worker; Interrupt from any thread.
+  // Thread-safety: WaitFds/AfterWait/Wait from the RX role holder (the
+  // engine's waiting worker holds it); Interrupt from any thread.
   static constexpr uint32_t kMaxWaitFds = 4;
   virtual uint32_t WaitFds(pollfd* fds) noexcept {
     (void)fds;

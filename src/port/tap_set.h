@@ -24,9 +24,9 @@
 // device gone) after the lock is released, so the slow netdev teardown
 // never stalls the data path.
 //
-// Thread-safety: RxBurst from the RX role holder (one thread at a time),
-// WaitFds/AfterWait from the engine's waiting worker; TxBurst from several threads at once; Interrupt, Add, Remove, Find,
-// Snapshot, Drops from any thread.
+// Thread-safety: RxBurst, WaitFds and AfterWait from the engine's RX role
+// holder (one thread at a time); TxBurst from several threads at once;
+// Interrupt, Add, Remove, Find, Snapshot, Drops from any thread.
 #pragma once
 
 #include <atomic>

@@ -40,9 +40,9 @@
 // is only marked dead, and comes back to the same slot), so the data path
 // reads peers without a lock and never sees an address half written.
 //
-// Thread-safety: RxBurst from the RX role holder, WaitFds/AfterWait from the
-// engine's waiting worker; TxBurst from several workers at once (the socket
-// is shared; counters are relaxed atomics);
+// Thread-safety: RxBurst, WaitFds and AfterWait from the engine's RX role
+// holder; TxBurst from several workers at once (the socket is shared;
+// counters are relaxed atomics);
 // Interrupt, Snapshot, SetPeers and Rebind from any thread (the last two
 // serialized by a mutex).
 #pragma once
