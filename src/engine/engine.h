@@ -25,8 +25,9 @@
 //              (microflow_mode.cc)
 //
 // The split point is not a thread: whichever worker is idle takes the RX role
-// (a try-lock), reads a burst, numbers and cuts it, and dispatches. In stage
-// mode worker 0 is the only reader (the pipeline's first stage).
+// (a try-lock), reads a burst from each path's port, numbers and cuts it,
+// and dispatches. In stage mode worker 0 is the only reader (the pipeline's
+// first stage).
 //
 // Thread-safety: Create/Start/Stop/Stats from one control thread.
 #pragma once
