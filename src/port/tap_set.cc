@@ -14,12 +14,6 @@
 #include "port/wake_event.h"
 
 namespace mflow {
-namespace {
-
-// epoll user data of the eventfd; TAPs carry their port id (< kPortFlood).
-constexpr uint64_t kWakeId = ~uint64_t{0};
-
-}  // namespace
 
 StatusOr<std::unique_ptr<TapSet>> TapSet::Create(PacketPool* rx_pool) {
   if (rx_pool == nullptr) return Status::Error("tap set: rx pool is required");
@@ -31,15 +25,8 @@ StatusOr<std::unique_ptr<TapSet>> TapSet::Create(PacketPool* rx_pool) {
     close(epfd);
     return Status::Error("tap set: eventfd: " + ErrnoText(err));
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kWakeId;
-  if (epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev) != 0) {
-    const int err = errno;
-    close(evfd);
-    close(epfd);
-    return Status::Error("tap set: epoll_ctl eventfd: " + ErrnoText(err));
-  }
+  // The eventfd is not in the epoll set: the engine polls it beside epfd
+  // (WaitFds), and RxBurst's epoll_wait then sees TAPs only.
   return std::unique_ptr<TapSet>(new TapSet(rx_pool, epfd, evfd));
 }
 
@@ -174,13 +161,13 @@ uint32_t TapSet::RxBurst(Packet** pkts, uint32_t n) noexcept {
   std::shared_lock lock(mu_);
   if (ports_.empty()) return 0;
   // Which TAPs have frames: one epoll_wait instead of a read per idle port.
-  epoll_event evs[kMaxPorts + 1];
-  const int ne = epoll_wait(epfd_, evs, kMaxPorts + 1, 0);
+  epoll_event evs[kMaxPorts];
+  const int ne = epoll_wait(epfd_, evs, kMaxPorts, 0);
   Port* ready[kMaxPorts];
   uint32_t nready = 0;
   for (int i = 0; i < ne; ++i) {
     const uint64_t id = evs[i].data.u64;
-    if (id == kWakeId || id >= kPortFlood) continue;
+    if (id >= kPortFlood) continue;
     Port* p = by_id_[id];
     if (p == nullptr) continue;
     // A tun whose device was deleted polls as an error for ever: take it

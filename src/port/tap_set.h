@@ -11,7 +11,7 @@
 //            Packets come from rx_pool, whose buffers must hold a whole TAP
 //            frame (TapDevice::rx_buf_size(): kTapRxBufSize with TSO on).
 //   WaitFds  the epoll descriptor of every TAP, and the eventfd that
-//            Interrupt() signals (also in the epoll set).
+//            Interrupt() signals.
 //   TxBurst  out_port = a port id: that port, if it exists and is in the
 //            packet's VNI; kPortFlood: every port of the VNI except in_port
 //            (head-end replication: the same buffer written several times);
@@ -120,7 +120,7 @@ class TapSet final : public RxPort, public TxPort {
   void Send(Packet* p) noexcept;
 
   PacketPool* const rx_pool_;
-  const int epfd_;  // every TAP (EPOLLIN, level-triggered) + evfd_
+  const int epfd_;  // every TAP (EPOLLIN, level-triggered)
   const int evfd_;  // Interrupt() -> a waiting engine
 
   mutable std::shared_mutex mu_;
