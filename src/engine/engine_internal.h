@@ -65,8 +65,8 @@ class Backoff {
 
 // The split point of a path waits for room (merge bound, a worker's queue,
 // the micro-flow pool) by making progress on its own queue, never by
-// dropping. The queue holds micro-flows of every path, so a worker splitting
-// one path keeps the others moving too: no path waits on another's split.
+// dropping. The queue holds micro-flows of every path, so helping moves them
+// all along; reading waits meanwhile, for every path (one RX role).
 template <typename Ready>
 void Engine::HelpUntil(Worker& w, const Path& path, Ready&& ready) {
   Backoff backoff;
