@@ -72,7 +72,7 @@ void CheckLinear(const Packet* p) {
 //     kept, in = out + drops;
 //   - tcp_coalesce: no drop edges; in = packets, out = frames kept, and the
 //     difference is exactly the packets now hanging off the heads' chains;
-//   - tcp_segment: in = packets, in = packets kept + drops; out = frames, a
+//   - gso_segment: in = packets, in = packets kept + drops; out = frames, a
 //     train counting its segments (nsegs == gso_segs == length of the list).
 // Returns the drops of the whole chain.
 uint64_t RunChecked(StageChain& chain, Batch& b, StageContext& ctx,
@@ -98,7 +98,7 @@ uint64_t RunChecked(StageChain& chain, Batch& b, StageContext& ctx,
       uint64_t absorbed = 0;
       for (const Packet* p : b) absorbed += ChainLength(p);
       FUZZ_CHECK(c.in == c.out + absorbed);
-    } else if (name == "tcp_segment") {
+    } else if (name == "gso_segment") {
       FUZZ_CHECK(c.in == b.n + d);
       uint64_t frames = 0;
       for (const Packet* p : b) {

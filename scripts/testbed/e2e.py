@@ -9,6 +9,8 @@ For each case (topology x offloads), in both directions (A -> B and B -> A):
   tcp      20 MB of random data arrive intact (byte count and sha256 of both ends)
   udp      2000 numbered datagrams of mixed sizes (12 .. 1422 B) at a modest rate: every one
            arrives, intact, in order (loss fails too: the testbed is idle; the counts are printed)
+  udp gso  the same, sent 16 at a time with UDP_SEGMENT: intact and in order; where mflowd's
+           TAP took USO, they must reach mflowd as super-frames (fewer TAP frames than datagrams)
   udp frag 1000 datagrams, 3000 B ones (IP-fragmented by the sender) between unfragmented ones:
            all arrive, reassembled, intact and in order (fragments carry no ports: mflowd keys
            UDP on addresses, as NICs hash UDP for RSS by default, so a fragmented datagram stays
@@ -132,12 +134,19 @@ def check_tcp(c: Checks, case: str, ep: topo.Endpoints, tag: str, nbytes: int) -
 
 
 def check_udp(c: Checks, case: str, ep: topo.Endpoints, tag: str, count: int, rate: float,
-              sizes: str, name: str = "udp", judge_order: bool = True) -> None:
+              sizes: str, name: str = "udp", judge_order: bool = True, gso: int = 0,
+              tb: topo.Testbed | None = None, sender: str = "") -> None:
+    """With gso > 0 the client sends with UDP_SEGMENT; when the sending host runs mflowd and its
+    TAP took USO, the datagrams must also have reached mflowd as super-frames (fewer frames
+    read from the container's TAP than datagrams sent), or the USO path was not exercised."""
+    daemon = tb is not None and sender in tb.daemons
+    before = _tap_rx_frames(tb, sender) if daemon else 0
     srv, cli = xfer_pair(ep.server_ns, ep.client_ns,
                          ["udp-server", "--bind", ep.server_addr, "--port", str(UDP_PORT),
                           "--count", str(count), "--timeout", "20", "--idle", "2"],
                          ["udp-client", "--connect", ep.server_addr, "--port", str(UDP_PORT),
-                          "--count", str(count), "--rate", str(rate), "--sizes", sizes],
+                          "--count", str(count), "--rate", str(rate), "--sizes", sizes,
+                          "--gso", str(gso)],
                          UDP_PORT, "udp", 40)
     if "error" in srv or "error" in cli:
         c.report(case, f"{name} {tag}", False, f"server {srv.get('error', 'ok')}; "
@@ -148,10 +157,19 @@ def check_udp(c: Checks, case: str, ep: topo.Endpoints, tag: str, count: int, ra
           and srv["corrupted"] == 0 and srv["bad_length"] == 0 and srv["duplicates"] == 0)
     prob = f", first problem: {srv['first_problem']}" if srv.get("first_problem") else ""
     note = "" if judge_order else " (order not judged: --lax-frag-order)"
+    uso = ""
+    if gso > 0:
+        uso = f"; {cli['sends']} UDP_SEGMENT sends"
+        if daemon:
+            frames = _tap_rx_frames(tb, sender) - before
+            offloads = ",".join(sorted({p["offloads"] for p in _ports(tb, sender).values()}))
+            uso += f", read by mflowd as {frames} frames from TAPs with {offloads}"
+            if "uso4" in offloads:
+                ok = ok and frames < count
     c.report(case, f"{name} {tag}", ok,
              f"{srv['received']}/{cli['sent']} received, lost {srv['lost']}, out of order "
              f"{srv['out_of_order']}{note}, corrupted {srv['corrupted']}, bad length "
-             f"{srv['bad_length']}, duplicates {srv['duplicates']}{prob}")
+             f"{srv['bad_length']}, duplicates {srv['duplicates']}{prob}{uso}")
 
 
 def check_tcp_parallel(c: Checks, case: str, ep: topo.Endpoints, tag: str, flows: int,
@@ -209,6 +227,11 @@ def check_udp_burst(c: Checks, case: str, ep: topo.Endpoints, tag: str, count: i
 def _ports(tb: topo.Testbed, h: str) -> dict[str, dict]:
     cp = run([tb.mflowctl, "--socket", tb.sock(h), "--json", "ports"], timeout=10)
     return {p["name"]: p for p in json.loads(cp.stdout)["ports"]}
+
+
+def _tap_rx_frames(tb: topo.Testbed, h: str) -> int:
+    """Frames mflowd has read from host h's container TAPs (every port)."""
+    return sum(p["rx_frames"] for p in _ports(tb, h).values())
 
 
 def _ping(ns: str, addr: str) -> bool:
@@ -318,6 +341,10 @@ def run_case(c: Checks, args, topology: str, offloads: str) -> None:
                 check_ping(c, case, tb, ep, tag)
                 check_tcp(c, case, ep, tag, args.tcp_bytes)
                 check_udp(c, case, ep, tag, args.udp_count, args.udp_rate, args.udp_sizes)
+                if args.udp_gso > 0:
+                    check_udp(c, case, ep, tag, args.udp_count, args.udp_rate, args.udp_gso_sizes,
+                              name="udp gso", gso=args.udp_gso, tb=tb,
+                              sender="b" if reverse else "a")
                 if args.udp_frag_count > 0:
                     check_udp(c, case, ep, tag, args.udp_frag_count, args.udp_rate,
                               args.udp_frag_sizes, name="udp frag",
@@ -384,6 +411,11 @@ def main() -> int:
     ap.add_argument("--udp-rate", type=float, default=4000, help="datagrams per second (4000)")
     ap.add_argument("--udp-sizes", default="12,64,200,512,1000,1400,1422",
                     help="datagram sizes in turn, all below the inner MTU")
+    ap.add_argument("--udp-gso", type=int, default=16, metavar="N",
+                    help="the USO check: the udp check's datagrams sent N at a time with "
+                         "UDP_SEGMENT (16; 0 skips it)")
+    ap.add_argument("--udp-gso-sizes", default="1400,200,1422,12,1000",
+                    help="datagram sizes in the USO check, one size per send")
     ap.add_argument("--udp-frag-count", type=int, default=1000,
                     help="datagrams in the fragment check (1000; 0 skips it)")
     ap.add_argument("--udp-frag-sizes", default="200,3000,1400,3000,64",

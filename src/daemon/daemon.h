@@ -2,7 +2,7 @@
 //
 //   underlay UDP socket --(rx path: vxlan_decap, fdb_forward_rx,
 //                          inner_checksum, tcp_coalesce)--> container TAPs
-//   container TAPs --(tx path: fdb_forward_tx, tcp_segment,
+//   container TAPs --(tx path: fdb_forward_tx, gso_segment,
 //                     vxlan_encap)--> underlay UDP socket (or, hairpin and
 //                     floods, the TAPs again)
 //

@@ -148,8 +148,9 @@ std::string OffloadsString(unsigned offloads) {
 VnetRx ApplyVnetHdr(const VnetHdr& h, Packet* p) noexcept {
   // Computes into locals and commits only on success, so a dropped frame
   // leaves p's metadata as it was (Read reuses p for the next frame).
-  if (h.gso_type != kVnetGsoNone && h.gso_type != kVnetGsoTcpv4 && h.gso_type != kVnetGsoTcpv6)
-    return VnetRx::kUnsupportedGso;  // includes TCP with the ECN bit: we never offer TSO_ECN
+  if (h.gso_type != kVnetGsoNone && h.gso_type != kVnetGsoTcpv4 && h.gso_type != kVnetGsoTcpv6 &&
+      h.gso_type != kVnetGsoUdpL4)
+    return VnetRx::kUnsupportedGso;  // UFO, and TCP with the ECN bit: we never offer them
 
   wire::FrameLayout lay;
   const bool parsed = wire::ParseFrame(p->data, p->len, &lay) == wire::ParseResult::kOk;
@@ -158,11 +159,14 @@ VnetRx ApplyVnetHdr(const VnetHdr& h, Packet* p) noexcept {
   uint16_t gso_segs = 0;
 
   if (h.gso_type != kVnetGsoNone) {
-    // The TCP checksum field holds the pseudo-header sum (NEEDS_CSUM is
-    // always set by the kernel for GSO): left alone, see vnet_hdr.h.
-    if (!parsed || lay.l4_proto != wire::kIpProtoTcp || lay.ipv6 != (h.gso_type == kVnetGsoTcpv6) ||
-        h.gso_size == 0)
-      return VnetRx::kBadGso;
+    // The L4 checksum field holds the pseudo-header sum (NEEDS_CSUM is
+    // always set by the kernel for GSO): left alone, see vnet_hdr.h. USO
+    // (UDP_L4) is one type for both IP versions.
+    const bool fits = h.gso_type == kVnetGsoUdpL4
+                          ? lay.l4_proto == wire::kIpProtoUdp
+                          : lay.l4_proto == wire::kIpProtoTcp &&
+                                lay.ipv6 == (h.gso_type == kVnetGsoTcpv6);
+    if (!parsed || !fits || h.gso_size == 0) return VnetRx::kBadGso;
     gso_size = h.gso_size;
     const uint32_t segs = (lay.payload_len() + gso_size - 1) / gso_size;
     gso_segs = static_cast<uint16_t>(std::min<uint32_t>(segs, 0xffff));
@@ -238,9 +242,11 @@ Status OpenTap(const std::string& want_name, bool offload, Fd* out, std::string*
     return Status::Error("TUNSETVNETHDRSZ " + std::to_string(hdr_len) + ": " + ErrnoText(errno));
   *offloads = 0;
   if (offload) {
-    // Best first; a kernel that refuses TSO may still take checksums.
-    // TUNSETOFFLOAD takes the bits as the argument itself, not a pointer.
-    for (unsigned want : {kTunFCsum | kTunFTso4 | kTunFTso6, kTunFCsum, 0u}) {
+    // Best first: USO needs Linux 6.2; a kernel that refuses TSO may still
+    // take checksums. TUNSETOFFLOAD takes the bits as the argument itself,
+    // not a pointer.
+    constexpr unsigned kTso = kTunFCsum | kTunFTso4 | kTunFTso6;
+    for (unsigned want : {kTso | kTunFUso4 | kTunFUso6, kTso, kTunFCsum, 0u}) {
       if (ioctl(tun.get(), TUNSETOFFLOAD, static_cast<unsigned long>(want)) == 0) {
         *offloads = want;
         break;

@@ -8,10 +8,11 @@
 // device together with its addresses and routes. The descriptor is
 // non-blocking; Read and Write never block.
 //
-// With offload on, the TAP advertises checksum offload and TSO, so the
-// container's TCP stack sends super-frames of up to 64 KiB and leaves
-// checksums to us (see ApplyVnetHdr); UDP segmentation (USO/UFO) is never
-// enabled, there is no stage that could segment it.
+// With offload on, the TAP advertises checksum offload, TSO and, where the
+// kernel takes it (Linux 6.2+), USO: the container's TCP stack sends
+// super-frames of up to 64 KiB, its UDP_SEGMENT sends reach us as one
+// super-frame each, and checksums are left to us (see ApplyVnetHdr); the
+// gso_segment stage cuts both. UFO (IP fragmentation) is never offered.
 //
 // Rx buffers: Read needs packets with buffers of rx_buf_size() bytes
 // (kTapRxBufSize = kHeadroom + 64 KiB + slack when TSO is on, else room for
@@ -51,7 +52,7 @@ struct TapConfig {
   std::string address;  // "198.19.0.1/24" (IPv4; no prefix = /32); empty: none
   std::string gateway;  // default route via this IPv4 gateway; empty: a default
                         // route "dev NAME" when address is set; "none": no route
-  bool offload = true;  // checksum offload + TSO4/TSO6 (see above)
+  bool offload = true;  // checksum offload + TSO4/TSO6 (+ USO4/USO6; see above)
   // The largest super-frame the container's stack may hand over (the
   // device's gso_max_size); 0 = the kernel's default (64 KiB). mflowd sizes
   // it so that one super-frame leaves as one UDP GSO send.

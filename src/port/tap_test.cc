@@ -175,7 +175,7 @@ TEST_F(VnetTest, TcpGsoKeepsPartialChecksumAndCountsSegments) {
   ASSERT_EQ(ApplyVnetHdr(h, p), VnetRx::kOk);
   EXPECT_EQ(p->gso_size, 1000);
   EXPECT_EQ(p->gso_segs, 3);
-  EXPECT_EQ(Raw16(p->data + 50), partial);  // left for tcp_segment / the next TAP
+  EXPECT_EQ(Raw16(p->data + 50), partial);  // left for gso_segment / the next TAP
   EXPECT_EQ(p->l4_off, 34);
   EXPECT_FALSE(p->flags & kPktFlagL4CsumOk);
 
@@ -199,10 +199,41 @@ TEST_F(VnetTest, TcpGsoKeepsPartialChecksumAndCountsSegments) {
   EXPECT_EQ(ApplyVnetHdr(h, Load(f)), VnetRx::kBadGso);
 }
 
-TEST_F(VnetTest, UdpAndEcnGsoAreUnsupported) {
+TEST_F(VnetTest, UdpGsoKeepsPartialChecksumAndCountsSegments) {
+  for (bool v6 : {false, true}) {
+    SCOPED_TRACE(v6 ? "ipv6" : "ipv4");
+    Frame f = testing::BuildInner(v6 ? testing::Udp6() : testing::Udp4(),
+                                  testing::StreamPayload(3001), 4000);
+    const uint32_t l4 = v6 ? 54 : 34;
+    Packet* p = Load(f);
+    VnetHdr h;
+    h.flags = kVnetFNeedsCsum;
+    h.gso_type = kVnetGsoUdpL4;  // one type for both IP versions
+    h.gso_size = 1000;
+    h.hdr_len = static_cast<uint16_t>(l4 + 8);
+    h.csum_start = static_cast<uint16_t>(l4);
+    h.csum_offset = 6;
+    const uint16_t before = Raw16(&f[l4 + 6]);
+    ASSERT_EQ(ApplyVnetHdr(h, p), VnetRx::kOk);
+    EXPECT_EQ(p->gso_size, 1000);
+    EXPECT_EQ(p->gso_segs, 4);  // 3 x 1000 + 1
+    EXPECT_EQ(p->l4_off, l4);
+    EXPECT_EQ(p->l4_proto, 17);
+    EXPECT_EQ(Raw16(p->data + l4 + 6), before);  // left for gso_segment
+
+    // USO on a TCP frame is refused, as TSO on a UDP one is.
+    Frame t = testing::BuildInner(v6 ? testing::Tcp6() : testing::Tcp4(),
+                                  testing::StreamPayload(3000), 4000);
+    EXPECT_EQ(ApplyVnetHdr(h, Load(t)), VnetRx::kBadGso);
+    h.gso_size = 0;
+    EXPECT_EQ(ApplyVnetHdr(h, Load(f)), VnetRx::kBadGso);
+  }
+}
+
+TEST_F(VnetTest, UfoAndEcnGsoAreUnsupported) {
   Frame f = testing::BuildInner(testing::Udp4(), testing::StreamPayload(3000), 4000);
-  for (uint8_t type : {kVnetGsoUdp, kVnetGsoUdpL4,
-                       static_cast<uint8_t>(kVnetGsoTcpv4 | kVnetGsoEcn), uint8_t{9}}) {
+  for (uint8_t type : {kVnetGsoUdp, static_cast<uint8_t>(kVnetGsoTcpv4 | kVnetGsoEcn),
+                       uint8_t{9}}) {
     VnetHdr h;
     h.flags = kVnetFNeedsCsum;
     h.gso_type = type;
@@ -454,8 +485,11 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
     ASSERT_TRUE(dev.ok()) << dev.status().message();
     EXPECT_EQ((*dev)->name(), "mftcfg");
     EXPECT_EQ((*dev)->netns(), ns);
-    EXPECT_EQ((*dev)->offloads(), kTunFCsum | kTunFTso4 | kTunFTso6);
-    EXPECT_EQ((*dev)->offloads_string(), "csum,tso4,tso6");
+    // USO where the kernel takes it (Linux 6.2+), both versions or none.
+    const unsigned uso = (*dev)->offloads() & (kTunFUso4 | kTunFUso6);
+    EXPECT_TRUE(uso == 0 || uso == (kTunFUso4 | kTunFUso6)) << (*dev)->offloads_string();
+    EXPECT_EQ((*dev)->offloads() & ~uso, kTunFCsum | kTunFTso4 | kTunFTso6);
+    EXPECT_EQ((*dev)->offloads_string(), uso != 0 ? "csum,tso4,tso6,uso4,uso6" : "csum,tso4,tso6");
     EXPECT_EQ((*dev)->rx_buf_size(), kTapRxBufSize);
     const std::string link = Capture("ip -n " + n + " -o link show dev mftcfg");
     EXPECT_NE(link.find("mtu 1400"), std::string::npos) << link;
@@ -766,6 +800,57 @@ TEST_F(TapTest, ReadCompletesUdpChecksumAndCountsTruncation) {
   }
   EXPECT_EQ(dev->counters().drops[kTapRxTruncated].load(), 1u);
   PacketFree(q);
+  close(udp);
+}
+
+// USO: a UDP_SEGMENT send in the container reaches us as one super-frame
+// (UDP_L4, gso_size = the segment size) whose payload is the send's bytes.
+TEST_F(TapTest, UdpSegmentSendArrivesAsOneSuperFrame) {
+  const std::string ns = NewNetns();
+  auto dev = NewTap("mftuso", ns, "198.19.2.1/24");
+  ASSERT_NE(dev, nullptr);
+  if ((dev->offloads() & kTunFUso4) == 0)
+    GTEST_SKIP() << "this kernel's TAP refuses USO (" << dev->offloads_string() << ")";
+  const int udp = SocketIn(ns, SOCK_DGRAM, 0);
+  ASSERT_GE(udp, 0);
+  const int on = 1;
+  ASSERT_EQ(setsockopt(udp, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)), 0);
+  constexpr int kUdpSegment = 103;  // UDP_SEGMENT (Linux 4.18)
+  const int seg = 1200;
+  ASSERT_EQ(setsockopt(udp, IPPROTO_UDP, kUdpSegment, &seg, sizeof(seg)), 0) << ErrnoText(errno);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(9);
+  dst.sin_addr.s_addr = Ip4("198.19.2.255");  // broadcast: no ARP needed
+  const std::vector<uint8_t> payload = testing::StreamPayload(10 * 1200 + 345);
+  ASSERT_EQ(sendto(udp, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dst),
+                   sizeof(dst)),
+            static_cast<ssize_t>(payload.size()))
+      << ErrnoText(errno);
+
+  Packet* p = rx_pool_->Alloc();
+  bool found = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(3);
+  while (!found && Clock::now() < deadline) {
+    p->data = p->buf + kHeadroom;
+    p->len = 0;
+    p->flags = 0;
+    p->gso_size = 0;
+    const int r = dev->Read(p);
+    ASSERT_GE(r, 0);
+    if (r == 0) {
+      pollfd pfd{dev->fd(), POLLIN, 0};
+      poll(&pfd, 1, 20);
+      continue;
+    }
+    found = p->l4_proto == 17 && p->len > 14 + 20 + 8 + 1200;
+  }
+  ASSERT_TRUE(found) << "no UDP super-frame read";
+  EXPECT_EQ(p->gso_size, 1200);
+  EXPECT_EQ(p->gso_segs, 11);
+  EXPECT_EQ(p->len, 14u + 20 + 8 + payload.size());
+  EXPECT_EQ(std::memcmp(p->data + 42, payload.data(), payload.size()), 0);
+  PacketFree(p);
   close(udp);
 }
 

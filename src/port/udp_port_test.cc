@@ -138,7 +138,7 @@ TEST_P(UdpPortTest, DatagramsArriveWholeFromThePeer) {
 }
 
 TEST_P(UdpPortTest, TrainLeavesAsOneGsoSendAndArrivesIntact) {
-  // A carrier whose payload the segments point into, as TcpSegment builds.
+  // A carrier whose payload the segments point into, as GsoSegment builds.
   constexpr uint32_t kSegs = 40, kSeg = 1000, kLast = 300;
   Packet* carrier = pool_->Alloc();
   std::vector<uint8_t> payload(kSeg * (kSegs - 1) + kLast);

@@ -61,15 +61,16 @@ inline constexpr unsigned kTunFUso6 = 0x40;
 // --- container -> mflow ---
 enum class VnetRx : uint8_t {
   kOk,
-  kUnsupportedGso,  // UDP/USO/ECN or an unknown gso_type (never enabled by us)
-  kBadGso,          // TCP GSO whose frame does not parse as TCP of that IP version
+  kUnsupportedGso,  // UFO/ECN or an unknown gso_type (never enabled by us)
+  kBadGso,          // GSO whose frame is not TCP of that IP version (TCPV4/6) or UDP (UDP_L4)
   kBadCsumOffsets,  // NEEDS_CSUM with csum_start/csum_offset outside the frame
 };
 
 // Applies the header read in front of the linear frame p[data, data + len):
-//   - TCPV4/TCPV6: p->gso_size = hdr.gso_size, p->gso_segs = segments; the
-//     partial checksum is left in place (tcp_segment rewrites every
-//     segment's checksum, and a TAP writer passes it on with NEEDS_CSUM);
+//   - TCPV4/TCPV6 on TCP, UDP_L4 (USO) on UDP of either IP version:
+//     p->gso_size = hdr.gso_size, p->gso_segs = segments; the partial
+//     checksum is left in place (gso_segment rewrites every segment's
+//     checksum; a TCP super-frame may also go on to a TAP with NEEDS_CSUM);
 //   - NONE + NEEDS_CSUM: the checksum is completed here in software and
 //     kPktFlagL4CsumOk set;
 //   - DATA_VALID: kPktFlagL4CsumOk set.

@@ -5,7 +5,7 @@
 #include "stage/inner_checksum.h"
 #include "stage/outer_validate.h"
 #include "stage/tcp_coalesce.h"
-#include "stage/tcp_segment.h"
+#include "stage/gso_segment.h"
 #include "stage/vxlan_decap.h"
 #include "stage/vxlan_encap.h"
 
@@ -58,7 +58,7 @@ StatusOr<std::unique_ptr<StageChain>> BuildTxChain(const DataPathConfig& cfg) {
   FdbForwardConfig ff;
   ff.fdb = cfg.fdb;
   ff.direction = FdbDirection::kTx;
-  TcpSegmentConfig ts;
+  GsoSegmentConfig ts;
   ts.mtu = cfg.inner_mtu;
   VxlanEncapConfig ve;
   ve.local_ip = cfg.local_vtep;
@@ -67,7 +67,7 @@ StatusOr<std::unique_ptr<StageChain>> BuildTxChain(const DataPathConfig& cfg) {
   ve.vni = cfg.vnis.front();
   ve.inner_mtu = cfg.inner_mtu;
   ve.vxlan_only = cfg.socket_underlay;
-  for (Status s : {Append(*chain, FdbForward::Create(ff)), Append(*chain, TcpSegment::Create(ts)),
+  for (Status s : {Append(*chain, FdbForward::Create(ff)), Append(*chain, GsoSegment::Create(ts)),
                    Append(*chain, VxlanEncap::Create(ve))})
     if (!s.ok()) return s;
   return chain;

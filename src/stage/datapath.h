@@ -3,7 +3,7 @@
 //   rx (underlay -> container): outer_validate, vxlan_decap, fdb_forward,
 //                               inner_checksum, tcp_coalesce
 //                               (no outer_validate with socket_underlay)
-//   tx (container -> underlay): fdb_forward, tcp_segment, vxlan_encap
+//   tx (container -> underlay): fdb_forward, gso_segment, vxlan_encap
 #pragma once
 
 #include <memory>

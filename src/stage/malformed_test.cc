@@ -75,6 +75,7 @@ void AddHopByHop(Frame& f, uint32_t l3) {
   SetBe16(f, l3 + 4, GetBe16(f, l3 + 4) + 8u);
 }
 
+using testing::Icmp4;
 using testing::Outer6;
 using testing::Tcp4;
 using testing::Tcp6;
@@ -615,26 +616,26 @@ std::vector<TxCase> TxCases() {
       {"frame_above_mtu", same(Inner(Tcp4(), kMtu - 40 + 1)), 0, "vxlan_encap_too_big"},
       {"super_frame_gso_size_0", same(super), 0, "vxlan_encap_too_big"},
       {"gso_size_above_mtu", same(super), static_cast<uint16_t>(kMtu - 40 + 1),
-       "tcp_segment_bad_gso_size"},
-      {"gso_size_above_payload", same(Inner(Tcp4(), 1000)), 1448, "tcp_segment_bad_gso_size"},
-      {"gso_on_udp", same(Inner(Udp4(), 3000)), 1000, "tcp_segment_not_tcp"},
+       "gso_segment_bad_gso_size"},
+      {"gso_size_above_payload", same(Inner(Tcp4(), 1000)), 1448, "gso_segment_bad_gso_size"},
+      {"gso_on_icmp", same(Inner(Icmp4(), 3000)), 1000, "gso_segment_not_tcp_udp"},
       {"gso_on_non_ip", mut(super, [](Frame& f) { SetBe16(f, 12, 0x88b5); }), 1448,
-       "tcp_segment_not_tcp"},
-      {"gso_on_truncated_tcp", same(CutL4(Inner(), false, 12)), 1448, "tcp_segment_bad_headers"},
+       "gso_segment_not_tcp_udp"},
+      {"gso_on_truncated_tcp", same(CutL4(Inner(), false, 12)), 1448, "gso_segment_bad_headers"},
       {"gso_on_fragment",
        mut(super,
            [](Frame& f) {
              SetBe16(f, kIp + 6, 0x2000);
              FixIpv4Checksum(f, kIp);
            }),
-       1448, "tcp_segment_bad_headers"},
+       1448, "gso_segment_bad_headers"},
       {"gso_ip_length_beyond_frame",
        mut(super, [](Frame& f) { SetBe16(f, kIp + 2, GetBe16(f, kIp + 2) + 1u); }), 1448,
-       "tcp_segment_bad_headers"},
+       "gso_segment_bad_headers"},
       // 16000 one-byte segments: more than any real sender would ask for.
-      {"gso_too_many_segments", same(Inner(Tcp4(), 16000)), 1, "tcp_segment_bad_gso_size"},
+      {"gso_too_many_segments", same(Inner(Tcp4(), 16000)), 1, "gso_segment_bad_gso_size"},
       {"gso_on_ipv6_hop_by_hop", mut(Inner(Tcp6(), 5000), [](Frame& f) { AddHopByHop(f, kIp); }),
-       1400, "tcp_segment_bad_headers"},
+       1400, "gso_segment_bad_headers"},
       {"gso_on_ipv4_options", mut(super, [](Frame& f) { AddIpv4Options(f, kIp); }), 1448, ""},
       {"good_super_frame", same(super), 1448, ""},
       {"good_super_frame_ipv6", same(Inner(Tcp6(), 5000)), 1400, ""},

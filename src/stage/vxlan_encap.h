@@ -1,7 +1,7 @@
 // VxlanEncap: prepends outer Ethernet + IPv4/IPv6 + UDP + VXLAN (RFC 7348)
 // in the packet's headroom; the inner frame is neither copied nor changed.
 //
-// Input (tx direction, after TcpSegment): data at the inner Ethernet frame
+// Input (tx direction, after GsoSegment): data at the inner Ethernet frame
 // (its Ethernet header, and 802.1Q tag if any, in the linear part).
 //   - Outer destination: p->remote (set by FdbForward); when unset — a flood
 //     (out_port == kPortFlood) or an unknown destination — config

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "packet/pool.h"
-#include "stage/tcp_segment.h"
+#include "stage/gso_segment.h"
 #include "wire/checksum.h"
 #include "wire/frame_builder.h"
 #include "wire/test_frames.h"
@@ -298,7 +298,7 @@ TEST_F(VxlanEncapTest, TooBigAgainstInnerMtu) {
   EXPECT_EQ(pool_->available(), pool_->count());
 }
 
-// The TX chain's shape: TcpSegment makes a train, VxlanEncap wraps each
+// The TX chain's shape: GsoSegment makes a train, VxlanEncap wraps each
 // segment in its own headroom. Checked over IPv6 so the UDP checksum covers
 // the segments' fragments.
 TEST_F(VxlanEncapTest, TrainIsEncapsulatedSegmentBySegment) {
@@ -313,7 +313,7 @@ TEST_F(VxlanEncapTest, TrainIsEncapsulatedSegmentBySegment) {
   carrier->gso_size = 1400;
   carrier->remote = V6(2);
   carrier->vni = 5;
-  auto seg = TcpSegment::Create({}).value();
+  auto seg = GsoSegment::Create({}).value();
   Batch b;
   b.Push(carrier);
   StageCounters seg_counters;

@@ -31,6 +31,12 @@ inline wire::InnerSpec Udp4() {
   s.l4_proto = 17;
   return s;
 }
+// ICMP (no L4 header built: the payload follows the IPv4 header).
+inline wire::InnerSpec Icmp4() {
+  wire::InnerSpec s;
+  s.l4_proto = 1;
+  return s;
+}
 // IPv6 2001:db8::<src_last> -> 2001:db8::<dst_last>.
 inline wire::InnerSpec Tcp6(uint8_t src_last = 0x11, uint8_t dst_last = 0x12) {
   wire::InnerSpec s;

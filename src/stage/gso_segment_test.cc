@@ -1,7 +1,7 @@
-// TcpSegment: a super-frame becomes a train of segments whose flattened
+// GsoSegment: a super-frame becomes a train of segments whose flattened
 // bytes are valid frames carrying the original payload in order; errors drop
 // the whole carrier and give every packet back.
-#include "stage/tcp_segment.h"
+#include "stage/gso_segment.h"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +16,7 @@
 #include "wire/ipv6.h"
 #include "wire/parse.h"
 #include "wire/tcp.h"
+#include "wire/udp.h"
 
 namespace mflow {
 namespace {
@@ -32,8 +33,8 @@ Frame Payload(uint32_t n) {
 
 using testing::V6;
 
-// Overwrites the TCP checksum with the folded pseudo-header sum only, as a
-// TAP hands over a CHECKSUM_PARTIAL frame (virtio-net NEEDS_CSUM).
+// Overwrites the TCP or UDP checksum with the folded pseudo-header sum only,
+// as a TAP hands over a CHECKSUM_PARTIAL frame (virtio-net NEEDS_CSUM).
 void MakeChecksumPartial(Frame& f) {
   wire::FrameLayout l;
   ASSERT_EQ(wire::ParseFrame(f.data(), static_cast<uint32_t>(f.size()), &l), wire::ParseResult::kOk);
@@ -42,24 +43,24 @@ void MakeChecksumPartial(Frame& f) {
   if (l.ipv6) {
     wire::Ipv6Header h;
     std::memcpy(&h, f.data() + l.l3_off, sizeof(h));
-    pseudo = wire::PseudoHeaderSumV6(&h, wire::kIpProtoTcp, l4_len);
+    pseudo = wire::PseudoHeaderSumV6(&h, l.l4_proto, l4_len);
   } else {
     wire::Ipv4Header h;
     std::memcpy(&h, f.data() + l.l3_off, sizeof(h));
-    pseudo = wire::PseudoHeaderSumV4(&h, wire::kIpProtoTcp, l4_len);
+    pseudo = wire::PseudoHeaderSumV4(&h, l.l4_proto, l4_len);
   }
   const wire::Be16 c = wire::Be16::FromRaw(wire::ChecksumFold(pseudo));
-  std::memcpy(f.data() + l.l4_off + 16, &c, 2);
+  std::memcpy(f.data() + l.l4_off + (l.l4_proto == wire::kIpProtoTcp ? 16 : 6), &c, 2);
 }
 
-class TcpSegmentTest : public ::testing::Test {
+class GsoSegmentTest : public ::testing::Test {
  protected:
   void SetUp() override {
     big_ = PacketPool::Create({"big", 4, 70000}).value();
     small_ = PacketPool::Create({"small", 128, 2048}).value();
     Make(1500);
   }
-  void Make(uint32_t mtu) { stage_ = TcpSegment::Create({mtu}).value(); }
+  void Make(uint32_t mtu) { stage_ = GsoSegment::Create({mtu}).value(); }
 
   // A carrier holding f: all linear, or the linear part cut at `linear` with
   // the rest as fragments of the given sizes pointing into frag_store_.
@@ -107,6 +108,7 @@ class TcpSegmentTest : public ::testing::Test {
     EXPECT_EQ(carrier->gso_segs, want_segs);
     EXPECT_NE(carrier->flow_hash, 0u);
 
+    const bool tcp = ol.l4_proto == wire::kIpProtoTcp;
     wire::TcpHeader tcp0;
     std::memcpy(&tcp0, f.data() + ol.l4_off, sizeof(tcp0));
     wire::Ipv4Header ip0;
@@ -127,21 +129,32 @@ class TcpSegmentTest : public ::testing::Test {
       ASSERT_EQ(l.payload_len(), want_len);
       // Everything but the patched fields equals the carrier's headers.
       EXPECT_EQ(std::memcmp(buf.data(), f.data(), ol.l3_off), 0);  // L2
-      wire::TcpHeader tcp;
-      std::memcpy(&tcp, buf.data() + l.l4_off, sizeof(tcp));
-      EXPECT_EQ(tcp.seq.host(), tcp0.seq.host() + i * mss);
-      EXPECT_EQ(tcp.ack, tcp0.ack);
-      EXPECT_EQ(tcp.window, tcp0.window);
-      uint8_t want_flags = tcp0.flags;
-      if (i != 0) want_flags &= static_cast<uint8_t>(~wire::kTcpCwr);
-      if (i + 1 != want_segs) want_flags &= static_cast<uint8_t>(~(wire::kTcpFin | wire::kTcpPsh));
-      EXPECT_EQ(tcp.flags, want_flags);
+      ASSERT_EQ(l.l4_proto, ol.l4_proto);
+      if (tcp) {
+        wire::TcpHeader th;
+        std::memcpy(&th, buf.data() + l.l4_off, sizeof(th));
+        EXPECT_EQ(th.seq.host(), tcp0.seq.host() + i * mss);
+        EXPECT_EQ(th.ack, tcp0.ack);
+        EXPECT_EQ(th.window, tcp0.window);
+        uint8_t want_flags = tcp0.flags;
+        if (i != 0) want_flags &= static_cast<uint8_t>(~wire::kTcpCwr);
+        if (i + 1 != want_segs) want_flags &= static_cast<uint8_t>(~(wire::kTcpFin | wire::kTcpPsh));
+        EXPECT_EQ(th.flags, want_flags);
+      } else {
+        // Each segment is a datagram of its own: same ports, its own
+        // length, a checksum that is never 0 ("none").
+        wire::UdpHeader uh;
+        std::memcpy(&uh, buf.data() + l.l4_off, sizeof(uh));
+        EXPECT_EQ(std::memcmp(&uh, f.data() + ol.l4_off, 4), 0);  // ports
+        EXPECT_EQ(uh.length.host(), 8 + want_len);
+        EXPECT_NE(uh.checksum.host(), 0);
+      }
       uint32_t pseudo;
       if (l.ipv6) {
         wire::Ipv6Header ip;
         std::memcpy(&ip, buf.data() + l.l3_off, sizeof(ip));
         EXPECT_EQ(ip.payload_length.host(), l.l4_hdr_len + want_len);
-        pseudo = wire::PseudoHeaderSumV6(&ip, wire::kIpProtoTcp, l.l3_end - l.l4_off);
+        pseudo = wire::PseudoHeaderSumV6(&ip, ol.l4_proto, l.l3_end - l.l4_off);
         EXPECT_TRUE(s->flags & kPktFlagIpv6);
       } else {
         wire::Ipv4Header ip;
@@ -151,12 +164,12 @@ class TcpSegmentTest : public ::testing::Test {
         EXPECT_EQ(ip.id.host(), static_cast<uint16_t>(ip0.id.host() + i));
         EXPECT_EQ(ip.frag_off, ip0.frag_off);
         EXPECT_EQ(ip.ttl, ip0.ttl);
-        pseudo = wire::PseudoHeaderSumV4(&ip, wire::kIpProtoTcp, l.l3_end - l.l4_off);
+        pseudo = wire::PseudoHeaderSumV4(&ip, ol.l4_proto, l.l3_end - l.l4_off);
       }
       EXPECT_EQ(wire::ChecksumFold(wire::ChecksumPartial(buf.data() + l.l4_off,
                                                          l.l3_end - l.l4_off, pseudo)),
                 0xffff)
-          << "TCP checksum does not verify";
+          << "L4 checksum does not verify";
       joined.insert(joined.end(), buf.begin() + l.payload_off(), buf.begin() + l.l3_end);
       // Metadata comes from the carrier.
       EXPECT_EQ(s->seq, carrier->seq);
@@ -167,7 +180,7 @@ class TcpSegmentTest : public ::testing::Test {
       EXPECT_EQ(s->remote, carrier->remote);
       EXPECT_EQ(s->l3_off, l.l3_off);
       EXPECT_EQ(s->l4_off, l.l4_off);
-      EXPECT_EQ(s->l4_proto, wire::kIpProtoTcp);
+      EXPECT_EQ(s->l4_proto, ol.l4_proto);
       EXPECT_EQ(s->gso_size, 0u);
     }
     EXPECT_EQ(i, want_segs);
@@ -182,7 +195,7 @@ class TcpSegmentTest : public ::testing::Test {
 
   std::unique_ptr<PacketPool> big_;
   std::unique_ptr<PacketPool> small_;
-  std::unique_ptr<TcpSegment> stage_;
+  std::unique_ptr<GsoSegment> stage_;
   StageCounters counters_;
   Frame frag_store_;
 };
@@ -193,7 +206,7 @@ Frame Build(const wire::InnerSpec& spec, uint32_t payload) {
   return f;
 }
 
-TEST_F(TcpSegmentTest, Ipv4SuperFrameOf64KiBMakes46Segments) {
+TEST_F(GsoSegmentTest, Ipv4SuperFrameOf64KiBMakes46Segments) {
   wire::InnerSpec spec;
   spec.tcp_seq = 0xfffff000;  // the sequence numbers wrap inside the train
   spec.ip_id = 0xfff0;        // and so do the IP IDs
@@ -212,7 +225,7 @@ TEST_F(TcpSegmentTest, Ipv4SuperFrameOf64KiBMakes46Segments) {
   ExpectPoolsFull();
 }
 
-TEST_F(TcpSegmentTest, Ipv6WithVlanSuperFrame) {
+TEST_F(GsoSegmentTest, Ipv6WithVlanSuperFrame) {
   wire::InnerSpec spec;
   spec.vlan = 100;
   spec.src_ip = V6(1);
@@ -232,7 +245,7 @@ TEST_F(TcpSegmentTest, Ipv6WithVlanSuperFrame) {
 // A GRO-style carrier: some payload in the linear part, the rest in
 // fragments of odd sizes, so chunks straddle fragment boundaries at odd
 // offsets (the checksum must treat the pieces as one byte stream).
-TEST_F(TcpSegmentTest, CarrierWithFragments) {
+TEST_F(GsoSegmentTest, CarrierWithFragments) {
   for (bool v6 : {false, true}) {
     SCOPED_TRACE(v6 ? "ipv6" : "ipv4");
     wire::InnerSpec spec;
@@ -256,7 +269,7 @@ TEST_F(TcpSegmentTest, CarrierWithFragments) {
   }
 }
 
-TEST_F(TcpSegmentTest, HeadersOnlyInLinearPart) {
+TEST_F(GsoSegmentTest, HeadersOnlyInLinearPart) {
   wire::InnerSpec spec;
   Frame f = Build(spec, 5000);
   Batch b;
@@ -268,7 +281,7 @@ TEST_F(TcpSegmentTest, HeadersOnlyInLinearPart) {
   ExpectPoolsFull();
 }
 
-TEST_F(TcpSegmentTest, PayloadOfExactlyOneOrManyFullSegments) {
+TEST_F(GsoSegmentTest, PayloadOfExactlyOneOrManyFullSegments) {
   wire::InnerSpec spec;
   for (uint32_t payload : {1448u, 1448u * 3}) {
     Frame f = Build(spec, payload);
@@ -282,7 +295,7 @@ TEST_F(TcpSegmentTest, PayloadOfExactlyOneOrManyFullSegments) {
   ExpectPoolsFull();
 }
 
-TEST_F(TcpSegmentTest, PoolExhaustionDropsTheWholeCarrier) {
+TEST_F(GsoSegmentTest, PoolExhaustionDropsTheWholeCarrier) {
   small_ = PacketPool::Create({"small", 10, 2048}).value();
   wire::InnerSpec spec;
   Frame f = Build(spec, 65400);
@@ -290,12 +303,12 @@ TEST_F(TcpSegmentTest, PoolExhaustionDropsTheWholeCarrier) {
   b.Push(Carrier(f, 1448));
   Run(b);
   EXPECT_EQ(b.n, 0u);
-  EXPECT_EQ(counters_.drops[TcpSegment::kNoBuffer], 1u);
+  EXPECT_EQ(counters_.drops[GsoSegment::kNoBuffer], 1u);
   EXPECT_EQ(counters_.out, 0u);
   ExpectPoolsFull();
 }
 
-TEST_F(TcpSegmentTest, HeaderPoolBuffersTooSmall) {
+TEST_F(GsoSegmentTest, HeaderPoolBuffersTooSmall) {
   small_ = PacketPool::Create({"tiny", 8, kHeadroom + 64}).value();
   wire::InnerSpec spec;
   spec.src_ip = V6(1);
@@ -305,11 +318,11 @@ TEST_F(TcpSegmentTest, HeaderPoolBuffersTooSmall) {
   b.Push(Carrier(f, 1400));
   Run(b);
   EXPECT_EQ(b.n, 0u);
-  EXPECT_EQ(counters_.drops[TcpSegment::kNoBuffer], 1u);
+  EXPECT_EQ(counters_.drops[GsoSegment::kNoBuffer], 1u);
   ExpectPoolsFull();
 }
 
-TEST_F(TcpSegmentTest, NonGsoFramesAndTrainsPassUnchanged) {
+TEST_F(GsoSegmentTest, NonGsoFramesAndTrainsPassUnchanged) {
   wire::InnerSpec spec;
   const Frame f = Build(spec, 1000);
   Frame big = Build(spec, 4000);
@@ -339,22 +352,76 @@ TEST_F(TcpSegmentTest, NonGsoFramesAndTrainsPassUnchanged) {
   ExpectPoolsFull();
 }
 
-TEST_F(TcpSegmentTest, NotTcp) {
-  wire::InnerSpec udp;
-  udp.l4_proto = wire::kIpProtoUdp;
+// USO: a container's UDP_SEGMENT send (gso_size = the datagram size) leaves
+// as the datagrams it was made of, over IPv4 and IPv6, linear or not.
+TEST_F(GsoSegmentTest, UdpSuperFrameBecomesItsDatagrams) {
+  for (bool v6 : {false, true}) {
+    for (bool frags : {false, true}) {
+      SCOPED_TRACE(std::string(v6 ? "ipv6" : "ipv4") + (frags ? ", fragments" : ", linear"));
+      wire::InnerSpec spec = v6 ? testing::Udp6() : testing::Udp4();
+      spec.ip_id = 0xfffe;          // the IDs wrap inside the train
+      Frame f = Build(spec, 20003);  // 14 datagrams of 1400 and one of 403
+      MakeChecksumPartial(f);
+      const uint32_t hdr = v6 ? 14 + 40 + 8 : 14 + 20 + 8;
+      Batch b;
+      b.Push(frags ? Carrier(f, 1400, hdr + 333, {1, 7001, 4000}) : Carrier(f, 1400));
+      Run(b);
+      ASSERT_EQ(b.n, 1u);
+      EXPECT_EQ(b.pkts[0]->nsegs, 15u);
+      CheckTrain(b.pkts[0], f, 1400);
+      PacketFree(b.pkts[0]);
+      ExpectPoolsFull();
+    }
+  }
+}
+
+// A segment whose UDP sum is 0 carries 0xffff: 0 would say "no checksum".
+TEST_F(GsoSegmentTest, UdpChecksumOfZeroIsSentAsAllOnes) {
+  wire::InnerSpec spec = testing::Udp4();
+  Frame f = Build(spec, 2);
+  wire::FrameLayout l;
+  ASSERT_EQ(wire::ParseFrame(f.data(), static_cast<uint32_t>(f.size()), &l), wire::ParseResult::kOk);
+  // Pick the two payload bytes so that the whole datagram sums to 0xffff
+  // (checksum field 0): then its checksum comes out as 0 before the fix-up.
+  f[l.payload_off()] = 0;
+  f[l.payload_off() + 1] = 0;
+  std::memset(f.data() + l.l4_off + 6, 0, 2);
+  wire::Ipv4Header ip;
+  std::memcpy(&ip, f.data() + l.l3_off, sizeof(ip));
+  const uint32_t sum = wire::ChecksumPartial(f.data() + l.l4_off, l.l3_end - l.l4_off,
+                                             wire::PseudoHeaderSumV4(&ip, wire::kIpProtoUdp, 10));
+  // sum + fill = 0xffff; the sums are over raw (memory order) words.
+  const uint16_t fill = static_cast<uint16_t>(~wire::ChecksumFold(sum));
+  std::memcpy(f.data() + l.payload_off(), &fill, 2);
+  Batch b;
+  b.Push(Carrier(f, 2));
+  Run(b);
+  ASSERT_EQ(b.n, 1u);
+  const Packet* s = b.pkts[0]->segs;
+  ASSERT_NE(s, nullptr);
+  wire::UdpHeader uh;
+  std::memcpy(&uh, s->data + l.l4_off, sizeof(uh));
+  EXPECT_EQ(uh.checksum.host(), 0xffff);
+  PacketFree(b.pkts[0]);
+  ExpectPoolsFull();
+}
+
+TEST_F(GsoSegmentTest, NotTcpOrUdp) {
+  wire::InnerSpec icmp;
+  icmp.l4_proto = 1;
   Frame arp(60, 0);
   arp[12] = 0x08;
   arp[13] = 0x06;
   Batch b;
-  b.Push(Carrier(Build(udp, 3000), 1448));
+  b.Push(Carrier(Build(icmp, 3000), 1448));
   b.Push(Carrier(arp, 1448));
   Run(b);
   EXPECT_EQ(b.n, 0u);
-  EXPECT_EQ(counters_.drops[TcpSegment::kNotTcp], 2u);
+  EXPECT_EQ(counters_.drops[GsoSegment::kNotTcpUdp], 2u);
   ExpectPoolsFull();
 }
 
-TEST_F(TcpSegmentTest, BadHeaders) {
+TEST_F(GsoSegmentTest, BadHeaders) {
   wire::InnerSpec spec;
   Frame f = Build(spec, 3000);
   f.resize(f.size() - 10);  // IP total length now beyond the frame
@@ -364,23 +431,23 @@ TEST_F(TcpSegmentTest, BadHeaders) {
   b.Push(Carrier(runt, 1448));
   Run(b);
   EXPECT_EQ(b.n, 0u);
-  EXPECT_EQ(counters_.drops[TcpSegment::kBadHeaders], 2u);
+  EXPECT_EQ(counters_.drops[GsoSegment::kBadHeaders], 2u);
   ExpectPoolsFull();
 }
 
-TEST_F(TcpSegmentTest, BadGsoSize) {
+TEST_F(GsoSegmentTest, BadGsoSize) {
   wire::InnerSpec spec;
   Batch b;
   b.Push(Carrier(Build(spec, 1000), 1448));  // payload smaller than one segment
   Run(b);
-  EXPECT_EQ(counters_.drops[TcpSegment::kBadGsoSize], 1u);
+  EXPECT_EQ(counters_.drops[GsoSegment::kBadGsoSize], 1u);
   // 20 + 20 + 1448 = 1488 > 1450: the segments could not be encapsulated.
   Make(1450);
   b.Clear();
   b.Push(Carrier(Build(spec, 5000), 1448));
   Run(b);
   EXPECT_EQ(b.n, 0u);
-  EXPECT_EQ(counters_.drops[TcpSegment::kBadGsoSize], 2u);
+  EXPECT_EQ(counters_.drops[GsoSegment::kBadGsoSize], 2u);
   b.Push(Carrier(Build(spec, 5000), 1410));  // 1450 exactly fits
   Run(b);
   EXPECT_EQ(b.n, 1u);
@@ -396,11 +463,11 @@ TEST_F(TcpSegmentTest, BadGsoSize) {
   EXPECT_EQ(b.n, 1u);
   EXPECT_EQ(b.pkts[0]->nsegs, 3u);
   PacketFree(b.pkts[0]);
-  EXPECT_EQ(counters_.drops[TcpSegment::kBadGsoSize], 3u);
+  EXPECT_EQ(counters_.drops[GsoSegment::kBadGsoSize], 3u);
   ExpectPoolsFull();
 }
 
-TEST_F(TcpSegmentTest, TooManyFragments) {
+TEST_F(GsoSegmentTest, TooManyFragments) {
   // Segment 0 would be 1 linear byte + 47 two-byte fragments + 5 bytes of
   // the last fragment: 49 pieces, one more than a packet has slots for.
   wire::InnerSpec spec;
@@ -411,22 +478,22 @@ TEST_F(TcpSegmentTest, TooManyFragments) {
   ASSERT_EQ(b.pkts[0]->nfrags, kMaxFrags);
   Run(b);
   EXPECT_EQ(b.n, 0u);
-  EXPECT_EQ(counters_.drops[TcpSegment::kTooManyFrags], 1u);
+  EXPECT_EQ(counters_.drops[GsoSegment::kTooManyFrags], 1u);
   ExpectPoolsFull();
 }
 
-TEST(TcpSegmentCreateTest, RejectsBadMtu) {
-  EXPECT_FALSE(TcpSegment::Create({10}).ok());
-  EXPECT_FALSE(TcpSegment::Create({70000}).ok());
-  EXPECT_TRUE(TcpSegment::Create({0}).ok());
-  EXPECT_TRUE(TcpSegment::Create({}).ok());
+TEST(GsoSegmentCreateTest, RejectsBadMtu) {
+  EXPECT_FALSE(GsoSegment::Create({10}).ok());
+  EXPECT_FALSE(GsoSegment::Create({70000}).ok());
+  EXPECT_TRUE(GsoSegment::Create({0}).ok());
+  EXPECT_TRUE(GsoSegment::Create({}).ok());
 }
 
-TEST(TcpSegmentCreateTest, DropNamesMatchTheEnum) {
-  auto s = TcpSegment::Create({}).value();
-  ASSERT_EQ(s->drop_reasons().size(), TcpSegment::kNumDrops);
-  EXPECT_EQ(s->drop_reasons()[TcpSegment::kNoBuffer], "no_buffer");
-  EXPECT_EQ(s->name(), "tcp_segment");
+TEST(GsoSegmentCreateTest, DropNamesMatchTheEnum) {
+  auto s = GsoSegment::Create({}).value();
+  ASSERT_EQ(s->drop_reasons().size(), GsoSegment::kNumDrops);
+  EXPECT_EQ(s->drop_reasons()[GsoSegment::kNoBuffer], "no_buffer");
+  EXPECT_EQ(s->name(), "gso_segment");
 }
 
 }  // namespace

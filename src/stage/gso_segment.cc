@@ -1,4 +1,4 @@
-#include "stage/tcp_segment.h"
+#include "stage/gso_segment.h"
 
 #include <algorithm>
 #include <array>
@@ -11,14 +11,15 @@
 #include "wire/ipv6.h"
 #include "wire/parse.h"
 #include "wire/tcp.h"
+#include "wire/udp.h"
 
 namespace mflow {
 namespace {
 
 constexpr uint32_t kMaxSegsPerCarrier = 1024;
 
-constexpr std::array<std::string_view, TcpSegment::kNumDrops> kDropNames = {
-    "not_tcp", "bad_headers", "bad_gso_size", "no_buffer", "too_many_frags",
+constexpr std::array<std::string_view, GsoSegment::kNumDrops> kDropNames = {
+    "not_tcp_udp", "bad_headers", "bad_gso_size", "no_buffer", "too_many_frags",
 };
 
 // ParseFrame checks the IP length against the bytes it is given, so a frame
@@ -86,18 +87,18 @@ class PayloadCursor {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<TcpSegment>> TcpSegment::Create(const TcpSegmentConfig& cfg) {
+StatusOr<std::unique_ptr<GsoSegment>> GsoSegment::Create(const GsoSegmentConfig& cfg) {
   // 68: the smallest MTU IPv4 must support (RFC 791); anything under can
   // not carry a TCP segment with options anyway.
   if (cfg.mtu != 0 && (cfg.mtu < 68 || cfg.mtu > 65535))
-    return Status::Error("tcp_segment: mtu must be 0 (unchecked) or 68..65535, got " +
+    return Status::Error("gso_segment: mtu must be 0 (unchecked) or 68..65535, got " +
                          std::to_string(cfg.mtu));
-  return std::unique_ptr<TcpSegment>(new TcpSegment(cfg.mtu));
+  return std::unique_ptr<GsoSegment>(new GsoSegment(cfg.mtu));
 }
 
-std::span<const std::string_view> TcpSegment::drop_reasons() const { return kDropNames; }
+std::span<const std::string_view> GsoSegment::drop_reasons() const { return kDropNames; }
 
-void TcpSegment::Process(Batch& b, StageContext& ctx) noexcept {
+void GsoSegment::Process(Batch& b, StageContext& ctx) noexcept {
   uint32_t kept = 0;
   uint64_t frames = 0;
   ctx.counters->in += b.n;
@@ -120,14 +121,14 @@ void TcpSegment::Process(Batch& b, StageContext& ctx) noexcept {
   ctx.counters->out += frames;
 }
 
-int TcpSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
+int GsoSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
   HeaderView view;
   MakeHeaderView(p, &view);
   wire::FrameLayout l;
   const wire::ParseResult r = wire::ParseFrame(view.data, view.len, &l);
-  if (r == wire::ParseResult::kNotIp || r == wire::ParseResult::kNotTcpUdp) return kNotTcp;
+  if (r == wire::ParseResult::kNotIp || r == wire::ParseResult::kNotTcpUdp) return kNotTcpUdp;
   if (r != wire::ParseResult::kOk) return kBadHeaders;
-  if (l.l4_proto != wire::kIpProtoTcp) return kNotTcp;
+  const bool tcp = l.l4_proto == wire::kIpProtoTcp;
   const uint32_t hdr_len = l.payload_off();
   if (hdr_len > p->len) return kBadHeaders;  // headers must be linear: we copy them
 
@@ -145,7 +146,7 @@ int TcpSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
   // The carrier's headers, read once; each segment patches its own copy.
   const uint8_t* hdr = p->data;
   wire::TcpHeader tcp0;
-  std::memcpy(&tcp0, hdr + l.l4_off, sizeof(tcp0));
+  if (tcp) std::memcpy(&tcp0, hdr + l.l4_off, sizeof(tcp0));
   wire::Ipv4Header ip4;
   wire::Ipv6Header ip6;
   if (l.ipv6) {
@@ -154,7 +155,7 @@ int TcpSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
     std::memcpy(&ip4, hdr + l.l3_off, sizeof(ip4));
   }
   const uint16_t id0 = l.ipv6 ? 0 : ip4.id.host();
-  const uint32_t seq0 = tcp0.seq.host();
+  const uint32_t seq0 = tcp ? tcp0.seq.host() : 0;
   const uint32_t nsegs = (payload + mss - 1) / mss;
 
   // All header packets in one pool operation: the pool's ring is shared by
@@ -191,7 +192,7 @@ int TcpSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
     if (l.ipv6) {
       ip6.payload_length.set(static_cast<uint16_t>(l4_len));
       std::memcpy(s->data + l.l3_off, &ip6, sizeof(ip6));
-      sum = wire::PseudoHeaderSumV6(&ip6, wire::kIpProtoTcp, l4_len);
+      sum = wire::PseudoHeaderSumV6(&ip6, l.l4_proto, l4_len);
     } else {
       // RFC 791 IDs: consecutive per segment, as a NIC doing TSO would send.
       ip4.total_length.set(static_cast<uint16_t>(ip_hdr_len + l4_len));
@@ -202,25 +203,44 @@ int TcpSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
       const uint32_t ip_sum = wire::ChecksumPartial(s->data + l.l3_off, ip_hdr_len);
       ip4.checksum = wire::Be16::FromRaw(wire::ChecksumFinish(ip_sum));
       std::memcpy(s->data + l.l3_off, &ip4, sizeof(ip4));
-      sum = wire::PseudoHeaderSumV4(&ip4, wire::kIpProtoTcp, l4_len);
+      sum = wire::PseudoHeaderSumV4(&ip4, l.l4_proto, l4_len);
     }
 
-    wire::TcpHeader tcp = tcp0;
-    tcp.seq.set(seq0 + off);
-    uint8_t clear = 0;
-    if (i != 0) clear |= wire::kTcpCwr;  // congestion window reduced: said once
-    if (i + 1 != nsegs) clear |= wire::kTcpFin | wire::kTcpPsh;  // end of the data
-    tcp.flags = static_cast<uint8_t>(tcp0.flags & ~clear);
-    tcp.checksum = wire::Be16{};
-    std::memcpy(s->data + l.l4_off, &tcp, sizeof(tcp));
+    uint8_t* l4 = s->data + l.l4_off;
+    wire::TcpHeader th;
+    wire::UdpHeader uh;
+    if (tcp) {
+      th = tcp0;
+      th.seq.set(seq0 + off);
+      uint8_t clear = 0;
+      if (i != 0) clear |= wire::kTcpCwr;  // congestion window reduced: said once
+      if (i + 1 != nsegs) clear |= wire::kTcpFin | wire::kTcpPsh;  // end of the data
+      th.flags = static_cast<uint8_t>(tcp0.flags & ~clear);
+      th.checksum = wire::Be16{};
+      std::memcpy(l4, &th, sizeof(th));
+    } else {
+      std::memcpy(&uh, l4, sizeof(uh));
+      uh.length.set(static_cast<uint16_t>(l4_len));
+      uh.checksum = wire::Be16{};
+      std::memcpy(l4, &uh, sizeof(uh));
+    }
 
-    // TCP header (options included) and the payload fragments as one stream.
+    // L4 header (TCP options included) and the payload fragments as one
+    // stream.
     std::array<wire::ChecksumPiece, 1 + kMaxFrags> pieces;
-    pieces[0] = {s->data + l.l4_off, l.l4_hdr_len};
+    pieces[0] = {l4, l.l4_hdr_len};
     for (uint16_t f = 0; f < s->nfrags; ++f) pieces[1u + f] = {s->frags[f].data, s->frags[f].len};
-    sum = wire::ChecksumSg(pieces.data(), 1u + s->nfrags, sum);
-    tcp.checksum = wire::Be16::FromRaw(wire::ChecksumFinish(sum));
-    std::memcpy(s->data + l.l4_off, &tcp, sizeof(tcp));
+    uint16_t csum = wire::ChecksumFinish(wire::ChecksumSg(pieces.data(), 1u + s->nfrags, sum));
+    if (tcp) {
+      th.checksum = wire::Be16::FromRaw(csum);
+      std::memcpy(l4, &th, sizeof(th));
+    } else {
+      // 0 and 0xffff are the same sum, but a UDP checksum of 0 means "none"
+      // (and is invalid over IPv6): send 0xffff.
+      if (csum == 0) csum = 0xffff;
+      uh.checksum = wire::Be16::FromRaw(csum);
+      std::memcpy(l4, &uh, sizeof(uh));
+    }
 
     s->seq = p->seq;
     s->flow_hash = p->flow_hash;
@@ -230,7 +250,7 @@ int TcpSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
     s->remote = p->remote;
     s->l3_off = static_cast<uint8_t>(l.l3_off);
     s->l4_off = static_cast<uint8_t>(l.l4_off);
-    s->l4_proto = wire::kIpProtoTcp;
+    s->l4_proto = l.l4_proto;
     s->flags = l.ipv6 ? kPktFlagIpv6 : 0;
   }
   p->gso_segs = static_cast<uint16_t>(nsegs);
