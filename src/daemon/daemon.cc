@@ -188,6 +188,9 @@ StatusOr<uint16_t> Daemon::AddPort(const PortConfig& p) {
   if (cfg_.tso && offloads.find("tso4") == std::string::npos)
     LogWarn("TAP refused TSO: the container will send MTU-sized frames",
             {{"port", p.name}, {"offloads", offloads}});
+  else if (cfg_.tso && offloads.find("uso4") == std::string::npos)
+    LogInfo("TAP refused USO (Linux 6.2+): the container's kernel segments its UDP_SEGMENT sends",
+            {{"port", p.name}, {"offloads", offloads}});
   if (Status s = taps_->Add(id, p.vni, std::move(dev).value()); !s.ok()) return s;
   ports_[p.name] = id;
   LogInfo("port added", {{"name", p.name},
