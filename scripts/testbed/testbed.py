@@ -9,6 +9,11 @@ For every topology x offloads x test x repeat it runs one measurement:
            (iperf3), receiver TcpExtTCPOFOQueue and TcpRetransSegs (nstat deltas, per namespace)
   udp64    iperf3 -u -b 0 -l 64: receiver Gbit/s (UDP payload), pps, loss
   udp1400  iperf3 -u -b 0 -l 1400: the same
+  udp1400p   (optional) 1400 B datagrams paced at --paced-rate per second, one send each
+             (scripts/testbed/xfer.py, every datagram checked for content and order): the
+             figure is the CPU per GB, not the rate
+  udp1400gso (optional) the same, sent 16 at a time with UDP_SEGMENT: the container's TAP
+             hands mflowd one super-frame per send (USO), the kernel overlay one GSO skb
   latency  sockperf ping-pong (UDP, 64 B): round-trip time p50 / p99 in microseconds, client
            and server pinned to CPU 0 (--latency-cpu) so that the figure is the network path's,
            not the VM's cross-core wake-up (~40 us each way here)
@@ -41,7 +46,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import topo  # noqa: E402
 from topo import TestbedError, log, run, spawn, finish, stop  # noqa: E402
 
-TESTS = ("tcp", "udp64", "udp1400", "latency")
+TESTS = ("tcp", "udp64", "udp1400", "latency")  # the default set
+OPTIONAL_TESTS = ("udp1400p", "udp1400gso")
+XFER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xfer.py")
+XFER_PORT = 5301
+PACED_RATE = [50000]  # --paced-rate
 IPERF_PORT = 5201
 SOCKPERF_PORT = 11111
 START = time.monotonic()
@@ -212,6 +221,51 @@ def test_udp(tb, ep, dur, size) -> dict:
     return r
 
 
+def test_paced_udp(tb, ep, dur, gso: int) -> dict:
+    """Paced 1400 B datagrams through xfer.py: the same load with and without UDP_SEGMENT, so
+    that the CPU per GB compares the two ways of sending (USO against one send per datagram)."""
+    rate = PACED_RATE[0]
+    count = max(1, int(rate * dur))
+    size = 1400
+    server = start_server(ep.server_ns, [sys.executable, XFER, "udp-server", "--bind",
+                                         ep.server_addr, "--port", str(XFER_PORT), "--count",
+                                         str(count), "--timeout", str(dur + 20), "--idle", "2"],
+                          XFER_PORT, "udp")
+    try:
+        with Sample(tb, ep) as s:
+            cp = run([sys.executable, XFER, "udp-client", "--connect", ep.server_addr, "--port",
+                      str(XFER_PORT), "--count", str(count), "--rate", str(rate), "--sizes",
+                      str(size), "--gso", str(gso)], ns=ep.client_ns, timeout=dur + 30,
+                     check=False)
+            rc, out, err = finish(server, dur + 25)
+            sample = s.finish()
+    finally:
+        stop(server)
+    try:
+        cli, srv = json.loads(cp.stdout), json.loads(out)
+    except ValueError:
+        raise TestbedError(f"xfer.py failed ({cp.returncode}, {rc}): "
+                           f"{(cp.stderr + err).strip()[-300:]}")
+    if "error" in cli or "error" in srv:
+        raise TestbedError(f"xfer.py: client {cli.get('error', 'ok')}, server "
+                           f"{srv.get('error', 'ok')}")
+    if srv["corrupted"] or srv["bad_length"] or srv["duplicates"] or srv["out_of_order"]:
+        raise TestbedError(f"xfer.py: datagrams damaged or reordered: {srv}")
+    got = srv["received"]
+    secs = sample["wall_s"]
+    r = {
+        "gbps": got * size * 8 / secs / 1e9,
+        "bytes": got * size,
+        "pps": got / secs,
+        "sent_packets": cli["sent"],
+        "received_packets": got,
+        "sends": cli["sends"],
+        "loss_pct": round(100.0 * (1 - got / cli["sent"]), 3) if cli["sent"] else None,
+    }
+    r.update(sample_fields(sample, got * size))
+    return r
+
+
 def test_latency(tb, ep, dur) -> dict:
     server = start_server(ep.server_ns, LATENCY_PIN + ["sockperf", "sr", "-i", ep.server_addr,
                                                        "-p", str(SOCKPERF_PORT)],
@@ -252,6 +306,10 @@ def run_test(tb: topo.Testbed, test: str, dur: float) -> dict:
         return test_udp(tb, ep, dur, 1400)
     if test == "latency":
         return test_latency(tb, ep, dur)
+    if test == "udp1400p":
+        return test_paced_udp(tb, ep, dur, 0)
+    if test == "udp1400gso":
+        return test_paced_udp(tb, ep, dur, 16)
     raise TestbedError(f"unknown test {test}")
 
 
@@ -329,7 +387,8 @@ def fmt(v, spec, none="-"):
 
 
 def print_table(records: list[dict], out=sys.stdout) -> None:
-    hdr = (f"{'topology':<16} {'offl':<4} {'test':<8}| {'Gbit/s':>7} {'[min..max]':<16}|"
+    tw = max([8] + [len(r["test"]) for r in records])
+    hdr = (f"{'topology':<16} {'offl':<4} {'test':<{tw}}| {'Gbit/s':>7} {'[min..max]':<16}|"
            f" {'x kernel':>8} {'[min..max]':<12}| {'Mpps':>6} {'loss%':>6} |"
            f" {'p50/p99 us':>13} | {'retr':>6} {'ofo':>6} {'ooo':>5} |"
            f" {'CPU s/GB':>8} {'mflowd':>7} {'cores':>5}")
@@ -338,7 +397,7 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
     for r in records:
         if not r["repeats"]:
             err = (r["errors"] or ["no result"])[0].splitlines()[0][:90]
-            print(f"{r['topology']:<16} {r['offloads']:<4} {r['test']:<8}| FAILED: {err}", file=out)
+            print(f"{r['topology']:<16} {r['offloads']:<4} {r['test']:<{tw}}| FAILED: {err}", file=out)
             continue
         g = ""
         if r["gbps"] is not None:
@@ -347,7 +406,7 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
         rs = f"{rk['median']:8.2f} [{rk['min']:4.2f}..{rk['max']:4.2f}]" if rk else f"{'':8} {'':12}"
         lat = (f"{r['p50_us']:6.1f}/{r['p99_us']:6.1f}" if r["p50_us"] is not None else "")
         pps = fmt(r["pps"] / 1e6 if r["pps"] is not None else None, "6.3f", "")
-        print(f"{r['topology']:<16} {r['offloads']:<4} {r['test']:<8}| {g:<24}|"
+        print(f"{r['topology']:<16} {r['offloads']:<4} {r['test']:<{tw}}| {g:<24}|"
               f" {rs:<21}| {pps:>6} {fmt(r['loss_pct'], '6.2f', ''):>6} |"
               f" {lat:>13} | {fmt(r['retransmits'], '6.0f', ''):>6}"
               f" {fmt(r['tcp_ofo'], '6.0f', ''):>6} {fmt(r['mflow_out_of_order'], '5d'):>5} |"
@@ -361,6 +420,9 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
           "repeats (must be 0).\nCPU s/GB: busy CPU-seconds (niced time excluded) of the whole machine per GB "
           "received; mflowd: both daemons' CPU-seconds per GB; cores: busy cores during the "
           "run.", file=out)
+    if any(r["test"] in OPTIONAL_TESTS for r in records):
+        print("udp1400p/udp1400gso: paced at the same rate (xfer.py, every datagram checked), so "
+              "compare their CPU s/GB, not their Gbit/s.", file=out)
     bg = [x["background_busy_cores"] for r in records for x in r.get("runs", [])
           if x.get("background_busy_cores") is not None]
     if bg and max(bg) > 0.2:
@@ -496,7 +558,11 @@ def main() -> int:
     ap.add_argument("--topologies", default=",".join(topo.TOPOLOGIES),
                     help="comma list of " + ",".join(topo.TOPOLOGIES) + " (default all)")
     ap.add_argument("--offloads", default="on,off", help="comma list of on,off (default both)")
-    ap.add_argument("--tests", default=",".join(TESTS), help="comma list of " + ",".join(TESTS))
+    ap.add_argument("--tests", default=",".join(TESTS),
+                    help="comma list of " + ",".join(TESTS + OPTIONAL_TESTS) + " (default: "
+                         + ",".join(TESTS) + ")")
+    ap.add_argument("--paced-rate", type=int, default=PACED_RATE[0],
+                    help="datagrams per second in udp1400p and udp1400gso (50000)")
     ap.add_argument("--duration", type=float, default=10, help="seconds per measurement (10)")
     ap.add_argument("--repeats", type=int, default=3, help="repeats; median [min..max] (3)")
     ap.add_argument("--order", choices=("interleaved", "grouped"), default="interleaved",
@@ -530,7 +596,10 @@ def main() -> int:
 
     args.topologies = parse_list(args.topologies, topo.TOPOLOGIES, "topology")
     args.offloads = parse_list(args.offloads, ("on", "off"), "offloads")
-    args.tests = parse_list(args.tests, TESTS, "test")
+    args.tests = parse_list(args.tests, TESTS + OPTIONAL_TESTS, "test")
+    if args.paced_rate < 1:
+        raise SystemExit("testbed: --paced-rate >= 1")
+    PACED_RATE[0] = args.paced_rate
     if args.repeats < 1 or args.duration <= 0:
         raise SystemExit("testbed: --repeats >= 1 and --duration > 0")
     preflight(args)
