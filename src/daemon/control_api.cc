@@ -59,7 +59,8 @@ json Daemon::EngineJson(const char* name, uint32_t path) const {
                        {"rx_bursts", w.rx_bursts},
                        {"rx_packets", w.rx_packets},
                        {"sleeps", w.sleeps},
-                       {"pushback_waits", w.pushback_waits}});
+                       {"pushback_waits", w.pushback_waits},
+                       {"mice_handoffs", w.mice_handoffs}});
   return {{"name", name},
           {"mode", SteeringModeName(e.config().mode)},
           {"microflow_size", e.microflow_size(path)},
@@ -72,6 +73,9 @@ json Daemon::EngineJson(const char* name, uint32_t path) const {
           {"empty_microflows", s.empty_microflows},
           {"out_of_order", s.out_of_order},
           {"overflowed", s.overflowed},
+          {"mice_placement", {{"now", s.mice_spread ? "peer" : "home"},
+                              {"trials", s.placement_trials},
+                              {"peer_wins", s.placement_spread_wins}}},
           {"drops", s.drops()}};
 }
 

@@ -29,6 +29,25 @@ std::optional<SteeringMode> ParseSteeringMode(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view MicePlacementName(MicePlacementMode m) {
+  switch (m) {
+    case MicePlacementMode::kAuto:
+      return "auto";
+    case MicePlacementMode::kHome:
+      return "home";
+    case MicePlacementMode::kPeer:
+      return "peer";
+  }
+  return "?";
+}
+
+std::optional<MicePlacementMode> ParseMicePlacement(std::string_view s) {
+  if (s == "auto") return MicePlacementMode::kAuto;
+  if (s == "home") return MicePlacementMode::kHome;
+  if (s == "peer") return MicePlacementMode::kPeer;
+  return std::nullopt;
+}
+
 bool ClassifyRx(const Packet* p, wire::FlowKey* key) {
   return wire::ClassifyVxlanOuter(p->data, p->len, key);
 }
@@ -333,6 +352,16 @@ bool Engine::TryRx(Worker& w) {
   if (stop_requested_.load(std::memory_order_acquire) ||
       rx_role_.exchange(true, std::memory_order_acquire))
     return false;
+  if (cfg_.mode == SteeringMode::kMicroflow && cfg_.workers > 1 &&
+      cfg_.mice_placement != MicePlacementMode::kHome) {
+    const uint64_t now_ms = MonotonicNs() / 1000000;
+    const bool elephant = now_ms - last_elephant_ms_ < kElephantActiveMs;
+    mice_spread_ = elephant && (cfg_.mice_placement == MicePlacementMode::kPeer ||
+                                placement_.Spread(now_ms, elephant_pkts_));
+    mice_spread_now_.store(mice_spread_, std::memory_order_relaxed);
+    placement_trials_.store(placement_.trials(), std::memory_order_relaxed);
+    placement_wins_.store(placement_.spread_wins(), std::memory_order_relaxed);
+  }
   // Every path, each time round: what we just delivered into one side may
   // have produced its reply on another (a container's ACK in its TAP).
   bool got = false;
@@ -376,6 +405,10 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
     last = f;
     p->seq = f->next_pkt_seq++;
     UpdateElephant(path, f, p, now_ms);
+    if (f->elephant) {  // for MicePlacement: what the elephants move
+      elephant_pkts_ += std::max<uint32_t>(1, p->gso_segs);
+      last_elephant_ms_ = now_ms;
+    }
     if (f->open == nullptr) {
       f->open = AllocMicroFlow(w, path);
       f->open->flow = f;
@@ -413,7 +446,7 @@ void Engine::Dispatch(Worker& w, Path& path, FlowState* f) {
   mf->seq = f->next_mf_seq++;
   // Nothing of the flow in flight: it may change worker (and lane).
   const bool idle = f->issued_mfs == f->released_mfs.load(std::memory_order_acquire);
-  const uint32_t target = PickWorker(path, f, w.id, idle);
+  const uint32_t target = PickWorker(w, path, f, idle);
   if (cfg_.mode == SteeringMode::kMicroflow) {
     // Rule 2: join the flow's ordered queue before any worker sees it.
     // Rule 5: when the flow is at its bound, push back (help, retry).
@@ -551,6 +584,9 @@ EngineStats Engine::Stats(uint32_t path) const {
   for (uint32_t i = 0; i < p.flows->capacity(); ++i) add_flow(p.flows->at(i));
   add_flow(p.flows->overflow());
   s.overflowed = p.flows->overflowed_packets();
+  s.placement_trials = placement_trials_.load(std::memory_order_relaxed);
+  s.placement_spread_wins = placement_wins_.load(std::memory_order_relaxed);
+  s.mice_spread = mice_spread_now_.load(std::memory_order_relaxed);
   return s;
 }
 

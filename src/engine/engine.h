@@ -44,6 +44,7 @@
 #include "common/status.h"
 #include "engine/flow_merge.h"
 #include "engine/flow_table.h"
+#include "engine/mice_placement.h"
 #include "engine/microflow.h"
 #include "engine/parker.h"
 #include "engine/port.h"
@@ -56,6 +57,13 @@ namespace mflow {
 enum class SteeringMode { kFlow, kStage, kMicroflow };
 std::string_view SteeringModeName(SteeringMode m);
 std::optional<SteeringMode> ParseSteeringMode(std::string_view s);
+
+// microflow mode: where the mice beside a running elephant go (MicePlacement,
+// PickWorker). auto: measured, home or peer; home: the worker that read them
+// (no wake-up); peer: the least loaded other worker.
+enum class MicePlacementMode { kAuto, kHome, kPeer };
+std::string_view MicePlacementName(MicePlacementMode m);
+std::optional<MicePlacementMode> ParseMicePlacement(std::string_view s);
 
 // Finds the flow of a packet at the split point; false = unclassifiable
 // (the packet still goes through the stages, which will name its fault).
@@ -100,6 +108,7 @@ struct EngineConfig {
   Classifier classify = ClassifyRx;
   uint32_t idle_spins = 2000;        // polls before an idle worker sleeps
   uint32_t max_sleep_us = 1000;      // longest sleep of an idle worker
+  MicePlacementMode mice_placement = MicePlacementMode::kAuto;  // microflow mode
 };
 
 struct StageStats {
@@ -118,6 +127,7 @@ struct WorkerStats {
   uint64_t rx_packets = 0;
   uint64_t sleeps = 0;
   uint64_t pushback_waits = 0;  // split point waited for a bounded queue
+  uint64_t mice_handoffs = 0;   // mice micro-flows handed to a peer (MicePlacement)
   uint64_t cpu_ns = 0;          // thread CPU time (set at Stop)
 };
 
@@ -131,6 +141,11 @@ struct EngineStats {
   uint64_t empty_microflows = 0;
   uint64_t out_of_order = 0;  // packets released below an earlier one of their flow: must be 0
   uint64_t overflowed = 0;    // packets that found no flow slot (shared the overflow flow)
+  // Mice placement beside elephants (microflow mode, engine-wide): trials
+  // run, trials a peer won, and whether mice go to a peer now.
+  uint64_t placement_trials = 0;
+  uint64_t placement_spread_wins = 0;
+  bool mice_spread = false;
   uint64_t drops() const;
 };
 
@@ -192,7 +207,7 @@ class Engine {
 
   // Mode-specific parts (flow_mode.cc, stage_mode.cc, microflow_mode.cc).
   // idle: nothing of f is in flight (issued == released micro-flows).
-  uint32_t PickWorker(const Path& path, FlowState* f, uint32_t self, bool idle);
+  uint32_t PickWorker(Worker& w, const Path& path, FlowState* f, bool idle);
   void ProcessFlow(Worker& w, MicroFlow* mf);
   void ProcessStage(Worker& w, MicroFlow* mf);
   void ProcessMicroflow(Worker& w, MicroFlow* mf);
@@ -208,12 +223,24 @@ class Engine {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stop_requested_{false};  // Stop() wants the RX role: do not take it
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
+  // Mice placement (microflow mode), all under the RX role: packets of
+  // elephants dispatched so far (on the wire), when the last one was, and
+  // whether mice go to a peer this round. The atomics are for Stats().
+  MicePlacement placement_;
+  uint64_t elephant_pkts_ = 0;
+  uint64_t last_elephant_ms_ = 0;
+  bool mice_spread_ = false;
+  std::atomic<bool> mice_spread_now_{false};
+  std::atomic<uint64_t> placement_trials_{0};
+  std::atomic<uint64_t> placement_wins_{0};
   bool started_ = false;
   bool ports_wait_ = false;  // every path's port can block (RxPort::WaitFds)
   // Longest block in the ports or park of an idle worker when the ports can
   // wait: wake-ups come from the ports or from dispatch, so this only bounds
   // how long a lost wake-up could last.
   static constexpr int kPortWaitMs = 1000;
+  // An elephant counts as running for this long after its last packet.
+  static constexpr uint64_t kElephantActiveMs = 20;
 };
 
 }  // namespace mflow

@@ -208,6 +208,46 @@ TEST(Engine, TwoPathsShareTheWorkersAndKeepTheirOwnOrderAndCounters) {
   }
 }
 
+// Mice beside an elephant on a peer (mice_placement peer) or at home: either
+// way every flow arrives complete and in order; only `peer` hands them off.
+TEST(Engine, MicePlacementKeepsOrderWhereverMiceRun) {
+  for (MicePlacementMode placement :
+       {MicePlacementMode::kPeer, MicePlacementMode::kHome, MicePlacementMode::kAuto}) {
+    SCOPED_TRACE(std::string(MicePlacementName(placement)));
+    TrafficPath rx(bench::Direction::kRx, 16, 20000, 0);  // an elephant, every 3rd packet a mouse
+    TrafficPath tx(bench::Direction::kTx, 4, 200, 44);
+    EnginePath txp = tx.Path();
+    txp.microflow_size = 4;
+    EngineConfig ec = ModeConfig({SteeringMode::kMicroflow, 2, MergeKind::kOrderedQueue, 32});
+    ec.mice_placement = placement;
+    auto engine = Engine::Create(ec, {rx.Path(), txp});
+    ASSERT_TRUE(engine.ok()) << engine.status().message();
+    Engine& e = **engine;
+    e.Start();
+    EXPECT_TRUE(WaitFor([&] { return rx.Done() && tx.Done(); })) << "delivery stalled";
+    rx.src->Stop();
+    tx.src->Stop();
+    e.Stop();
+    for (TrafficPath* t : {&rx, &tx}) {
+      const bench::SinkTotals st = t->sink.Totals();
+      EXPECT_EQ(st.segments, t->want);
+      EXPECT_EQ(st.out_of_order, 0u);
+      EXPECT_EQ(st.gaps, 0u);
+    }
+    const EngineStats rs = e.Stats(0);
+    EXPECT_EQ(rs.out_of_order + e.Stats(1).out_of_order, 0u);
+    EXPECT_GT(rs.elephants, 0u);
+    uint64_t handoffs = 0;
+    for (uint32_t p = 0; p < 2; ++p)
+      for (const auto& w : e.Stats(p).workers) handoffs += w.mice_handoffs;
+    if (placement == MicePlacementMode::kPeer) {
+      EXPECT_GT(handoffs, 0u);
+    } else if (placement == MicePlacementMode::kHome) {
+      EXPECT_EQ(handoffs, 0u);
+    }
+  }
+}
+
 // ---- synthetic traffic for fault injection ----
 // Packets carry (flow, seq) in their first 12 bytes; the classifier keys on
 // the flow; a test stage drops and stalls; the sink records what arrives.

@@ -9,7 +9,8 @@
 
 namespace mflow {
 
-uint32_t Engine::PickWorker(const Path& path, FlowState* f, uint32_t self, bool idle) {
+uint32_t Engine::PickWorker(Worker& sw, const Path& path, FlowState* f, bool idle) {
+  const uint32_t self = sw.id;
   if (cfg_.mode == SteeringMode::kStage) return 0;  // the pipeline's first group
   // A flow with nothing in flight may move without reordering: no earlier
   // packet of it is queued or being processed (the rule RFS uses to migrate
@@ -28,7 +29,7 @@ uint32_t Engine::PickWorker(const Path& path, FlowState* f, uint32_t self, bool 
     case SteeringMode::kMicroflow:
       break;
   }
-  // microflow: spread elephants, keep mice home. An elephant's micro-flow
+  // microflow: spread elephants, keep mice home (or not: below). An elephant's micro-flow
   // goes to the worker with the fewest queued micro-flows, and among equals
   // to the splitting worker itself: the packets it has just read are hot in
   // its cache, so keeping them saves a cross-core transfer of every header.
@@ -52,6 +53,23 @@ uint32_t Engine::PickWorker(const Path& path, FlowState* f, uint32_t self, bool 
       }
     }
     f->rr = (f->rr + 1) % cfg_.workers;
+    return best;
+  }
+  // Beside a running elephant, MicePlacement may have found that mice are
+  // better off on a peer (a core to spare, slow deliveries): the least loaded
+  // one. The merge keeps a mouse flow in order wherever its micro-flows run.
+  if (mice_spread_) {
+    uint32_t best = self;
+    uint32_t best_len = ~0u;
+    for (uint32_t i = 1; i < cfg_.workers; ++i) {
+      const uint32_t w = (self + i) % cfg_.workers;
+      const uint32_t len = workers_[w]->mice.size() + workers_[w]->ring.size();
+      if (len < best_len) {
+        best = w;
+        best_len = len;
+      }
+    }
+    ++sw.stats[path.id].mice_handoffs;
     return best;
   }
   return f->home;

@@ -1,0 +1,45 @@
+#include "engine/mice_placement.h"
+
+namespace mflow {
+
+void MicePlacement::StartEpoch(uint64_t now_ms, uint64_t pkts, bool spread) {
+  spread_ = spread;
+  epoch_start_ms_ = now_ms;
+  epoch_start_pkts_ = pkts;
+}
+
+bool MicePlacement::Spread(uint64_t now_ms, uint64_t elephant_pkts) {
+  if (!started_ || (!in_trial_ && now_ms >= hold_until_ms_)) {
+    // A new trial.
+    started_ = true;
+    in_trial_ = true;
+    epoch_ = 0;
+    pkts_[0] = pkts_[1] = 0;
+    ms_[0] = ms_[1] = 0;
+    StartEpoch(now_ms, elephant_pkts, false);
+    return spread_;
+  }
+  if (!in_trial_ || now_ms - epoch_start_ms_ < kEpochMs) return spread_;
+
+  // An epoch ended: book it under its placement. A gap with no RX rounds
+  // (no elephant for a while) counts as a slow epoch, which is what it was.
+  const int k = spread_ ? 1 : 0;
+  pkts_[k] += elephant_pkts - epoch_start_pkts_;
+  ms_[k] += now_ms - epoch_start_ms_;
+  if (++epoch_ < kTrialEpochs) {
+    StartEpoch(now_ms, elephant_pkts, !spread_);
+    return spread_;
+  }
+  // The trial is over: compare the rates (packets per ms, cross-multiplied).
+  const double home = static_cast<double>(pkts_[0]) * static_cast<double>(ms_[1]);
+  const double peer = static_cast<double>(pkts_[1]) * static_cast<double>(ms_[0]);
+  const bool win = pkts_[1] > 0 && peer > home * kMinGain;
+  ++trials_;
+  if (win) ++wins_;
+  in_trial_ = false;
+  hold_until_ms_ = now_ms + kHoldMs;
+  StartEpoch(now_ms, elephant_pkts, win);
+  return spread_;
+}
+
+}  // namespace mflow

@@ -1,0 +1,72 @@
+// MicePlacement: a trial alternates home and peer epochs, the peer must win
+// clearly, the winner holds until the next trial.
+#include "engine/mice_placement.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace mflow {
+namespace {
+
+using MP = MicePlacement;
+
+// Drives p through one trial from t, feeding rate_home / rate_peer packets
+// per ms in each placement's epochs, with a call every ms; returns the time
+// the trial ended.
+uint64_t RunTrial(MP& p, uint64_t t, uint64_t* pkts, uint64_t rate_home, uint64_t rate_peer) {
+  const uint64_t trials = p.trials();
+  while (p.trials() == trials) {
+    const bool spread = p.Spread(t, *pkts);
+    *pkts += spread ? rate_peer : rate_home;
+    ++t;
+    if (t > 100000) ADD_FAILURE() << "trial never ended";
+  }
+  return t;
+}
+
+TEST(MicePlacementTest, TrialAlternatesEpochsHomeFirst) {
+  MP p;
+  uint64_t pkts = 0;
+  std::vector<bool> seen;
+  for (uint64_t t = 0; t < MP::kTrialEpochs * MP::kEpochMs; ++t) {
+    const bool s = p.Spread(1000 + t, pkts);
+    if (t % MP::kEpochMs == 1) seen.push_back(s);
+    ++pkts;
+  }
+  ASSERT_EQ(seen.size(), MP::kTrialEpochs);
+  for (uint32_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i % 2 == 1) << "epoch " << i;
+}
+
+TEST(MicePlacementTest, PeerWinsOnlyClearly) {
+  MP p;
+  uint64_t pkts = 0;
+  uint64_t t = RunTrial(p, 1000, &pkts, 100, 130);  // peer 30 % faster
+  EXPECT_TRUE(p.spread());
+  EXPECT_EQ(p.spread_wins(), 1u);
+  // Held: no trial until kHoldMs have passed, whatever the rates.
+  for (uint64_t end = t + MP::kHoldMs - 1; t < end; ++t) ASSERT_TRUE(p.Spread(t, pkts += 1));
+  EXPECT_EQ(p.trials(), 1u);
+  // The next trial: equal rates, home wins (no wake-ups for nothing).
+  t = RunTrial(p, t + 1, &pkts, 100, 100);
+  EXPECT_FALSE(p.spread());
+  EXPECT_EQ(p.trials(), 2u);
+  EXPECT_EQ(p.spread_wins(), 1u);
+  // Just under the margin: still home.
+  t = RunTrial(p, t + MP::kHoldMs, &pkts, 100, 104);
+  EXPECT_FALSE(p.spread());
+  // And a slower peer never wins.
+  RunTrial(p, t + MP::kHoldMs, &pkts, 100, 50);
+  EXPECT_FALSE(p.spread());
+  EXPECT_EQ(p.trials(), 4u);
+}
+
+TEST(MicePlacementTest, NoElephantPacketsMeansHome) {
+  MP p;
+  uint64_t pkts = 0;
+  RunTrial(p, 5, &pkts, 0, 0);
+  EXPECT_FALSE(p.spread());
+}
+
+}  // namespace
+}  // namespace mflow
