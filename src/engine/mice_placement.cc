@@ -1,5 +1,7 @@
 #include "engine/mice_placement.h"
 
+#include <algorithm>
+
 namespace mflow {
 
 void MicePlacement::StartEpoch(uint64_t now_ms, uint64_t pkts, bool spread) {
@@ -34,10 +36,12 @@ bool MicePlacement::Spread(uint64_t now_ms, uint64_t elephant_pkts) {
   const double home = static_cast<double>(pkts_[0]) * static_cast<double>(ms_[1]);
   const double peer = static_cast<double>(pkts_[1]) * static_cast<double>(ms_[0]);
   const bool win = pkts_[1] > 0 && peer > home * kMinGain;
+  if (trials_ != 0) hold_ms_ = win == last_win_ ? std::min(2 * hold_ms_, kMaxHoldMs) : kHoldMs;
+  last_win_ = win;
   ++trials_;
   if (win) ++wins_;
   in_trial_ = false;
-  hold_until_ms_ = now_ms + kHoldMs;
+  hold_until_ms_ = now_ms + hold_ms_;
   StartEpoch(now_ms, elephant_pkts, win);
   return spread_;
 }

@@ -12,7 +12,7 @@
 // takes the spare core (idle CPU and CPU pressure move with the choice). So
 // the engine measures. In a trial it alternates the two placements every
 // epoch and counts the packets its elephants moved in each; then it holds the
-// winner for a while, and tries again. A peer must win clearly (kMinGain):
+// winner for a while (longer each time the same one wins), and tries again. A peer must win clearly (kMinGain):
 // with no difference, home saves the wake-ups.
 //
 // Thread-compatible: driven by the RX role (one holder at a time).
@@ -26,7 +26,11 @@ class MicePlacement {
  public:
   static constexpr uint64_t kEpochMs = 100;   // one placement, measured
   static constexpr uint32_t kTrialEpochs = 6;  // alternating, home first
-  static constexpr uint64_t kHoldMs = 3000;   // the winner, before the next trial
+  // The winner holds kHoldMs before the next trial; each time the same
+  // placement wins again the hold doubles, up to kMaxHoldMs, so that a
+  // steady load pays for few trials (their other placement's epochs).
+  static constexpr uint64_t kHoldMs = 3000;
+  static constexpr uint64_t kMaxHoldMs = 24000;
   static constexpr double kMinGain = 1.05;    // a peer must move 5 % more
 
   // now_ms: a monotonic clock; elephant_pkts: packets (on the wire) of
@@ -48,6 +52,8 @@ class MicePlacement {
   uint64_t epoch_start_ms_ = 0;
   uint64_t epoch_start_pkts_ = 0;
   uint64_t hold_until_ms_ = 0;
+  uint64_t hold_ms_ = kHoldMs;
+  bool last_win_ = false;
   uint64_t pkts_[2] = {0, 0};    // per placement (home, peer), this trial
   uint64_t ms_[2] = {0, 0};
   uint64_t trials_ = 0;

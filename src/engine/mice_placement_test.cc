@@ -16,11 +16,14 @@ using MP = MicePlacement;
 // the trial ended.
 uint64_t RunTrial(MP& p, uint64_t t, uint64_t* pkts, uint64_t rate_home, uint64_t rate_peer) {
   const uint64_t trials = p.trials();
+  const uint64_t start = t;
   while (p.trials() == trials) {
     const bool spread = p.Spread(t, *pkts);
     *pkts += spread ? rate_peer : rate_home;
-    ++t;
-    if (t > 100000) ADD_FAILURE() << "trial never ended";
+    if (++t > start + 2 * MP::kMaxHoldMs) {
+      ADD_FAILURE() << "trial never ended";
+      break;
+    }
   }
   return t;
 }
@@ -52,13 +55,23 @@ TEST(MicePlacementTest, PeerWinsOnlyClearly) {
   EXPECT_FALSE(p.spread());
   EXPECT_EQ(p.trials(), 2u);
   EXPECT_EQ(p.spread_wins(), 1u);
-  // Just under the margin: still home.
+  // Just under the margin: still home, and home won twice in a row, so the
+  // hold doubles: no trial for 2 x kHoldMs.
   t = RunTrial(p, t + MP::kHoldMs, &pkts, 100, 104);
   EXPECT_FALSE(p.spread());
-  // And a slower peer never wins.
-  RunTrial(p, t + MP::kHoldMs, &pkts, 100, 50);
+  const uint64_t held_from = t;
+  for (; t < held_from + 2 * MP::kHoldMs - 1; ++t) ASSERT_FALSE(p.Spread(t, pkts += 1));
+  EXPECT_EQ(p.trials(), 3u);
+  // And a slower peer never wins; the hold keeps doubling up to its cap.
+  for (int i = 0; i < 8; ++i) t = RunTrial(p, t + MP::kMaxHoldMs, &pkts, 100, 50);
   EXPECT_FALSE(p.spread());
-  EXPECT_EQ(p.trials(), 4u);
+  EXPECT_EQ(p.trials(), 11u);
+  const uint64_t capped_from = t;
+  for (; t < capped_from + MP::kMaxHoldMs - 1; ++t) ASSERT_FALSE(p.Spread(t, pkts += 1));
+  EXPECT_EQ(p.trials(), 11u);
+  p.Spread(t + 1, pkts);  // the cap has passed: a new trial starts (home first)
+  RunTrial(p, t + 2, &pkts, 100, 100);
+  EXPECT_EQ(p.trials(), 12u);
 }
 
 TEST(MicePlacementTest, NoElephantPacketsMeansHome) {
