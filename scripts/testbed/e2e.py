@@ -17,7 +17,9 @@ For each case (topology x offloads), in both directions (A -> B and B -> A):
            in its flow; --lax-frag-order only reports the order, for data planes that do not)
   tcp xN   4 TCP connections at once (8 MB each), each intact
   udp burst 20000 datagrams of 1400 B, unpaced: intact and in order (loss printed, not judged)
-and for mflowd: the sum of out_of_order over engines and hosts is 0, both daemons exit 0 on
+The same again over an IPv6 underlay (2001:2::/64, inner MTU 1430) for mflow-microflow and mixed
+(mflowd against the kernel's VXLAN over IPv6), offloads on.
+And for mflowd: the sum of out_of_order over engines and hosts is 0, both daemons exit 0 on
 SIGTERM, and the TAP they created is gone from the container afterwards. With mflowd on both
 hosts (offloads on), a second tenant is added at run time (`mflowctl port add`) in VNI 43 with
 the same IP and MAC addresses as the VNI 42 containers: both tenants ping, and no frame of one
@@ -318,11 +320,19 @@ def check_daemons_at_end(c: Checks, case: str, tb: topo.Testbed, args) -> None:
                  else "mf0 still present after mflowd exited")
 
 
-def run_case(c: Checks, args, topology: str, offloads: str) -> None:
-    case = f"{topology}/{offloads}"
+def fit_sizes(sizes: str, tb: topo.Testbed) -> str:
+    """Datagram sizes capped at what one inner IPv4 packet carries (1402 B over an IPv6
+    underlay): the udp and udp gso checks send unfragmented datagrams."""
+    cap = tb.inner_mtu - 28
+    return ",".join(str(min(int(s), cap)) for s in sizes.split(","))
+
+
+def run_case(c: Checks, args, topology: str, offloads: str, underlay: str = "ipv4") -> None:
+    case = f"{topology}/{offloads}" + ("/ipv6" if underlay == "ipv6" else "")
     tb = topo.Testbed(topology, build_dir=args.build_dir, log_dir=args.log_dir,
                       workers=args.workers, mflowd_args=args.mflowd_args,
-                      mixed_mode=args.mixed_mode, ready_timeout=args.ready_timeout)
+                      mixed_mode=args.mixed_mode, ready_timeout=args.ready_timeout,
+                      underlay=underlay)
     t0 = time.monotonic()
     try:
         try:
@@ -333,17 +343,20 @@ def run_case(c: Checks, args, topology: str, offloads: str) -> None:
             return
         if tb.daemons:
             c.report(case, "start", True, "mflowd ready on " + ", ".join(
-                f"{h} (pid {d.proc.pid})" for h, d in tb.daemons.items()))
+                f"{h} (pid {d.proc.pid})" for h, d in tb.daemons.items())
+                + f"; underlay {tb.underlay_addr('a')} <-> {tb.underlay_addr('b')}")
         for reverse in (False, True):
             ep = tb.endpoints(reverse=reverse)
             tag = "b->a" if reverse else "a->b"
             try:
                 check_ping(c, case, tb, ep, tag)
                 check_tcp(c, case, ep, tag, args.tcp_bytes)
-                check_udp(c, case, ep, tag, args.udp_count, args.udp_rate, args.udp_sizes)
+                check_udp(c, case, ep, tag, args.udp_count, args.udp_rate,
+                          fit_sizes(args.udp_sizes, tb))
                 if args.udp_gso > 0:
-                    check_udp(c, case, ep, tag, args.udp_count, args.udp_rate, args.udp_gso_sizes,
-                              name="udp gso", gso=args.udp_gso, tb=tb,
+                    check_udp(c, case, ep, tag, args.udp_count, args.udp_rate,
+                              fit_sizes(args.udp_gso_sizes, tb), name="udp gso", gso=args.udp_gso,
+                              tb=tb,
                               sender="b" if reverse else "a")
                 if args.udp_frag_count > 0:
                     check_udp(c, case, ep, tag, args.udp_frag_count, args.udp_rate,
@@ -355,7 +368,7 @@ def run_case(c: Checks, args, topology: str, offloads: str) -> None:
                     check_udp_burst(c, case, ep, tag, args.udp_burst)
             except TestbedError as e:
                 c.report(case, f"traffic {tag}", False, str(e))
-        if len(tb.daemons) == len(topo.HOSTS) and offloads == "on":
+        if len(tb.daemons) == len(topo.HOSTS) and offloads == "on" and underlay == "ipv4":
             check_vni_isolation(c, case, tb)
         if tb.daemons:
             check_daemons_at_end(c, case, tb, args)
@@ -403,6 +416,9 @@ def main() -> int:
     ap.add_argument("--also-off", default=",".join(DEFAULT_TOPOLOGIES),
                     help="topologies run once more with offloads off (default: all four; "
                          "'' for none)")
+    ap.add_argument("--ipv6", default="mflow-microflow,mixed",
+                    help="topologies run once more over an IPv6 underlay, offloads on (default: "
+                         "mflow-microflow,mixed; '' for none)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--mflowd-arg", action="append", default=[], metavar="ARG")
     ap.add_argument("--mixed-mode", default="microflow", choices=("flow", "stage", "microflow"))
@@ -453,6 +469,10 @@ def main() -> int:
     if bad or any(o not in ("on", "off") for o in offs):
         print(f"e2e: unknown topology/offloads {bad or offs}", file=sys.stderr)
         return 2
+    bad6 = [t for t in args.ipv6.split(",") if t and t not in topo.TOPOLOGIES]
+    if bad6:
+        print(f"e2e: --ipv6: unknown topology {','.join(bad6)}", file=sys.stderr)
+        return 2
     cases = [(t, o) for t in tops for o in offs]
     for t in [t for t in args.also_off.split(",") if t]:
         if t in tops and (t, "off") not in cases:
@@ -475,6 +495,8 @@ def main() -> int:
     def body() -> int:
         for t, o in ([] if args.faults_only else cases):
             guarded(f"{t}/{o}", lambda: run_case(c, args, t, o))
+        for t in ([] if args.faults_only else [t for t in args.ipv6.split(",") if t]):
+            guarded(f"{t}/on/ipv6", lambda: run_case(c, args, t, "on", underlay="ipv6"))
         if not args.no_faults:
             guarded("faults", lambda: run_faults_case(c, args))
         return 0

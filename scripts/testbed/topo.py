@@ -44,6 +44,9 @@ def set_prefix(prefix: str) -> None:
     PREFIX = prefix
 HOSTS = ("a", "b")
 UNDERLAY_ADDR = {"a": "198.18.0.1", "b": "198.18.0.2"}
+# The IPv6 underlay (Testbed(underlay="ipv6")): the benchmarking range of RFC 5180.
+UNDERLAY_ADDR6 = {"a": "2001:2::1", "b": "2001:2::2"}
+PREFIXLEN6 = 64
 UNDERLAY_DEV = {"a": "ua", "b": "ub"}
 CONTAINER_ADDR = {"a": "198.19.0.1", "b": "198.19.0.2"}
 PREFIXLEN = 24
@@ -51,7 +54,6 @@ VNI = 42
 ISOLATION_VNI = 43  # a second tenant (e2e: identical addresses and MACs, never mixed with VNI)
 VXLAN_PORT = 4789
 UNDERLAY_MTU = 1500
-INNER_MTU = 1450
 CONTROL_DIR = "/run/mflow"
 
 MFLOW_MODES = {"mflow-flow": "flow", "mflow-stage": "stage", "mflow-microflow": "microflow"}
@@ -479,6 +481,7 @@ class Testbed:
     mflowd_args: list[str] = field(default_factory=list)
     mixed_mode: str = "microflow"
     ready_timeout: float = 10.0
+    underlay: str = "ipv4"  # or "ipv6": the hosts' underlay addresses and VXLAN over IPv6
     daemons: dict[str, Daemon] = field(default_factory=dict)
     namespaces: list[str] = field(default_factory=list)
     offloads: str = "on"
@@ -499,6 +502,14 @@ class Testbed:
     def mflowctl(self) -> str:
         return os.path.join(self.build_dir, "src", "control", "mflowctl")
 
+    def underlay_addr(self, h: str) -> str:
+        return UNDERLAY_ADDR6[h] if self.underlay == "ipv6" else UNDERLAY_ADDR[h]
+
+    @property
+    def inner_mtu(self) -> int:
+        """The containers' MTU: the underlay's less VXLAN over IPv4 (50) or IPv6 (70)."""
+        return UNDERLAY_MTU - (70 if self.underlay == "ipv6" else 50)
+
     def uses_mflow(self, h: str) -> bool:
         return self.topology in MFLOW_MODES or (self.topology == "mixed" and h == "b")
 
@@ -512,7 +523,8 @@ class Testbed:
     def endpoints(self, reverse: bool = False) -> Endpoints:
         src, dst = ("b", "a") if reverse else ("a", "b")
         if self.topology == "native":
-            return Endpoints(host_ns(src), UNDERLAY_ADDR[src], host_ns(dst), UNDERLAY_ADDR[dst])
+            return Endpoints(host_ns(src), self.underlay_addr(src), host_ns(dst),
+                             self.underlay_addr(dst))
         return Endpoints(container_ns(src), CONTAINER_ADDR[src], container_ns(dst),
                          CONTAINER_ADDR[dst])
 
@@ -520,6 +532,8 @@ class Testbed:
     def up(self) -> None:
         if self.topology not in TOPOLOGIES:
             raise TestbedError(f"unknown topology {self.topology}")
+        if self.underlay not in ("ipv4", "ipv6"):
+            raise TestbedError(f"underlay must be ipv4 or ipv6, not {self.underlay}")
         for h in HOSTS:
             if self.uses_mflow(h):
                 for b in (self.mflowd, self.mflowctl):
@@ -541,39 +555,46 @@ class Testbed:
             if self.uses_mflow(h):
                 self._wait_ready(h)
 
-    def _add_ns(self, ns: str) -> None:
+    def _add_ns(self, ns: str, ipv6: bool = False) -> None:
         run(["ip", "netns", "add", ns])
         self.namespaces.append(ns)
-        # No IPv6: no router solicitations / MLD / DAD chatter in the measurements.
+        # No IPv6 unless it is the underlay: no router solicitations / MLD / DAD chatter in
+        # the measurements.
         for key in ("all", "default"):
-            run(["sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1"], ns=ns, check=False)
+            run(["sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6={0 if ipv6 else 1}"],
+                ns=ns, check=False)
         run(["ip", "link", "set", "lo", "up"], ns=ns)
 
     def _underlay(self) -> None:
+        v6 = self.underlay == "ipv6"
         for h in HOSTS:
-            self._add_ns(host_ns(h))
+            self._add_ns(host_ns(h), ipv6=v6)
         run(["ip", "link", "add", "ua", "netns", host_ns("a"), "type", "veth",
              "peer", "name", "ub", "netns", host_ns("b")])
         for h in HOSTS:
             ns, dev = host_ns(h), UNDERLAY_DEV[h]
             run(["ip", "link", "set", dev, "mtu", str(UNDERLAY_MTU)], ns=ns)
-            run(["ip", "addr", "add", f"{UNDERLAY_ADDR[h]}/{PREFIXLEN}", "dev", dev], ns=ns)
+            if v6:  # nodad: usable at once, not tentative for a second
+                run(["ip", "addr", "add", f"{UNDERLAY_ADDR6[h]}/{PREFIXLEN6}", "dev", dev,
+                     "nodad"], ns=ns)
+            else:
+                run(["ip", "addr", "add", f"{UNDERLAY_ADDR[h]}/{PREFIXLEN}", "dev", dev], ns=ns)
             run(["ip", "link", "set", dev, "up"], ns=ns)
             self._default_features[h] = self._features(h)
 
     def _kernel_host(self, h: str) -> None:
         ns, c = host_ns(h), container_ns(h)
         run(["ip", "link", "add", "vx42", "type", "vxlan", "id", str(VNI),
-             "local", UNDERLAY_ADDR[h], "remote", UNDERLAY_ADDR[other(h)],
+             "local", self.underlay_addr(h), "remote", self.underlay_addr(other(h)),
              "dstport", str(VXLAN_PORT), "dev", UNDERLAY_DEV[h]], ns=ns)
-        run(["ip", "link", "set", "vx42", "mtu", str(INNER_MTU)], ns=ns)
+        run(["ip", "link", "set", "vx42", "mtu", str(self.inner_mtu)], ns=ns)
         run(["ip", "link", "add", "br0", "type", "bridge"], ns=ns)
         run(["ip", "link", "set", "vx42", "master", "br0"], ns=ns)
         run(["ip", "link", "add", "vc1", "type", "veth", "peer", "name", "eth0", "netns", c], ns=ns)
-        run(["ip", "link", "set", "vc1", "mtu", str(INNER_MTU), "master", "br0"], ns=ns)
+        run(["ip", "link", "set", "vc1", "mtu", str(self.inner_mtu), "master", "br0"], ns=ns)
         for dev in ("vx42", "vc1", "br0"):
             run(["ip", "link", "set", dev, "up"], ns=ns)
-        run(["ip", "link", "set", "eth0", "mtu", str(INNER_MTU)], ns=c)
+        run(["ip", "link", "set", "eth0", "mtu", str(self.inner_mtu)], ns=c)
         run(["ip", "addr", "add", f"{CONTAINER_ADDR[h]}/{PREFIXLEN}", "dev", "eth0"], ns=c)
         run(["ip", "link", "set", "eth0", "up"], ns=c)
 
@@ -584,8 +605,8 @@ class Testbed:
                      text: str | None = None, fdb_size: int = 0) -> None:
         """Writes host h's config file: the testbed's underlay settings, or `text` as is."""
         if text is None:
-            local = local or UNDERLAY_ADDR[h]
-            peers = peers if peers is not None else [UNDERLAY_ADDR[other(h)]]
+            local = local or self.underlay_addr(h)
+            peers = peers if peers is not None else [self.underlay_addr(other(h))]
             text = (f'[underlay]\nlocal = "{local}"\n'
                     f'peers = [{", ".join(json.dumps(p) for p in peers)}]\n'
                     f"mtu = {UNDERLAY_MTU}\n[overlay]\nvnis = [{VNI}, {ISOLATION_VNI}]\n"
@@ -599,7 +620,7 @@ class Testbed:
                 self.write_config(h)
             underlay = ["--config", self.config_path(h)]
         else:
-            underlay = ["--local", UNDERLAY_ADDR[h], "--peer", UNDERLAY_ADDR[other(h)],
+            underlay = ["--local", self.underlay_addr(h), "--peer", self.underlay_addr(other(h)),
                         "--vni", str(VNI), "--vni", str(ISOLATION_VNI),
                         "--underlay-mtu", str(UNDERLAY_MTU)]
         return [os.path.abspath(self.mflowd), "--mode", self.mode_of(h),

@@ -140,11 +140,11 @@ std::string RenderEngine(const json& e) {
   out += stages.empty() ? std::string(kIndent) + "no stages\n" : stages.Render();
   if (!reasons.empty()) out += "\n" + reasons.Render();
 
-  static const char* const kWorkerFields[] = {"microflows", "packets", "rx_bursts", "rx_packets", "sleeps",
-                                              "pushback_waits"};
+  static const char* const kWorkerFields[] = {"microflows", "packets",       "rx_bursts",    "rx_packets",
+                                              "sleeps",     "pushback_waits", "mice_handoffs"};
   Table workers({{"WORKER", A::kRight}, {"MICRO-FLOWS", A::kRight}, {"PACKETS", A::kRight},
                  {"RX BURSTS", A::kRight}, {"RX PACKETS", A::kRight}, {"SLEEPS", A::kRight},
-                 {"PUSHBACK WAITS", A::kRight}},
+                 {"PUSHBACK WAITS", A::kRight}, {"MICE HANDOFFS", A::kRight}},
                 kIndent);
   uint64_t total[std::size(kWorkerFields)] = {};
   const json& ws = Array(e, "workers");
@@ -163,11 +163,17 @@ std::string RenderEngine(const json& e) {
   }
   if (!workers.empty()) out += "\n" + workers.Render();
 
-  out += "\n" + KeyValues({{"released packets", Cell(e, "released_packets")},
-                           {"released micro-flows", Cell(e, "released_microflows")},
-                           {"out of order", Cell(e, "out_of_order")},
-                           {"drops", Cell(e, "drops")}},
-                          kIndent);
+  std::vector<std::pair<std::string, std::string>> totals = {
+      {"released packets", Cell(e, "released_packets")},
+      {"released micro-flows", Cell(e, "released_microflows")},
+      {"out of order", Cell(e, "out_of_order")},
+      {"drops", Cell(e, "drops")}};
+  // Beside elephants, mice go home or to a peer, as measured (microflow mode).
+  const auto mp = e.find("mice_placement");
+  if (mp != e.end() && mp->is_object())
+    totals.emplace_back("mice placement", Cell(*mp, "now") + " (" + Cell(*mp, "trials") +
+                                              " trials, a peer won " + Cell(*mp, "peer_wins") + ")");
+  out += "\n" + KeyValues(totals, kIndent);
   return out + OutOfOrderWarning(Count(e, "out_of_order"));
 }
 

@@ -25,10 +25,11 @@ const json kStats = json::parse(R"({
         "drops": {"vxlan_decap_unknown_vni": 7, "vxlan_decap_bad_flags": 3, "vxlan_decap_short": 0}}
      ],
      "workers": [
-       {"microflows": 4000, "packets": 500000, "rx_bursts": 100, "rx_packets": 600000, "sleeps": 2, "pushback_waits": 0},
-       {"microflows": 3813, "packets": 500000, "rx_bursts": 90, "rx_packets": 400000, "sleeps": 5, "pushback_waits": 1}
+       {"microflows": 4000, "packets": 500000, "rx_bursts": 100, "rx_packets": 600000, "sleeps": 2, "pushback_waits": 0, "mice_handoffs": 3},
+       {"microflows": 3813, "packets": 500000, "rx_bursts": 90, "rx_packets": 400000, "sleeps": 5, "pushback_waits": 1, "mice_handoffs": 4}
      ],
      "released_packets": 999990, "released_microflows": 7813, "out_of_order": 0, "drops": 10,
+     "mice_placement": {"now": "peer", "trials": 2, "peer_wins": 1},
      "some_future_field": {"x": 1}},
     {"name": "tx", "mode": "microflow", "stages": [], "workers": [],
      "released_packets": 0, "released_microflows": 0, "out_of_order": 0, "drops": 0}
@@ -98,9 +99,13 @@ TEST(Render, StatsShowsStagesWorkersAndTotals) {
   EXPECT_TRUE(Contains(out, "  vxlan_decap     1,000,000    999,990     10\n")) << out;
   EXPECT_TRUE(Contains(out, "  vxlan_decap  vxlan_decap_unknown_vni        7\n")) << out;
   EXPECT_FALSE(Contains(out, "vxlan_decap_short")) << out;  // zero: not listed
-  EXPECT_TRUE(Contains(out, "     all        7,813  1,000,000        190   1,000,000       7               1\n"))
+  EXPECT_TRUE(Contains(
+      out, "     all        7,813  1,000,000        190   1,000,000       7               1              7\n"))
       << out;
   EXPECT_TRUE(Contains(out, "  released micro-flows  7,813\n")) << out;
+  EXPECT_TRUE(Contains(out, "  mice placement        peer (2 trials, a peer won 1)\n")) << out;
+  // An engine without the placement (an older daemon) has no such line.
+  EXPECT_EQ(out.find("mice placement"), out.rfind("mice placement")) << out;
   EXPECT_TRUE(Contains(out, "engine tx (microflow)\n  no stages\n")) << out;
   EXPECT_FALSE(Contains(out, "warning")) << out;
 }

@@ -29,10 +29,11 @@ uint32_t Engine::PickWorker(Worker& sw, const Path& path, FlowState* f, bool idl
     case SteeringMode::kMicroflow:
       break;
   }
-  // microflow: spread elephants, keep mice home (or not: below). An elephant's micro-flow
-  // goes to the worker with the fewest queued micro-flows, and among equals
-  // to the splitting worker itself: the packets it has just read are hot in
-  // its cache, so keeping them saves a cross-core transfer of every header.
+  // microflow: spread elephants, keep mice home (or not: below). An
+  // elephant's micro-flow goes to the worker with the fewest queued
+  // micro-flows, and among equals to the splitting worker itself: the
+  // packets it has just read are hot in its cache, so keeping them saves a
+  // cross-core transfer of every header.
   // (Strict round robin is not enough: the worker holding the RX role drains
   // its own queue whenever it waits, so its peers' queues fill and it ends up
   // spinning while they are the bottleneck.)
