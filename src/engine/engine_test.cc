@@ -164,33 +164,44 @@ TEST(Engine, AllModesDeliverEveryFlowInOrderTxSuperFrames) {
 // Two paths on one set of workers, as mflowd runs its two directions: each
 // path's flows arrive complete and in order at its own port, through its own
 // chain, counted in its own statistics, in every mode.
+// Runs rx and tx as the two paths of one engine (tx: micro-flows of 4
+// super-frames) until both sinks have everything, checks that every flow
+// arrived complete and in order, and returns the stopped engine.
+std::unique_ptr<Engine> RunTwoPaths(const EngineConfig& ec, TrafficPath& rx, TrafficPath& tx) {
+  EnginePath txp = tx.Path();
+  txp.microflow_size = 4;  // super-frames: a few make a micro-flow
+  auto engine = Engine::Create(ec, {rx.Path(), txp});
+  EXPECT_TRUE(engine.ok()) << engine.status().message();
+  if (!engine.ok()) return nullptr;
+  Engine& e = **engine;
+  EXPECT_EQ(e.paths(), 2u);
+  EXPECT_EQ(e.microflow_size(1), 4u);
+  e.Start();
+  EXPECT_TRUE(WaitFor([&] { return rx.Done() && tx.Done(); })) << "delivery stalled";
+  rx.src->Stop();
+  tx.src->Stop();
+  e.Stop();
+  for (TrafficPath* t : {&rx, &tx}) {
+    const bench::SinkTotals st = t->sink.Totals();
+    EXPECT_EQ(st.segments, t->want);
+    EXPECT_EQ(st.out_of_order, 0u);
+    EXPECT_EQ(st.gaps, 0u);
+    EXPECT_EQ(st.bad, 0u);
+  }
+  EXPECT_EQ(e.Stats(0).out_of_order + e.Stats(1).out_of_order, 0u);
+  return std::move(engine).value();
+}
+
 TEST(Engine, TwoPathsShareTheWorkersAndKeepTheirOwnOrderAndCounters) {
   for (const Mode& m : kModes) {
     SCOPED_TRACE(std::string(SteeringModeName(m.mode)) + " x" + std::to_string(m.workers));
     TrafficPath rx(bench::Direction::kRx, 8, 4000, 0);
     TrafficPath tx(bench::Direction::kTx, 4, 200, 44);
-    EnginePath txp = tx.Path();
-    txp.microflow_size = 4;  // super-frames: a few make a micro-flow
-    auto engine = Engine::Create(ModeConfig(m), {rx.Path(), txp});
-    ASSERT_TRUE(engine.ok()) << engine.status().message();
-    Engine& e = **engine;
-    EXPECT_EQ(e.paths(), 2u);
-    EXPECT_EQ(e.microflow_size(1), 4u);
-    e.Start();
-    EXPECT_TRUE(WaitFor([&] { return rx.Done() && tx.Done(); })) << "delivery stalled";
-    rx.src->Stop();
-    tx.src->Stop();
-    e.Stop();
-    for (TrafficPath* t : {&rx, &tx}) {
-      const bench::SinkTotals st = t->sink.Totals();
-      EXPECT_EQ(st.segments, t->want);
-      EXPECT_EQ(st.out_of_order, 0u);
-      EXPECT_EQ(st.gaps, 0u);
-      EXPECT_EQ(st.bad, 0u);
-    }
+    const auto engine = RunTwoPaths(ModeConfig(m), rx, tx);
+    ASSERT_NE(engine, nullptr);
+    const Engine& e = *engine;
     const EngineStats rs = e.Stats(0);
     const EngineStats ts = e.Stats(1);
-    EXPECT_EQ(rs.out_of_order + ts.out_of_order, 0u);
     EXPECT_EQ(rs.drops() + ts.drops(), 0u);
     EXPECT_EQ(rs.released_packets, rx.sink.Totals().frames);
     EXPECT_EQ(ts.released_packets, 200u);  // TSO trains (the sink counts their segments)
@@ -216,27 +227,12 @@ TEST(Engine, MicePlacementKeepsOrderWhereverMiceRun) {
     SCOPED_TRACE(std::string(MicePlacementName(placement)));
     TrafficPath rx(bench::Direction::kRx, 16, 20000, 0);  // an elephant, every 3rd packet a mouse
     TrafficPath tx(bench::Direction::kTx, 4, 200, 44);
-    EnginePath txp = tx.Path();
-    txp.microflow_size = 4;
     EngineConfig ec = ModeConfig({SteeringMode::kMicroflow, 2, MergeKind::kOrderedQueue, 32});
     ec.mice_placement = placement;
-    auto engine = Engine::Create(ec, {rx.Path(), txp});
-    ASSERT_TRUE(engine.ok()) << engine.status().message();
-    Engine& e = **engine;
-    e.Start();
-    EXPECT_TRUE(WaitFor([&] { return rx.Done() && tx.Done(); })) << "delivery stalled";
-    rx.src->Stop();
-    tx.src->Stop();
-    e.Stop();
-    for (TrafficPath* t : {&rx, &tx}) {
-      const bench::SinkTotals st = t->sink.Totals();
-      EXPECT_EQ(st.segments, t->want);
-      EXPECT_EQ(st.out_of_order, 0u);
-      EXPECT_EQ(st.gaps, 0u);
-    }
-    const EngineStats rs = e.Stats(0);
-    EXPECT_EQ(rs.out_of_order + e.Stats(1).out_of_order, 0u);
-    EXPECT_GT(rs.elephants, 0u);
+    const auto engine = RunTwoPaths(ec, rx, tx);
+    ASSERT_NE(engine, nullptr);
+    const Engine& e = *engine;
+    EXPECT_GT(e.Stats(0).elephants, 0u);
     uint64_t handoffs = 0;
     for (uint32_t p = 0; p < 2; ++p)
       for (const auto& w : e.Stats(p).workers) handoffs += w.mice_handoffs;

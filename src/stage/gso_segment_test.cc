@@ -188,6 +188,16 @@ class GsoSegmentTest : public ::testing::Test {
     EXPECT_TRUE(joined == want) << "payloads concatenated differ from the original";
   }
 
+  // Segments one carrier of frame f and checks its train; frees it.
+  void SegmentAndCheck(Packet* carrier, const Frame& f, uint16_t mss) {
+    Batch b;
+    b.Push(carrier);
+    Run(b);
+    ASSERT_EQ(b.n, 1u);
+    CheckTrain(b.pkts[0], f, mss);
+    PacketFree(b.pkts[0]);
+  }
+
   void ExpectPoolsFull() {
     EXPECT_EQ(big_->available(), big_->count());
     EXPECT_EQ(small_->available(), small_->count());
@@ -233,12 +243,7 @@ TEST_F(GsoSegmentTest, Ipv6WithVlanSuperFrame) {
   spec.tcp_flags = wire::kTcpAck | wire::kTcpPsh;
   Frame f = Build(spec, 30001);  // odd payload length: an odd last segment
   MakeChecksumPartial(f);
-  Batch b;
-  b.Push(Carrier(f, 1428));
-  Run(b);
-  ASSERT_EQ(b.n, 1u);
-  CheckTrain(b.pkts[0], f, 1428);
-  PacketFree(b.pkts[0]);
+  SegmentAndCheck(Carrier(f, 1428), f, 1428);
   ExpectPoolsFull();
 }
 
@@ -272,12 +277,7 @@ TEST_F(GsoSegmentTest, CarrierWithFragments) {
 TEST_F(GsoSegmentTest, HeadersOnlyInLinearPart) {
   wire::InnerSpec spec;
   Frame f = Build(spec, 5000);
-  Batch b;
-  b.Push(Carrier(f, 1448, 14 + 20 + 20, {2500}));
-  Run(b);
-  ASSERT_EQ(b.n, 1u);
-  CheckTrain(b.pkts[0], f, 1448);
-  PacketFree(b.pkts[0]);
+  SegmentAndCheck(Carrier(f, 1448, 14 + 20 + 20, {2500}), f, 1448);
   ExpectPoolsFull();
 }
 
@@ -285,12 +285,7 @@ TEST_F(GsoSegmentTest, PayloadOfExactlyOneOrManyFullSegments) {
   wire::InnerSpec spec;
   for (uint32_t payload : {1448u, 1448u * 3}) {
     Frame f = Build(spec, payload);
-    Batch b;
-    b.Push(Carrier(f, 1448));
-    Run(b);
-    ASSERT_EQ(b.n, 1u);
-    CheckTrain(b.pkts[0], f, 1448);
-    PacketFree(b.pkts[0]);
+    SegmentAndCheck(Carrier(f, 1448), f, 1448);
   }
   ExpectPoolsFull();
 }
@@ -363,13 +358,9 @@ TEST_F(GsoSegmentTest, UdpSuperFrameBecomesItsDatagrams) {
       Frame f = Build(spec, 20003);  // 14 datagrams of 1400 and one of 403
       MakeChecksumPartial(f);
       const uint32_t hdr = v6 ? 14 + 40 + 8 : 14 + 20 + 8;
-      Batch b;
-      b.Push(frags ? Carrier(f, 1400, hdr + 333, {1, 7001, 4000}) : Carrier(f, 1400));
-      Run(b);
-      ASSERT_EQ(b.n, 1u);
-      EXPECT_EQ(b.pkts[0]->nsegs, 15u);
-      CheckTrain(b.pkts[0], f, 1400);
-      PacketFree(b.pkts[0]);
+      // CheckTrain counts the segments: 15.
+      SegmentAndCheck(frags ? Carrier(f, 1400, hdr + 333, {1, 7001, 4000}) : Carrier(f, 1400), f,
+                      1400);
       ExpectPoolsFull();
     }
   }
