@@ -10,6 +10,7 @@
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/tcp.h"
+#include "wire/udp.h"
 
 namespace mflow::fuzz {
 namespace {
@@ -410,7 +411,7 @@ void TxHarness::Run(std::span<const Record> records) {
   CheckPoolWhole(*check_pool_);
 }
 
-std::vector<uint8_t> TxHarness::Decap(const Packet* frame, uint32_t want_vni, bool segment) {
+std::vector<uint8_t> TxHarness::Decap(const Packet* frame, uint32_t want_vni, uint8_t segment_proto) {
   const uint32_t n = Flatten(frame, flat_);
   Packet* cp = check_pool_->Alloc();
   FUZZ_CHECK(cp != nullptr);
@@ -426,10 +427,11 @@ std::vector<uint8_t> TxHarness::Decap(const Packet* frame, uint32_t want_vni, bo
   FUZZ_CHECK(cp->remote == (v6_underlay_ ? kLocalVtepV6 : kLocalVtep));
   FUZZ_CHECK(check_decap_->Handle(cp, ctx) == kNext);
   FUZZ_CHECK(cp->vni == want_vni);
-  if (segment) {
-    // A TSO segment is a complete, valid TCP segment.
+  if (segment_proto != 0) {
+    // A TSO/USO segment is a complete TCP segment / UDP datagram with a
+    // valid checksum.
     FUZZ_CHECK(check_inner_->Handle(cp, ctx) == kNext);
-    FUZZ_CHECK((cp->flags & kPktFlagL4CsumOk) != 0 && cp->l4_proto == wire::kIpProtoTcp);
+    FUZZ_CHECK((cp->flags & kPktFlagL4CsumOk) != 0 && cp->l4_proto == segment_proto);
   }
   std::vector<uint8_t> inner(cp->data, cp->data + cp->len);
   PacketFree(cp);
@@ -458,18 +460,20 @@ void TxHarness::CheckSurvivor(const Packet* p) {
   FUZZ_CHECK(p->remote == (v6_underlay_ ? kPeerV6 : kPeerV4));
   if (!p->is_train()) {
     FUZZ_CHECK(p->gso_size == 0);
-    const std::vector<uint8_t> inner = Decap(p, want_vni, false);
+    const std::vector<uint8_t> inner = Decap(p, want_vni, 0);
     FUZZ_CHECK(inner.size() == in.size() && std::equal(inner.begin(), inner.end(), in.begin()));
     return;
   }
 
   // A train: the super-frame's payload, cut into gso_size pieces, each a
-  // segment with the super-frame's headers and the right sequence number.
+  // segment with the super-frame's headers and the right sequence number
+  // (TCP) or length (UDP).
   FUZZ_CHECK(p->gso_size > 0);
   wire::FrameLayout l;
   FUZZ_CHECK(wire::ParseFrame(in.data(), static_cast<uint32_t>(in.size()), &l) ==
              wire::ParseResult::kOk);
-  FUZZ_CHECK(l.l4_proto == wire::kIpProtoTcp);
+  const bool tcp = l.l4_proto == wire::kIpProtoTcp;
+  FUZZ_CHECK(tcp || l.l4_proto == wire::kIpProtoUdp);
   wire::TcpHeader tcp0;
   std::memcpy(&tcp0, in.data() + l.l4_off, sizeof(tcp0));
   const uint32_t hdr_len = l.payload_off();
@@ -480,16 +484,22 @@ void TxHarness::CheckSurvivor(const Packet* p) {
     for (uint16_t k = 0; k < s->nfrags; ++k)
       FUZZ_CHECK(Inside(p, s->frags[k].data, s->frags[k].len));
     FUZZ_CHECK(s->remote == p->remote && s->seq == p->seq && s->gso_size == 0);
-    const std::vector<uint8_t> inner = Decap(s, want_vni, true);
+    const std::vector<uint8_t> inner = Decap(s, want_vni, l.l4_proto);
     FUZZ_CHECK(inner.size() >= hdr_len);
     // The L2 header and addresses/ports are the super-frame's.
     FUZZ_CHECK(std::equal(in.begin(), in.begin() + l.l3_off, inner.begin()));
     FUZZ_CHECK(
         std::equal(in.begin() + l.l4_off, in.begin() + l.l4_off + 4, inner.begin() + l.l4_off));
-    wire::TcpHeader tcp;
-    std::memcpy(&tcp, inner.data() + l.l4_off, sizeof(tcp));
-    FUZZ_CHECK(tcp.seq.host() == tcp0.seq.host() + off);
     const uint32_t seg_payload = static_cast<uint32_t>(inner.size()) - hdr_len;
+    if (tcp) {
+      wire::TcpHeader th;
+      std::memcpy(&th, inner.data() + l.l4_off, sizeof(th));
+      FUZZ_CHECK(th.seq.host() == tcp0.seq.host() + off);
+    } else {
+      wire::UdpHeader uh;
+      std::memcpy(&uh, inner.data() + l.l4_off, sizeof(uh));
+      FUZZ_CHECK(uh.length.host() == 8 + seg_payload);
+    }
     FUZZ_CHECK(seg_payload == std::min<uint32_t>(p->gso_size, payload - off));
     FUZZ_CHECK(std::equal(inner.begin() + hdr_len, inner.end(), in.begin() + hdr_len + off));
     off += seg_payload;

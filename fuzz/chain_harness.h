@@ -72,7 +72,9 @@ class TxHarness {
   void CheckSurvivor(const Packet* p);
   // Decapsulates a tx output frame with the rx stages; returns the inner
   // frame's bytes (the check packet is freed).
-  std::vector<uint8_t> Decap(const Packet* frame, uint32_t want_vni, bool segment);
+  // segment_proto: the IP protocol of a segment (which must then also pass
+  // the inner checksum check), 0 for a frame as it came.
+  std::vector<uint8_t> Decap(const Packet* frame, uint32_t want_vni, uint8_t segment_proto);
 
   uint32_t max_packets_;
   std::unique_ptr<Fdb> fdb_;
