@@ -474,8 +474,8 @@ void TxHarness::CheckSurvivor(const Packet* p) {
              wire::ParseResult::kOk);
   const bool tcp = l.l4_proto == wire::kIpProtoTcp;
   FUZZ_CHECK(tcp || l.l4_proto == wire::kIpProtoUdp);
-  wire::TcpHeader tcp0;
-  std::memcpy(&tcp0, in.data() + l.l4_off, sizeof(tcp0));
+  wire::TcpHeader tcp0{};
+  if (tcp) std::memcpy(&tcp0, in.data() + l.l4_off, sizeof(tcp0));  // a UDP frame may be shorter
   const uint32_t hdr_len = l.payload_off();
   const uint32_t payload = l.payload_len();
   uint32_t off = 0;
