@@ -353,15 +353,8 @@ bool Engine::TryRx(Worker& w) {
       rx_role_.exchange(true, std::memory_order_acquire))
     return false;
   if (cfg_.mode == SteeringMode::kMicroflow && cfg_.workers > 1 &&
-      cfg_.mice_placement != MicePlacementMode::kHome) {
-    const uint64_t now_ms = MonotonicNs() / 1000000;
-    const bool elephant = now_ms - last_elephant_ms_ < kElephantActiveMs;
-    mice_spread_ = elephant && (cfg_.mice_placement == MicePlacementMode::kPeer ||
-                                placement_.Spread(now_ms, elephant_pkts_));
-    mice_spread_now_.store(mice_spread_, std::memory_order_relaxed);
-    placement_trials_.store(placement_.trials(), std::memory_order_relaxed);
-    placement_wins_.store(placement_.spread_wins(), std::memory_order_relaxed);
-  }
+      cfg_.mice_placement != MicePlacementMode::kHome)
+    UpdateMicePlacement();
   // Every path, each time round: what we just delivered into one side may
   // have produced its reply on another (a container's ACK in its TAP).
   bool got = false;
@@ -404,9 +397,11 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
     }
     last = f;
     p->seq = f->next_pkt_seq++;
-    UpdateElephant(path, f, p, now_ms);
+    // Packets on the wire: a super-frame counts as its segments.
+    const uint32_t wire_pkts = std::max<uint32_t>(1, p->gso_segs);
+    UpdateElephant(path, f, wire_pkts, now_ms);
     if (f->elephant) {  // for MicePlacement: what the elephants move
-      elephant_pkts_ += std::max<uint32_t>(1, p->gso_segs);
+      elephant_pkts_ += wire_pkts;
       last_elephant_ms_ = now_ms;
     }
     if (f->open == nullptr) {
@@ -423,7 +418,25 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
     if (touched[i]->open != nullptr) Dispatch(w, path, touched[i]);
 }
 
-void Engine::UpdateElephant(const Path& path, FlowState* f, const Packet* p, uint64_t now_ms) {
+// Under the RX role, once per round. The atomics are written only when their
+// value changes: Stats() reads them, the rounds need not share a cache line
+// with it.
+void Engine::UpdateMicePlacement() {
+  const uint64_t now_ms = MonotonicNs() / 1000000;
+  const bool elephant = now_ms - last_elephant_ms_ < kElephantActiveMs;
+  const bool spread = elephant && (cfg_.mice_placement == MicePlacementMode::kPeer ||
+                                   placement_.Spread(now_ms, elephant_pkts_));
+  if (spread != mice_spread_) {
+    mice_spread_ = spread;
+    mice_spread_now_.store(spread, std::memory_order_relaxed);
+  }
+  if (placement_.trials() != placement_trials_.load(std::memory_order_relaxed)) {
+    placement_wins_.store(placement_.spread_wins(), std::memory_order_relaxed);
+    placement_trials_.store(placement_.trials(), std::memory_order_relaxed);
+  }
+}
+
+void Engine::UpdateElephant(const Path& path, FlowState* f, uint32_t wire_pkts, uint64_t now_ms) {
   // 10 ms windows: a flow is an elephant while its last complete window, or
   // the current one so far, carried more than elephant_pps packets on the
   // wire. A super-frame counts as its segments: a container's bulk TCP is an
@@ -436,7 +449,7 @@ void Engine::UpdateElephant(const Path& path, FlowState* f, const Packet* p, uin
     f->window_ms = now_ms;
     f->window_pkts = 0;
   }
-  f->window_pkts += std::max<uint32_t>(1, p->gso_segs);
+  f->window_pkts += wire_pkts;
   if (f->window_pkts > limit) f->elephant = true;
 }
 

@@ -211,7 +211,8 @@ class Engine {
   void ProcessFlow(Worker& w, MicroFlow* mf);
   void ProcessStage(Worker& w, MicroFlow* mf);
   void ProcessMicroflow(Worker& w, MicroFlow* mf);
-  void UpdateElephant(const Path& path, FlowState* f, const Packet* p, uint64_t now_ms);
+  void UpdateElephant(const Path& path, FlowState* f, uint32_t wire_pkts, uint64_t now_ms);
+  void UpdateMicePlacement();
 
   EngineConfig cfg_;
   std::vector<std::unique_ptr<Path>> paths_;
@@ -225,7 +226,8 @@ class Engine {
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
   // Mice placement (microflow mode), all under the RX role: packets of
   // elephants dispatched so far (on the wire), when the last one was, and
-  // whether mice go to a peer this round. The atomics are for Stats().
+  // whether mice go to a peer this round. The atomics publish the last three
+  // for Stats() (UpdateMicePlacement).
   MicePlacement placement_;
   uint64_t elephant_pkts_ = 0;
   uint64_t last_elephant_ms_ = 0;
