@@ -71,6 +71,9 @@ struct Options {
   std::vector<uint32_t> mf_sizes{128};
   std::vector<std::string> merges{"queue"};
   uint32_t elephant_pps = 20000;
+  // Spread by default: the bench measures what packet-level parallelism
+  // buys on cores of its own; mflowd measures whether it pays (auto).
+  std::string placement = "spread";
   uint32_t duration_ms = 1000;
   uint32_t warmup_ms = 200;
   uint32_t repeats = 3;
@@ -194,6 +197,7 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   ec.microflow_size = c.mf_size;
   ec.merge = c.merge;
   ec.elephant_pps = o.elephant_pps;
+  ec.placement = *ParsePlacement(o.placement);  // checked by the option
   ec.classify = c.dir == Direction::kRx ? ClassifyRx : ClassifyTx;
   if (c.mode == SteeringMode::kStage) {
     ec.stage_cuts = o.stage_cuts;
@@ -424,6 +428,9 @@ int Main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::IsMember({"queue", "window"}));
   app.add_option("--elephant-pps", o.elephant_pps, "split flows above this packet rate (0 = all)");
+  app.add_option("--placement", o.placement,
+                 "microflow mode, beside an elephant: spread, home or auto (measured, as mflowd)")
+      ->check(CLI::IsMember({"spread", "home", "auto"}));
   app.add_option("--duration", o.duration_ms, "measured milliseconds per run")->check(CLI::Range(50, 600000));
   app.add_option("--warmup", o.warmup_ms, "milliseconds before measuring")->check(CLI::Range(0, 60000));
   app.add_option("--repeats", o.repeats, "runs of every configuration")->check(CLI::Range(1, 1000));

@@ -168,11 +168,12 @@ std::string RenderEngine(const json& e) {
       {"released micro-flows", Cell(e, "released_microflows")},
       {"out of order", Cell(e, "out_of_order")},
       {"drops", Cell(e, "drops")}};
-  // Beside elephants, mice go home or to a peer, as measured (microflow mode).
-  const auto mp = e.find("mice_placement");
+  // Beside elephants, the engine spreads or keeps flows home, as measured
+  // (microflow mode).
+  const auto mp = e.find("placement");
   if (mp != e.end() && mp->is_object())
-    totals.emplace_back("mice placement", Cell(*mp, "now") + " (" + Cell(*mp, "trials") +
-                                              " trials, a peer won " + Cell(*mp, "peer_wins") + ")");
+    totals.emplace_back("placement", Cell(*mp, "now") + " (" + Cell(*mp, "trials") +
+                                         " trials, spreading won " + Cell(*mp, "spread_wins") + ")");
   out += "\n" + KeyValues(totals, kIndent);
   return out + OutOfOrderWarning(Count(e, "out_of_order"));
 }

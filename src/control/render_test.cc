@@ -29,7 +29,7 @@ const json kStats = json::parse(R"({
        {"microflows": 3813, "packets": 500000, "rx_bursts": 90, "rx_packets": 400000, "sleeps": 5, "pushback_waits": 1, "mice_handoffs": 4}
      ],
      "released_packets": 999990, "released_microflows": 7813, "out_of_order": 0, "drops": 10,
-     "mice_placement": {"now": "peer", "trials": 2, "peer_wins": 1},
+     "placement": {"now": "spread", "trials": 2, "spread_wins": 1},
      "some_future_field": {"x": 1}},
     {"name": "tx", "mode": "microflow", "stages": [], "workers": [],
      "released_packets": 0, "released_microflows": 0, "out_of_order": 0, "drops": 0}
@@ -103,9 +103,9 @@ TEST(Render, StatsShowsStagesWorkersAndTotals) {
       out, "     all        7,813  1,000,000        190   1,000,000       7               1              7\n"))
       << out;
   EXPECT_TRUE(Contains(out, "  released micro-flows  7,813\n")) << out;
-  EXPECT_TRUE(Contains(out, "  mice placement        peer (2 trials, a peer won 1)\n")) << out;
+  EXPECT_TRUE(Contains(out, "  placement             spread (2 trials, spreading won 1)\n")) << out;
   // An engine without the placement (an older daemon) has no such line.
-  EXPECT_EQ(out.find("mice placement"), out.rfind("mice placement")) << out;
+  EXPECT_EQ(out.find("  placement "), out.rfind("  placement ")) << out;
   EXPECT_TRUE(Contains(out, "engine tx (microflow)\n  no stages\n")) << out;
   EXPECT_FALSE(Contains(out, "warning")) << out;
 }

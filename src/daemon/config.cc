@@ -29,7 +29,7 @@ microflow_size = 128    # packets per micro-flow (BENCHMARKS.md)
 merge_depth = 16        # micro-flows in flight per flow
 elephant_pps = 20000    # split flows faster than this; 0 = split all
 idle_polls = 32         # empty polls of the ports before a worker blocks in them (BENCHMARKS.md)
-mice_placement = "auto" # microflow mode, mice beside an elephant: auto (measured) | home | peer
+placement = "auto"      # microflow mode, beside an elephant: auto (measured) | home | spread
 
 [underlay]
 local = "198.18.0.1"    # our VTEP address; the UDP socket binds here
@@ -137,8 +137,11 @@ Status ParseDaemon(const toml::table& t, Config& c, const Err& err) {
 Status ParseEngine(const toml::table& t, Config& c, const Err& err) {
   MFLOW_TRY(CheckKeys(t, "engine",
                       {"mode", "workers", "cpus", "microflow_size", "merge_depth", "elephant_pps",
-                       "idle_polls", "mice_placement"},
+                       "idle_polls", "placement", "mice_placement"},
                       err));
+  if (t.contains("mice_placement"))
+    return err("engine.mice_placement",
+               "was renamed engine.placement (auto | home | spread): it now places elephants too");
   std::string mode(SteeringModeName(c.mode));
   MFLOW_TRY(GetString(t, "engine", "mode", &mode, err));
   const auto m = ParseSteeringMode(mode);
@@ -149,11 +152,11 @@ Status ParseEngine(const toml::table& t, Config& c, const Err& err) {
   MFLOW_TRY(GetInt<uint32_t>(t, "engine", "merge_depth", 2, 4096, &c.merge_depth, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "engine", "elephant_pps", 0, 1u << 30, &c.elephant_pps, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "engine", "idle_polls", 1, 1u << 20, &c.idle_polls, err));
-  std::string placement(MicePlacementName(c.mice_placement));
-  MFLOW_TRY(GetString(t, "engine", "mice_placement", &placement, err));
-  const auto mp = ParseMicePlacement(placement);
-  if (!mp) return err("engine.mice_placement", "'" + placement + "' is not one of auto, home, peer");
-  c.mice_placement = *mp;
+  std::string placement(PlacementName(c.placement));
+  MFLOW_TRY(GetString(t, "engine", "placement", &placement, err));
+  const auto mp = ParsePlacement(placement);
+  if (!mp) return err("engine.placement", "'" + placement + "' is not one of auto, home, spread");
+  c.placement = *mp;
   if (const toml::node* n = t.get("cpus")) {
     const toml::array* a = n->as_array();
     if (a == nullptr) return err("engine.cpus", "must be a list of CPU numbers");
@@ -375,7 +378,7 @@ std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
   cmp("engine.merge_depth", a.merge_depth, b.merge_depth);
   cmp("engine.elephant_pps", a.elephant_pps, b.elephant_pps);
   cmp("engine.idle_polls", a.idle_polls, b.idle_polls);
-  cmp("engine.mice_placement", a.mice_placement, b.mice_placement);
+  cmp("engine.placement", a.placement, b.placement);
   cmp("underlay.port", a.port, b.port);
   cmp("underlay.mtu", a.mtu, b.mtu);
   cmp("underlay.gso", a.gso, b.gso);

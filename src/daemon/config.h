@@ -43,7 +43,7 @@ struct Config {
   uint32_t merge_depth = 16;
   uint32_t elephant_pps = 20000;
   uint32_t idle_polls = 32;         // empty polls of the ports before blocking in them
-  MicePlacementMode mice_placement = MicePlacementMode::kAuto;  // microflow mode
+  PlacementMode placement = PlacementMode::kAuto;  // microflow mode (engine.h)
 
   // [underlay]
   wire::IpAddr local = wire::IpAddr::V4(0xC6120001);  // 198.18.0.1

@@ -11,7 +11,7 @@ TEST(ConfigTest, EmbeddedDefaultIsValid) {
   auto c = ParseConfig(DefaultConfigText(), "default");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->mode, SteeringMode::kMicroflow);
-  EXPECT_EQ(c->mice_placement, MicePlacementMode::kAuto);
+  EXPECT_EQ(c->placement, PlacementMode::kAuto);
   EXPECT_EQ(c->local.ToString(), "198.18.0.1");
   ASSERT_EQ(c->peers.size(), 1u);
   EXPECT_EQ(c->peers[0].ToString(), "198.18.0.2");
@@ -28,7 +28,7 @@ log_format = "json"
 mode = "stage"
 workers = 3
 cpus = [0, 1]
-mice_placement = "peer"
+placement = "spread"
 [underlay]
 local = "2001:db8::1"
 peers = ["2001:db8::2", "2001:db8::3"]
@@ -45,7 +45,7 @@ address = "198.19.0.1/24"
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->mode, SteeringMode::kStage);
   EXPECT_EQ(c->workers, 3u);
-  EXPECT_EQ(c->mice_placement, MicePlacementMode::kPeer);
+  EXPECT_EQ(c->placement, PlacementMode::kSpread);
   EXPECT_EQ(c->cpus, (std::vector<int>{0, 1}));
   EXPECT_EQ(c->peers.size(), 2u);
   EXPECT_EQ(c->inner_mtu(), 9000u - 70u);
@@ -62,7 +62,8 @@ TEST(ConfigTest, BadInputNamesTheField) {
   const Bad cases[] = {
       {"[engine]\nmode = \"fast\"", "engine.mode"},
       {"[engine]\nworkers = 0", "engine.workers"},
-      {"[engine]\nmice_placement = \"away\"", "engine.mice_placement"},
+      {"[engine]\nplacement = \"away\"", "engine.placement"},
+      {"[engine]\nmice_placement = \"home\"", "engine.mice_placement"},  // renamed
       {"[engine]\nworkers = \"two\"", "engine.workers"},
       {"[engine]\nworkerz = 2", "engine.workerz"},
       {"[underlay]\nlocal = \"198.18.0.300\"", "underlay.local"},

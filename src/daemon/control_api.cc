@@ -73,9 +73,9 @@ json Daemon::EngineJson(const char* name, uint32_t path) const {
           {"empty_microflows", s.empty_microflows},
           {"out_of_order", s.out_of_order},
           {"overflowed", s.overflowed},
-          {"mice_placement", {{"now", s.mice_spread ? "peer" : "home"},
-                              {"trials", s.placement_trials},
-                              {"peer_wins", s.placement_spread_wins}}},
+          {"placement", {{"now", s.spread ? "spread" : "home"},
+                         {"trials", s.placement_trials},
+                         {"spread_wins", s.placement_spread_wins}}},
           {"drops", s.drops()}};
 }
 

@@ -24,7 +24,7 @@ struct Flags {
   std::string config_file;
   bool print_default = false;
   bool check_only = false;
-  std::string mode, local, control, log_level, log_format, mice_placement;
+  std::string mode, local, control, log_level, log_format, placement;
   std::vector<std::string> peers, ports;
   std::vector<uint32_t> vnis;
   std::vector<int> cpus;
@@ -40,11 +40,10 @@ Status ApplyFlags(const Flags& f, Config& c) {
     if (!m) return Status::Error("--mode: '" + f.mode + "' is not one of flow, stage, microflow");
     c.mode = *m;
   }
-  if (!f.mice_placement.empty()) {
-    const auto m = ParseMicePlacement(f.mice_placement);
-    if (!m)
-      return Status::Error("--mice-placement: '" + f.mice_placement + "' is not one of auto, home, peer");
-    c.mice_placement = *m;
+  if (!f.placement.empty()) {
+    const auto m = ParsePlacement(f.placement);
+    if (!m) return Status::Error("--placement: '" + f.placement + "' is not one of auto, home, spread");
+    c.placement = *m;
   }
   if (!f.local.empty()) {
     const auto a = wire::IpAddr::Parse(f.local);
@@ -125,8 +124,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   app.add_option("--idle-polls", f.idle_polls, "empty polls of the ports before blocking in them")
       ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--mice-placement", f.mice_placement,
-                 "microflow mode, mice beside an elephant: auto (measured) | home | peer");
+  app.add_option("--placement", f.placement,
+                 "microflow mode, beside an elephant: auto (measured) | home | spread");
   app.add_option("--local", f.local, "underlay address (our VTEP)");
   app.add_option("--peer", f.peers, "peer VTEP (repeat; replaces the config's list)");
   app.add_option("--vni", f.vnis, "VNI (repeat; replaces the config's list)")

@@ -29,22 +29,22 @@ std::optional<SteeringMode> ParseSteeringMode(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view MicePlacementName(MicePlacementMode m) {
+std::string_view PlacementName(PlacementMode m) {
   switch (m) {
-    case MicePlacementMode::kAuto:
+    case PlacementMode::kAuto:
       return "auto";
-    case MicePlacementMode::kHome:
+    case PlacementMode::kHome:
       return "home";
-    case MicePlacementMode::kPeer:
-      return "peer";
+    case PlacementMode::kSpread:
+      return "spread";
   }
   return "?";
 }
 
-std::optional<MicePlacementMode> ParseMicePlacement(std::string_view s) {
-  if (s == "auto") return MicePlacementMode::kAuto;
-  if (s == "home") return MicePlacementMode::kHome;
-  if (s == "peer") return MicePlacementMode::kPeer;
+std::optional<PlacementMode> ParsePlacement(std::string_view s) {
+  if (s == "auto") return PlacementMode::kAuto;
+  if (s == "home") return PlacementMode::kHome;
+  if (s == "spread") return PlacementMode::kSpread;
   return std::nullopt;
 }
 
@@ -353,8 +353,8 @@ bool Engine::TryRx(Worker& w) {
       rx_role_.exchange(true, std::memory_order_acquire))
     return false;
   if (cfg_.mode == SteeringMode::kMicroflow && cfg_.workers > 1 &&
-      cfg_.mice_placement != MicePlacementMode::kHome)
-    UpdateMicePlacement();
+      cfg_.placement != PlacementMode::kHome)
+    UpdatePlacement();
   // Every path, each time round: what we just delivered into one side may
   // have produced its reply on another (a container's ACK in its TAP).
   bool got = false;
@@ -400,7 +400,7 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
     // Packets on the wire: a super-frame counts as its segments.
     const uint32_t wire_pkts = std::max<uint32_t>(1, p->gso_segs);
     UpdateElephant(path, f, wire_pkts, now_ms);
-    if (f->elephant) {  // for MicePlacement: what the elephants move
+    if (f->elephant) {  // for the PlacementTrial: what the elephants move
       elephant_pkts_ += wire_pkts;
       last_elephant_ms_ = now_ms;
     }
@@ -421,14 +421,14 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
 // Under the RX role, once per round. The atomics are written only when their
 // value changes: Stats() reads them, the rounds need not share a cache line
 // with it.
-void Engine::UpdateMicePlacement() {
+void Engine::UpdatePlacement() {
   const uint64_t now_ms = MonotonicNs() / 1000000;
   const bool elephant = now_ms - last_elephant_ms_ < kElephantActiveMs;
-  const bool spread = elephant && (cfg_.mice_placement == MicePlacementMode::kPeer ||
+  const bool spread = elephant && (cfg_.placement == PlacementMode::kSpread ||
                                    placement_.Spread(now_ms, elephant_pkts_));
-  if (spread != mice_spread_) {
-    mice_spread_ = spread;
-    mice_spread_now_.store(spread, std::memory_order_relaxed);
+  if (spread != spread_) {
+    spread_ = spread;
+    spread_now_.store(spread, std::memory_order_relaxed);
   }
   if (placement_.trials() != placement_trials_.load(std::memory_order_relaxed)) {
     placement_wins_.store(placement_.spread_wins(), std::memory_order_relaxed);
@@ -599,7 +599,7 @@ EngineStats Engine::Stats(uint32_t path) const {
   s.overflowed = p.flows->overflowed_packets();
   s.placement_trials = placement_trials_.load(std::memory_order_relaxed);
   s.placement_spread_wins = placement_wins_.load(std::memory_order_relaxed);
-  s.mice_spread = mice_spread_now_.load(std::memory_order_relaxed);
+  s.spread = spread_now_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -44,7 +44,7 @@
 #include "common/status.h"
 #include "engine/flow_merge.h"
 #include "engine/flow_table.h"
-#include "engine/mice_placement.h"
+#include "engine/placement_trial.h"
 #include "engine/microflow.h"
 #include "engine/parker.h"
 #include "engine/port.h"
@@ -58,12 +58,14 @@ enum class SteeringMode { kFlow, kStage, kMicroflow };
 std::string_view SteeringModeName(SteeringMode m);
 std::optional<SteeringMode> ParseSteeringMode(std::string_view s);
 
-// microflow mode: where the mice beside a running elephant go (MicePlacement,
-// PickWorker). auto: measured, home or peer; home: the worker that read them
-// (no wake-up); peer: the least loaded other worker.
-enum class MicePlacementMode { kAuto, kHome, kPeer };
-std::string_view MicePlacementName(MicePlacementMode m);
-std::optional<MicePlacementMode> ParseMicePlacement(std::string_view s);
+// microflow mode, while an elephant runs (PlacementTrial, PickWorker):
+// spread: an elephant's micro-flows go to the least loaded worker and the
+// mice beside it to a peer (packet-level parallelism); home: every flow stays
+// on the worker that read it while it has work in flight, as in flow mode
+// (run to completion, no wake-ups); auto: measured, one or the other.
+enum class PlacementMode { kAuto, kHome, kSpread };
+std::string_view PlacementName(PlacementMode m);
+std::optional<PlacementMode> ParsePlacement(std::string_view s);
 
 // Finds the flow of a packet at the split point; false = unclassifiable
 // (the packet still goes through the stages, which will name its fault).
@@ -108,7 +110,9 @@ struct EngineConfig {
   Classifier classify = ClassifyRx;
   uint32_t idle_spins = 2000;        // polls before an idle worker sleeps
   uint32_t max_sleep_us = 1000;      // longest sleep of an idle worker
-  MicePlacementMode mice_placement = MicePlacementMode::kAuto;  // microflow mode
+  // microflow mode. The engine's default spreads, as the mFlow design does;
+  // mflowd's default config measures (auto).
+  PlacementMode placement = PlacementMode::kSpread;
 };
 
 struct StageStats {
@@ -127,7 +131,7 @@ struct WorkerStats {
   uint64_t rx_packets = 0;
   uint64_t sleeps = 0;
   uint64_t pushback_waits = 0;  // split point waited for a bounded queue
-  uint64_t mice_handoffs = 0;   // mice micro-flows handed to a peer (MicePlacement)
+  uint64_t mice_handoffs = 0;   // mice micro-flows handed to a peer (placement: spread)
   uint64_t cpu_ns = 0;          // thread CPU time (set at Stop)
 };
 
@@ -141,11 +145,11 @@ struct EngineStats {
   uint64_t empty_microflows = 0;
   uint64_t out_of_order = 0;  // packets released below an earlier one of their flow: must be 0
   uint64_t overflowed = 0;    // packets that found no flow slot (shared the overflow flow)
-  // Mice placement beside elephants (microflow mode, engine-wide): trials
-  // run, trials a peer won, and whether mice go to a peer now.
+  // Placement beside elephants (microflow mode, engine-wide): trials run,
+  // trials spreading won, and whether the engine spreads now.
   uint64_t placement_trials = 0;
   uint64_t placement_spread_wins = 0;
-  bool mice_spread = false;
+  bool spread = false;
   uint64_t drops() const;
 };
 
@@ -212,7 +216,7 @@ class Engine {
   void ProcessStage(Worker& w, MicroFlow* mf);
   void ProcessMicroflow(Worker& w, MicroFlow* mf);
   void UpdateElephant(const Path& path, FlowState* f, uint32_t wire_pkts, uint64_t now_ms);
-  void UpdateMicePlacement();
+  void UpdatePlacement();
 
   EngineConfig cfg_;
   std::vector<std::unique_ptr<Path>> paths_;
@@ -224,15 +228,15 @@ class Engine {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stop_requested_{false};  // Stop() wants the RX role: do not take it
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
-  // Mice placement (microflow mode), all under the RX role: packets of
-  // elephants dispatched so far (on the wire), when the last one was, and
-  // whether mice go to a peer this round. The atomics publish the last three
-  // for Stats() (UpdateMicePlacement).
-  MicePlacement placement_;
+  // Placement (microflow mode), all under the RX role: packets of elephants
+  // dispatched so far (on the wire), when the last one was, and whether to
+  // spread this round. The atomics publish the last three for Stats()
+  // (UpdatePlacement).
+  PlacementTrial placement_;
   uint64_t elephant_pkts_ = 0;
   uint64_t last_elephant_ms_ = 0;
-  bool mice_spread_ = false;
-  std::atomic<bool> mice_spread_now_{false};
+  bool spread_ = false;
+  std::atomic<bool> spread_now_{false};
   std::atomic<uint64_t> placement_trials_{0};
   std::atomic<uint64_t> placement_wins_{0};
   bool started_ = false;

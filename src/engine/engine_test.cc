@@ -219,16 +219,16 @@ TEST(Engine, TwoPathsShareTheWorkersAndKeepTheirOwnOrderAndCounters) {
   }
 }
 
-// Mice beside an elephant on a peer (mice_placement peer) or at home: either
-// way every flow arrives complete and in order; only `peer` hands them off.
-TEST(Engine, MicePlacementKeepsOrderWhereverMiceRun) {
-  for (MicePlacementMode placement :
-       {MicePlacementMode::kPeer, MicePlacementMode::kHome, MicePlacementMode::kAuto}) {
-    SCOPED_TRACE(std::string(MicePlacementName(placement)));
+// Beside an elephant, flows spread over the workers (placement spread) or
+// kept home, or either as measured (auto): every flow arrives complete and
+// in order; only `spread` hands mice off.
+TEST(Engine, PlacementKeepsOrderWhereverFlowsRun) {
+  for (PlacementMode placement : {PlacementMode::kSpread, PlacementMode::kHome, PlacementMode::kAuto}) {
+    SCOPED_TRACE(std::string(PlacementName(placement)));
     TrafficPath rx(bench::Direction::kRx, 16, 20000, 0);  // an elephant, every 3rd packet a mouse
     TrafficPath tx(bench::Direction::kTx, 4, 200, 44);
     EngineConfig ec = ModeConfig({SteeringMode::kMicroflow, 2, MergeKind::kOrderedQueue, 32});
-    ec.mice_placement = placement;
+    ec.placement = placement;
     const auto engine = RunTwoPaths(ec, rx, tx);
     ASSERT_NE(engine, nullptr);
     const Engine& e = *engine;
@@ -236,9 +236,9 @@ TEST(Engine, MicePlacementKeepsOrderWhereverMiceRun) {
     uint64_t handoffs = 0;
     for (uint32_t p = 0; p < 2; ++p)
       for (const auto& w : e.Stats(p).workers) handoffs += w.mice_handoffs;
-    if (placement == MicePlacementMode::kPeer) {
+    if (placement == PlacementMode::kSpread) {
       EXPECT_GT(handoffs, 0u);
-    } else if (placement == MicePlacementMode::kHome) {
+    } else if (placement == PlacementMode::kHome) {
       EXPECT_EQ(handoffs, 0u);
     }
   }

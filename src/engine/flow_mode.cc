@@ -29,9 +29,13 @@ uint32_t Engine::PickWorker(Worker& sw, const Path& path, FlowState* f, bool idl
     case SteeringMode::kMicroflow:
       break;
   }
-  // microflow: spread elephants, keep mice home (or not: below). An
-  // elephant's micro-flow goes to the worker with the fewest queued
-  // micro-flows, and among equals to the splitting worker itself: the
+  // microflow: while an elephant runs, either spread (below) or keep every
+  // flow home as flow mode does, whichever PlacementTrial measured to move
+  // the elephants faster (engine.placement). Home, the merge still keeps
+  // order: the flow's home changes only when nothing of it is in flight.
+  if (!spread_) return f->home;
+  // Spread: an elephant's micro-flow goes to the worker with the fewest
+  // queued micro-flows, and among equals to the splitting worker itself: the
   // packets it has just read are hot in its cache, so keeping them saves a
   // cross-core transfer of every header.
   // (Strict round robin is not enough: the worker holding the RX role drains
@@ -56,24 +60,20 @@ uint32_t Engine::PickWorker(Worker& sw, const Path& path, FlowState* f, bool idl
     f->rr = (f->rr + 1) % cfg_.workers;
     return best;
   }
-  // Beside a running elephant, MicePlacement may have found that mice are
-  // better off on a peer (a core to spare, slow deliveries): the least loaded
-  // one. The merge keeps a mouse flow in order wherever its micro-flows run.
-  if (mice_spread_) {
-    uint32_t best = self;
-    uint32_t best_len = ~0u;
-    for (uint32_t i = 1; i < cfg_.workers; ++i) {
-      const uint32_t w = (self + i) % cfg_.workers;
-      const uint32_t len = workers_[w]->mice.size() + workers_[w]->ring.size();
-      if (len < best_len) {
-        best = w;
-        best_len = len;
-      }
+  // A mouse beside the elephant goes to the least loaded peer: the worker
+  // reading the elephant's bursts is not held up delivering it.
+  uint32_t best = self;
+  uint32_t best_len = ~0u;
+  for (uint32_t i = 1; i < cfg_.workers; ++i) {
+    const uint32_t w = (self + i) % cfg_.workers;
+    const uint32_t len = workers_[w]->mice.size() + workers_[w]->ring.size();
+    if (len < best_len) {
+      best = w;
+      best_len = len;
     }
-    ++sw.stats[path.id].mice_handoffs;
-    return best;
   }
-  return f->home;
+  ++sw.stats[path.id].mice_handoffs;
+  return best;
 }
 
 void Engine::ProcessFlow(Worker& w, MicroFlow* mf) {

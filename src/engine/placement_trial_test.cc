@@ -1,6 +1,7 @@
-// MicePlacement: a trial alternates home and peer epochs, the peer must win
-// clearly, the winner holds until the next trial.
-#include "engine/mice_placement.h"
+// PlacementTrial: a trial alternates home and spread epochs, spreading must
+// win clearly, a clear difference ends the trial early, the winner holds
+// until the next trial.
+#include "engine/placement_trial.h"
 
 #include <gtest/gtest.h>
 
@@ -9,17 +10,17 @@
 namespace mflow {
 namespace {
 
-using MP = MicePlacement;
+using MP = PlacementTrial;
 
-// Drives p through one trial from t, feeding rate_home / rate_peer packets
+// Drives p through one trial from t, feeding rate_home / rate_spread packets
 // per ms in each placement's epochs, with a call every ms; returns the time
 // the trial ended.
-uint64_t RunTrial(MP& p, uint64_t t, uint64_t* pkts, uint64_t rate_home, uint64_t rate_peer) {
+uint64_t RunTrial(MP& p, uint64_t t, uint64_t* pkts, uint64_t rate_home, uint64_t rate_spread) {
   const uint64_t trials = p.trials();
   const uint64_t start = t;
   while (p.trials() == trials) {
     const bool spread = p.Spread(t, *pkts);
-    *pkts += spread ? rate_peer : rate_home;
+    *pkts += spread ? rate_spread : rate_home;
     if (++t > start + 2 * MP::kMaxHoldMs) {
       ADD_FAILURE() << "trial never ended";
       break;
@@ -28,7 +29,7 @@ uint64_t RunTrial(MP& p, uint64_t t, uint64_t* pkts, uint64_t rate_home, uint64_
   return t;
 }
 
-TEST(MicePlacementTest, TrialAlternatesEpochsHomeFirst) {
+TEST(PlacementTrialTest, TrialAlternatesEpochsHomeFirst) {
   MP p;
   uint64_t pkts = 0;
   std::vector<bool> seen;
@@ -39,12 +40,35 @@ TEST(MicePlacementTest, TrialAlternatesEpochsHomeFirst) {
   }
   ASSERT_EQ(seen.size(), MP::kTrialEpochs);
   for (uint32_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i % 2 == 1) << "epoch " << i;
+  EXPECT_EQ(p.trials(), 0u);  // still in its last epoch
 }
 
-TEST(MicePlacementTest, PeerWinsOnlyClearly) {
+// A difference of kClearGain or more is decided after one pair of epochs,
+// either way; a smaller one takes all kTrialEpochs.
+TEST(PlacementTrialTest, ClearDifferenceEndsTrialEarly) {
+  struct Case {
+    uint64_t home, spread;
+    bool spreads;
+    uint64_t epochs;
+  };
+  for (const Case c : {Case{100, 140, true, 2}, Case{140, 100, false, 2}, Case{100, 110, true, 6},
+                       Case{110, 100, false, 6}}) {
+    SCOPED_TRACE(std::to_string(c.home) + " vs " + std::to_string(c.spread));
+    MP p;
+    uint64_t pkts = 0;
+    const uint64_t end = RunTrial(p, 1000, &pkts, c.home, c.spread);
+    EXPECT_EQ(p.spread(), c.spreads);
+    EXPECT_EQ(p.spread_wins(), c.spreads ? 1u : 0u);
+    // RunTrial's first call starts the trial at 1000; the epoch that ends
+    // it is booked at the call after it ran kEpochMs.
+    EXPECT_EQ(end, 1000 + c.epochs * MP::kEpochMs + 1);
+  }
+}
+
+TEST(PlacementTrialTest, SpreadWinsOnlyClearly) {
   MP p;
   uint64_t pkts = 0;
-  uint64_t t = RunTrial(p, 1000, &pkts, 100, 130);  // peer 30 % faster
+  uint64_t t = RunTrial(p, 1000, &pkts, 100, 130);  // spreading 30 % faster
   EXPECT_TRUE(p.spread());
   EXPECT_EQ(p.spread_wins(), 1u);
   // Held: no trial until kHoldMs have passed, whatever the rates.
@@ -62,7 +86,7 @@ TEST(MicePlacementTest, PeerWinsOnlyClearly) {
   const uint64_t held_from = t;
   for (; t < held_from + 2 * MP::kHoldMs - 1; ++t) ASSERT_FALSE(p.Spread(t, pkts += 1));
   EXPECT_EQ(p.trials(), 3u);
-  // And a slower peer never wins; the hold keeps doubling up to its cap.
+  // And slower spreading never wins; the hold keeps doubling up to its cap.
   for (int i = 0; i < 8; ++i) t = RunTrial(p, t + MP::kMaxHoldMs, &pkts, 100, 50);
   EXPECT_FALSE(p.spread());
   EXPECT_EQ(p.trials(), 11u);
@@ -74,7 +98,7 @@ TEST(MicePlacementTest, PeerWinsOnlyClearly) {
   EXPECT_EQ(p.trials(), 12u);
 }
 
-TEST(MicePlacementTest, NoElephantPacketsMeansHome) {
+TEST(PlacementTrialTest, NoElephantPacketsMeansHome) {
   MP p;
   uint64_t pkts = 0;
   RunTrial(p, 5, &pkts, 0, 0);
