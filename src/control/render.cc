@@ -171,9 +171,15 @@ std::string RenderEngine(const json& e) {
   // Beside elephants, the engine spreads or keeps flows home, as measured
   // (microflow mode).
   const auto mp = e.find("placement");
-  if (mp != e.end() && mp->is_object())
-    totals.emplace_back("placement", Cell(*mp, "now") + " (" + Cell(*mp, "trials") +
-                                         " trials, spreading won " + Cell(*mp, "spread_wins") + ")");
+  if (mp != e.end() && mp->is_object()) {
+    std::string v = Cell(*mp, "now") + " (" + Cell(*mp, "trials") + " trials, spreading won " +
+                    Cell(*mp, "spread_wins");
+    // What the last trial measured: elephant packets/s in each placement.
+    if (Count(*mp, "trials") > 0 && mp->contains("last_home_pps"))
+      v += "; last: home " + Cell(*mp, "last_home_pps") + ", spread " +
+           Cell(*mp, "last_spread_pps") + " pkt/s";
+    totals.emplace_back("placement", v + ")");
+  }
   out += "\n" + KeyValues(totals, kIndent);
   return out + OutOfOrderWarning(Count(e, "out_of_order"));
 }

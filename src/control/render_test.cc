@@ -29,7 +29,8 @@ const json kStats = json::parse(R"({
        {"microflows": 3813, "packets": 500000, "rx_bursts": 90, "rx_packets": 400000, "sleeps": 5, "pushback_waits": 1, "mice_handoffs": 4}
      ],
      "released_packets": 999990, "released_microflows": 7813, "out_of_order": 0, "drops": 10,
-     "placement": {"now": "spread", "trials": 2, "spread_wins": 1},
+     "placement": {"now": "spread", "trials": 2, "spread_wins": 1, "last_home_pps": 410000,
+                   "last_spread_pps": 530000},
      "some_future_field": {"x": 1}},
     {"name": "tx", "mode": "microflow", "stages": [], "workers": [],
      "released_packets": 0, "released_microflows": 0, "out_of_order": 0, "drops": 0}
@@ -103,7 +104,9 @@ TEST(Render, StatsShowsStagesWorkersAndTotals) {
       out, "     all        7,813  1,000,000        190   1,000,000       7               1              7\n"))
       << out;
   EXPECT_TRUE(Contains(out, "  released micro-flows  7,813\n")) << out;
-  EXPECT_TRUE(Contains(out, "  placement             spread (2 trials, spreading won 1)\n")) << out;
+  EXPECT_TRUE(Contains(out, "  placement             spread (2 trials, spreading won 1; last: home "
+                            "410,000, spread 530,000 pkt/s)\n"))
+      << out;
   // An engine without the placement (an older daemon) has no such line.
   EXPECT_EQ(out.find("  placement "), out.rfind("  placement ")) << out;
   EXPECT_TRUE(Contains(out, "engine tx (microflow)\n  no stages\n")) << out;

@@ -75,7 +75,9 @@ json Daemon::EngineJson(const char* name, uint32_t path) const {
           {"overflowed", s.overflowed},
           {"placement", {{"now", s.spread ? "spread" : "home"},
                          {"trials", s.placement_trials},
-                         {"spread_wins", s.placement_spread_wins}}},
+                         {"spread_wins", s.placement_spread_wins},
+                         {"last_home_pps", s.placement_home_pps},
+                         {"last_spread_pps", s.placement_spread_pps}}},
           {"drops", s.drops()}};
 }
 

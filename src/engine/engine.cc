@@ -432,6 +432,8 @@ void Engine::UpdatePlacement() {
   }
   if (placement_.trials() != placement_trials_.load(std::memory_order_relaxed)) {
     placement_wins_.store(placement_.spread_wins(), std::memory_order_relaxed);
+    placement_home_pps_.store(placement_.last_home_pps(), std::memory_order_relaxed);
+    placement_spread_pps_.store(placement_.last_spread_pps(), std::memory_order_relaxed);
     placement_trials_.store(placement_.trials(), std::memory_order_relaxed);
   }
 }
@@ -599,6 +601,8 @@ EngineStats Engine::Stats(uint32_t path) const {
   s.overflowed = p.flows->overflowed_packets();
   s.placement_trials = placement_trials_.load(std::memory_order_relaxed);
   s.placement_spread_wins = placement_wins_.load(std::memory_order_relaxed);
+  s.placement_home_pps = placement_home_pps_.load(std::memory_order_relaxed);
+  s.placement_spread_pps = placement_spread_pps_.load(std::memory_order_relaxed);
   s.spread = spread_now_.load(std::memory_order_relaxed);
   return s;
 }

@@ -149,6 +149,8 @@ struct EngineStats {
   // trials spreading won, and whether the engine spreads now.
   uint64_t placement_trials = 0;
   uint64_t placement_spread_wins = 0;
+  uint64_t placement_home_pps = 0;    // the last trial's elephant packets/s at home
+  uint64_t placement_spread_pps = 0;  // ... and spread
   bool spread = false;
   uint64_t drops() const;
 };
@@ -239,6 +241,8 @@ class Engine {
   std::atomic<bool> spread_now_{false};
   std::atomic<uint64_t> placement_trials_{0};
   std::atomic<uint64_t> placement_wins_{0};
+  std::atomic<uint64_t> placement_home_pps_{0};
+  std::atomic<uint64_t> placement_spread_pps_{0};
   bool started_ = false;
   bool ports_wait_ = false;  // every path's port can block (RxPort::WaitFds)
   // Longest block in the ports or park of an idle worker when the ports can

@@ -11,6 +11,7 @@ void PlacementTrial::StartEpoch(uint64_t now_ms, uint64_t pkts, bool spread) {
 }
 
 void PlacementTrial::Decide(uint64_t now_ms, uint64_t pkts, bool win) {
+  for (int k = 0; k < 2; ++k) last_pps_[k] = ms_[k] == 0 ? 0 : pkts_[k] * 1000 / ms_[k];
   if (trials_ != 0) hold_ms_ = win == last_win_ ? std::min(2 * hold_ms_, kMaxHoldMs) : kHoldMs;
   last_win_ = win;
   ++trials_;
@@ -21,7 +22,9 @@ void PlacementTrial::Decide(uint64_t now_ms, uint64_t pkts, bool win) {
 }
 
 bool PlacementTrial::Spread(uint64_t now_ms, uint64_t elephant_pkts) {
-  if (!started_ || (!in_trial_ && now_ms >= hold_until_ms_)) {
+  const bool paused = now_ms - last_call_ms_ >= kForgetMs;
+  last_call_ms_ = now_ms;
+  if (!started_ || (!in_trial_ && (now_ms >= hold_until_ms_ || paused))) {
     // A new trial.
     started_ = true;
     in_trial_ = true;

@@ -18,6 +18,8 @@
 // Spreading must win clearly (kMinGain): with no difference, home saves the
 // wake-ups. A trial whose first pair of epochs already differs by kClearGain
 // ends there, so a placement that loses badly is not paid for twice more.
+// A pause in the elephants (no call for kForgetMs) ends a hold: the next
+// elephant may be another kind of load (a UDP stream after a TCP one).
 //
 // Thread-compatible: driven by the RX role (one holder at a time).
 #pragma once
@@ -37,6 +39,7 @@ class PlacementTrial {
   static constexpr uint64_t kMaxHoldMs = 24000;
   static constexpr double kMinGain = 1.05;    // spreading must move 5 % more
   static constexpr double kClearGain = 1.2;   // decided after one pair of epochs
+  static constexpr uint64_t kForgetMs = 500;
 
   // now_ms: a monotonic clock; elephant_pkts: packets (on the wire) of
   // elephant micro-flows dispatched so far, all paths. Call at every RX round
@@ -46,6 +49,10 @@ class PlacementTrial {
   bool spread() const { return spread_; }
   uint64_t trials() const { return trials_; }       // trials completed
   uint64_t spread_wins() const { return wins_; }     // ... won by spreading
+  // The last completed trial's elephant packets per second, in each
+  // placement's epochs (0 before the first).
+  uint64_t last_home_pps() const { return last_pps_[0]; }
+  uint64_t last_spread_pps() const { return last_pps_[1]; }
 
  private:
   void StartEpoch(uint64_t now_ms, uint64_t pkts, bool spread);
@@ -64,6 +71,8 @@ class PlacementTrial {
   uint64_t ms_[2] = {0, 0};
   uint64_t trials_ = 0;
   uint64_t wins_ = 0;
+  uint64_t last_call_ms_ = 0;
+  uint64_t last_pps_[2] = {0, 0};
 };
 
 }  // namespace mflow

@@ -98,6 +98,33 @@ TEST(PlacementTrialTest, SpreadWinsOnlyClearly) {
   EXPECT_EQ(p.trials(), 12u);
 }
 
+// The rates a trial measured are kept (packets per second).
+TEST(PlacementTrialTest, KeepsLastTrialRates) {
+  MP p;
+  EXPECT_EQ(p.last_home_pps(), 0u);
+  uint64_t pkts = 0;
+  RunTrial(p, 1000, &pkts, 100, 130);
+  EXPECT_EQ(p.last_home_pps(), 100000u);
+  EXPECT_EQ(p.last_spread_pps(), 130000u);
+}
+
+// A pause in the elephants ends the hold: the next one is measured afresh.
+TEST(PlacementTrialTest, PauseEndsHold) {
+  MP p;
+  uint64_t pkts = 0;
+  uint64_t t = RunTrial(p, 1000, &pkts, 100, 100);  // home, held kHoldMs
+  ASSERT_FALSE(p.spread());
+  // Within the hold and without a pause: no trial, whatever the rates.
+  for (const uint64_t end = t + MP::kForgetMs; t < end; ++t) ASSERT_FALSE(p.Spread(t, pkts += 130));
+  // A pause of kForgetMs, then spreading is faster: a trial starts at once.
+  t += MP::kForgetMs;
+  const uint64_t resumed = t;
+  t = RunTrial(p, t, &pkts, 100, 130);
+  EXPECT_TRUE(p.spread());
+  EXPECT_EQ(p.trials(), 2u);
+  EXPECT_EQ(t, resumed + 2 * MP::kEpochMs + 1);  // one clear pair of epochs
+}
+
 TEST(PlacementTrialTest, NoElephantPacketsMeansHome) {
   MP p;
   uint64_t pkts = 0;
