@@ -399,8 +399,10 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
     p->seq = f->next_pkt_seq++;
     // Packets on the wire: a super-frame counts as its segments.
     const uint32_t wire_pkts = std::max<uint32_t>(1, p->gso_segs);
+    const bool was_elephant = f->elephant;
     UpdateElephant(path, f, wire_pkts, now_ms);
-    if (f->elephant) {  // for the PlacementTrial: what the elephants move
+    if (f->elephant) {  // for the PlacementTrial: what the elephants move, new ones
+      if (!was_elephant) ++new_elephants_;
       elephant_pkts_ += wire_pkts;
       last_elephant_ms_ = now_ms;
     }
@@ -425,7 +427,7 @@ void Engine::UpdatePlacement() {
   const uint64_t now_ms = MonotonicNs() / 1000000;
   const bool elephant = now_ms - last_elephant_ms_ < kElephantActiveMs;
   const bool spread = elephant && (cfg_.placement == PlacementMode::kSpread ||
-                                   placement_.Spread(now_ms, elephant_pkts_));
+                                   placement_.Spread(now_ms, elephant_pkts_, new_elephants_));
   if (spread != spread_) {
     spread_ = spread;
     spread_now_.store(spread, std::memory_order_relaxed);

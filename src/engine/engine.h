@@ -231,11 +231,13 @@ class Engine {
   std::atomic<bool> stop_requested_{false};  // Stop() wants the RX role: do not take it
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
   // Placement (microflow mode), all under the RX role: packets of elephants
-  // dispatched so far (on the wire), when the last one was, and whether to
+  // dispatched so far (on the wire), flows that became elephants, when the
+  // last elephant packet was, and whether to
   // spread this round. The atomics publish the last three for Stats()
   // (UpdatePlacement).
   PlacementTrial placement_;
   uint64_t elephant_pkts_ = 0;
+  uint64_t new_elephants_ = 0;  // flows that became elephants
   uint64_t last_elephant_ms_ = 0;
   bool spread_ = false;
   std::atomic<bool> spread_now_{false};

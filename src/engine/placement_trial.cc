@@ -17,16 +17,19 @@ void PlacementTrial::Decide(uint64_t now_ms, uint64_t pkts, bool win) {
   ++trials_;
   if (win) ++wins_;
   in_trial_ = false;
+  decided_ms_ = now_ms;
   hold_until_ms_ = now_ms + hold_ms_;
   StartEpoch(now_ms, pkts, win);
 }
 
-bool PlacementTrial::Spread(uint64_t now_ms, uint64_t elephant_pkts) {
+bool PlacementTrial::Spread(uint64_t now_ms, uint64_t elephant_pkts, uint64_t new_elephants) {
   const bool paused = now_ms - last_call_ms_ >= kForgetMs;
   last_call_ms_ = now_ms;
-  if (!started_ || (!in_trial_ && (now_ms >= hold_until_ms_ || paused))) {
+  const bool new_load = new_elephants != new_elephants_ && now_ms - decided_ms_ >= kNewLoadMs;
+  if (!started_ || (!in_trial_ && (now_ms >= hold_until_ms_ || paused || new_load))) {
     // A new trial.
     started_ = true;
+    new_elephants_ = new_elephants;
     in_trial_ = true;
     epoch_ = 0;
     pkts_[0] = pkts_[1] = 0;

@@ -18,8 +18,13 @@
 // Spreading must win clearly (kMinGain): with no difference, home saves the
 // wake-ups. A trial whose first pair of epochs already differs by kClearGain
 // ends there, so a placement that loses badly is not paid for twice more.
-// A pause in the elephants (no call for kForgetMs) ends a hold: the next
-// elephant may be another kind of load (a UDP stream after a TCP one).
+// The decision belongs to the load it was measured on, so a hold also ends
+// when the load changes: after a pause in the elephants (no call for
+// kForgetMs), or when a new flow became an elephant, once kNewLoadMs have
+// passed since the last decision (so that a flow whose rate hovers around
+// the elephant threshold cannot keep trials running). The testbed runs a UDP
+// stream right after a TCP one on the same daemons: the TCP test's held
+// `home` halved the UDP rate until this.
 //
 // Thread-compatible: driven by the RX role (one holder at a time).
 #pragma once
@@ -40,11 +45,13 @@ class PlacementTrial {
   static constexpr double kMinGain = 1.05;    // spreading must move 5 % more
   static constexpr double kClearGain = 1.2;   // decided after one pair of epochs
   static constexpr uint64_t kForgetMs = 500;
+  static constexpr uint64_t kNewLoadMs = 1000;
 
   // now_ms: a monotonic clock; elephant_pkts: packets (on the wire) of
-  // elephant micro-flows dispatched so far, all paths. Call at every RX round
-  // with an elephant running; returns whether to spread now.
-  bool Spread(uint64_t now_ms, uint64_t elephant_pkts);
+  // elephant micro-flows dispatched so far, all paths; new_elephants: flows
+  // that became elephants so far. Call at every RX round with an elephant
+  // running; returns whether to spread now.
+  bool Spread(uint64_t now_ms, uint64_t elephant_pkts, uint64_t new_elephants = 0);
 
   bool spread() const { return spread_; }
   uint64_t trials() const { return trials_; }       // trials completed
@@ -72,6 +79,8 @@ class PlacementTrial {
   uint64_t trials_ = 0;
   uint64_t wins_ = 0;
   uint64_t last_call_ms_ = 0;
+  uint64_t decided_ms_ = 0;
+  uint64_t new_elephants_ = 0;  // as of the last trial's start
   uint64_t last_pps_[2] = {0, 0};
 };
 

@@ -15,11 +15,12 @@ using MP = PlacementTrial;
 // Drives p through one trial from t, feeding rate_home / rate_spread packets
 // per ms in each placement's epochs, with a call every ms; returns the time
 // the trial ended.
-uint64_t RunTrial(MP& p, uint64_t t, uint64_t* pkts, uint64_t rate_home, uint64_t rate_spread) {
+uint64_t RunTrial(MP& p, uint64_t t, uint64_t* pkts, uint64_t rate_home, uint64_t rate_spread,
+                  uint64_t new_elephants = 0) {
   const uint64_t trials = p.trials();
   const uint64_t start = t;
   while (p.trials() == trials) {
-    const bool spread = p.Spread(t, *pkts);
+    const bool spread = p.Spread(t, *pkts, new_elephants);
     *pkts += spread ? rate_spread : rate_home;
     if (++t > start + 2 * MP::kMaxHoldMs) {
       ADD_FAILURE() << "trial never ended";
@@ -123,6 +124,29 @@ TEST(PlacementTrialTest, PauseEndsHold) {
   EXPECT_TRUE(p.spread());
   EXPECT_EQ(p.trials(), 2u);
   EXPECT_EQ(t, resumed + 2 * MP::kEpochMs + 1);  // one clear pair of epochs
+}
+
+// A new elephant ends the hold too, but not sooner than kNewLoadMs after the
+// last decision.
+TEST(PlacementTrialTest, NewElephantEndsHoldAfterMinGap) {
+  MP p;
+  uint64_t pkts = 0;
+  uint64_t t = RunTrial(p, 1000, &pkts, 100, 100);  // home, held kHoldMs
+  const uint64_t decided = t - 1;                   // the call that ended the trial
+  ASSERT_FALSE(p.Spread(t, pkts, 0));
+  // A new elephant right away: too soon, no trial.
+  for (; t < decided + MP::kNewLoadMs; ++t) ASSERT_FALSE(p.Spread(t, pkts += 130, 1)) << t;
+  EXPECT_EQ(p.trials(), 1u);
+  // kNewLoadMs after the decision: a trial starts at once.
+  const uint64_t start = t;
+  t = RunTrial(p, t, &pkts, 100, 130, 1);
+  EXPECT_TRUE(p.spread());
+  EXPECT_EQ(p.trials(), 2u);
+  EXPECT_EQ(t, start + 2 * MP::kEpochMs + 1);
+  // The same elephants afterwards: held again.
+  for (const uint64_t end = t + MP::kNewLoadMs * 2; t < end; ++t)
+    ASSERT_TRUE(p.Spread(t, pkts += 100, 1));
+  EXPECT_EQ(p.trials(), 2u);
 }
 
 TEST(PlacementTrialTest, NoElephantPacketsMeansHome) {
