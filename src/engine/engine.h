@@ -238,7 +238,8 @@ class Engine {
   PlacementTrial placement_;
   uint64_t elephant_pkts_ = 0;
   uint64_t new_elephants_ = 0;  // flows that became elephants
-  uint64_t last_elephant_ms_ = 0;
+  uint64_t last_elephant_ms_ = 0;      // TCP elephants (measured)
+  uint64_t last_open_loop_ms_ = 0;     // others: spread beside them
   bool spread_ = false;
   std::atomic<bool> spread_now_{false};
   std::atomic<uint64_t> placement_trials_{0};
