@@ -436,8 +436,8 @@ void Engine::UpdatePlacement() {
   // elephant of any other protocol may be an open-loop sender (unpaced UDP)
   // that overruns the receiving container, and then more packets through
   // the split point is not more delivered (measured on the testbed: home
-  // moved more UDP datagrams through each daemon's split point, while
-  // spreading delivered 1.5x as many). Beside such an elephant, spread.
+  // moved as many UDP datagrams through the receiving daemon's split point,
+  // while spreading delivered 1.5x as many). Beside such an elephant, spread.
   const bool spread =
       open_loop || (tcp && (cfg_.placement == PlacementMode::kSpread ||
                             placement_.Spread(now_ms, elephant_pkts_, new_elephants_)));
