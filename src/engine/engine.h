@@ -230,11 +230,11 @@ class Engine {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stop_requested_{false};  // Stop() wants the RX role: do not take it
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
-  // Placement (microflow mode), all under the RX role: packets of elephants
-  // dispatched so far (on the wire), flows that became elephants, when the
-  // last elephant packet was, and whether to
-  // spread this round. The atomics publish the last three for Stats()
-  // (UpdatePlacement).
+  // Placement (microflow mode), all under the RX role: packets of TCP
+  // elephants dispatched so far (on the wire), TCP flows that became
+  // elephants, when the last elephant packet was (TCP and other), and whether
+  // to spread this round. The atomics publish the decision and the trial's
+  // results for Stats() (UpdatePlacement).
   PlacementTrial placement_;
   uint64_t elephant_pkts_ = 0;
   uint64_t new_elephants_ = 0;  // flows that became elephants

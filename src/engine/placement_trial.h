@@ -22,9 +22,10 @@
 // when the load changes: after a pause in the elephants (no call for
 // kForgetMs), or when a new flow became an elephant, once kNewLoadMs have
 // passed since the last decision (so that a flow whose rate hovers around
-// the elephant threshold cannot keep trials running). The testbed runs a UDP
-// stream right after a TCP one on the same daemons: the TCP test's held
-// `home` halved the UDP rate until this.
+// the elephant threshold cannot keep trials running): a UDP stream right
+// after a TCP one, as the testbed runs them on the same daemons, is measured
+// afresh. (The engine feeds the trial TCP elephants only: see
+// Engine::UpdatePlacement.)
 //
 // Thread-compatible: driven by the RX role (one holder at a time).
 #pragma once
