@@ -1,5 +1,7 @@
 #include "wire/checksum.h"
 
+#include <immintrin.h>
+
 #include <cstring>
 
 namespace mflow::wire {
@@ -28,9 +30,52 @@ inline uint64_t Add64(uint64_t a, uint64_t b) {
 
 inline uint16_t Swap16(uint16_t v) { return static_cast<uint16_t>((v >> 8) | (v << 8)); }
 
+// AVX2: each 64-bit word splits into its two 32-bit halves, which are added
+// into 64-bit lanes (2^32 = 1 mod 0xffff, so the halves' sum keeps the one's
+// complement sum of the words). A lane cannot overflow: it gains < 2^33 per
+// 64-byte block, so it is safe up to 2^31 blocks (a frame is at most 64 KiB).
+// Shifts, ands and adds run on three ports, where the scalar loop's add/carry
+// chains run at 16 bytes a cycle.
+__attribute__((target("avx2"))) uint64_t SumBlocksAvx2(const uint8_t* p, size_t blocks) {
+  const __m256i lo32 = _mm256_set1_epi64x(0xffffffff);
+  __m256i a0 = _mm256_setzero_si256();
+  __m256i a1 = _mm256_setzero_si256();
+  __m256i a2 = _mm256_setzero_si256();
+  __m256i a3 = _mm256_setzero_si256();
+  for (size_t i = 0; i < blocks; ++i, p += 64) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+    a0 = _mm256_add_epi64(a0, _mm256_and_si256(x, lo32));
+    a1 = _mm256_add_epi64(a1, _mm256_srli_epi64(x, 32));
+    a2 = _mm256_add_epi64(a2, _mm256_and_si256(y, lo32));
+    a3 = _mm256_add_epi64(a3, _mm256_srli_epi64(y, 32));
+  }
+  // Each lane holds < 2^33 * blocks: two lanes add without overflow too.
+  const __m256i s4 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+  const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+  return Add64(static_cast<uint64_t>(_mm_cvtsi128_si64(s2)),
+               static_cast<uint64_t>(_mm_extract_epi64(s2, 1)));
+}
+
+using SumBlocksFn = uint64_t (*)(const uint8_t*, size_t);
+
+// Chosen once, at load: the CPU cannot change under a running process.
+// (__builtin_cpu_init first: this initializer may run before libgcc's.)
+const SumBlocksFn kSumBlocks = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") ? SumBlocksAvx2 : nullptr;
+}();
+
+// Below this many bytes the vector setup and lane fold cost more than they
+// save (checksum_bench: scalar wins at 256 B, AVX2 at 512 B and above).
+constexpr size_t kVectorMin = 512;
+
 }  // namespace
 
-uint32_t ChecksumPartial(const void* data, size_t len, uint32_t sum) {
+namespace {
+
+// The portable sum (below kVectorMin, and on CPUs without AVX2).
+inline uint32_t SumScalar(const void* data, size_t len, uint32_t sum) {
   const auto* p = static_cast<const uint8_t*>(data);
   // Two independent add/carry chains so the adds of neighbouring words do not
   // wait on each other's carry; each chain carries its overflow into a
@@ -85,6 +130,22 @@ uint32_t ChecksumPartial(const void* data, size_t len, uint32_t sum) {
   s = Add64(s, c0);
   s = Add64(s, c1);
   return Fold64(s);
+}
+
+}  // namespace
+
+uint32_t ChecksumPartialScalar(const void* data, size_t len, uint32_t sum) {
+  return SumScalar(data, len, sum);
+}
+
+uint32_t ChecksumPartial(const void* data, size_t len, uint32_t sum) {
+  if (len >= kVectorMin && kSumBlocks != nullptr) {
+    const size_t blocks = len / 64;
+    const uint64_t s = Add64(kSumBlocks(static_cast<const uint8_t*>(data), blocks), sum);
+    // The blocks end at an even offset, so the tail continues the same words.
+    return SumScalar(static_cast<const uint8_t*>(data) + blocks * 64, len - blocks * 64, Fold64(s));
+  }
+  return SumScalar(data, len, sum);
 }
 
 uint16_t ChecksumFold(uint32_t sum) {

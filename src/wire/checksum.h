@@ -20,6 +20,9 @@ namespace mflow::wire {
 // the last piece of a multi-piece sum may have odd length (use ChecksumSg for
 // pieces of any length).
 uint32_t ChecksumPartial(const void* data, size_t len, uint32_t sum = 0);
+// The same sum without vector instructions: what ChecksumPartial runs on a
+// CPU without AVX2 and for short pieces (exposed so tests cover both paths).
+uint32_t ChecksumPartialScalar(const void* data, size_t len, uint32_t sum = 0);
 // Folds a 32-bit accumulator to 16 bits (no complement).
 uint16_t ChecksumFold(uint32_t sum);
 // The value to store in a checksum field: ~fold(sum), as raw memory bytes.

@@ -10,6 +10,9 @@ namespace mflow::wire {
 namespace {
 
 uint16_t FastChecksum(const uint8_t* p, size_t len) { return ChecksumFinish(ChecksumPartial(p, len)); }
+uint16_t ScalarChecksum(const uint8_t* p, size_t len) {
+  return ChecksumFinish(ChecksumPartialScalar(p, len));
+}
 
 std::vector<uint8_t> RandomBytes(std::mt19937& rng, size_t n) {
   std::vector<uint8_t> v(n);
@@ -24,16 +27,19 @@ TEST(Checksum, PartialMatchesReferenceOnRandomBuffers) {
     const size_t len = rng() % 3001;
     const size_t off = rng() % 8;  // misaligned starts
     for (size_t i = 0; i < len; ++i) buf[off + i] = static_cast<uint8_t>(rng());
-    ASSERT_EQ(FastChecksum(buf.data() + off, len), ReferenceChecksum(buf.data() + off, len))
-        << "len=" << len << " off=" << off;
+    const uint16_t want = ReferenceChecksum(buf.data() + off, len);
+    ASSERT_EQ(FastChecksum(buf.data() + off, len), want) << "len=" << len << " off=" << off;
+    ASSERT_EQ(ScalarChecksum(buf.data() + off, len), want) << "len=" << len << " off=" << off;
   }
 }
 
 TEST(Checksum, PartialMatchesReferenceOnAllOnesAndEdges) {
   // All 0xff stresses every carry path of the 64-bit accumulators.
   std::vector<uint8_t> ones(70000, 0xff);
-  for (size_t len : {0, 1, 2, 7, 8, 9, 63, 64, 65, 127, 128, 1500, 65535, 65536, 70000}) {
+  for (size_t len : {0, 1, 2, 7, 8, 9, 63, 64, 65, 127, 128, 255, 256, 257, 319, 320, 1500,
+                     65535, 65536, 70000}) {
     EXPECT_EQ(FastChecksum(ones.data(), len), ReferenceChecksum(ones.data(), len)) << len;
+    EXPECT_EQ(ScalarChecksum(ones.data(), len), ReferenceChecksum(ones.data(), len)) << len;
   }
   const std::vector<uint8_t> zeros(100, 0);
   EXPECT_EQ(FastChecksum(zeros.data(), zeros.size()), 0xffff);
