@@ -172,8 +172,11 @@ std::string RenderEngine(const json& e) {
   // (microflow mode).
   const auto mp = e.find("placement");
   if (mp != e.end() && mp->is_object()) {
-    std::string v = Cell(*mp, "now") + " (" + Cell(*mp, "trials") + " trials, spreading won " +
-                    Cell(*mp, "spread_wins");
+    // Solo: home beside a TCP elephant, one worker reads and runs every flow.
+    const auto solo = mp->find("solo");
+    const bool one = solo != mp->end() && solo->is_boolean() && solo->get<bool>();
+    std::string v = Cell(*mp, "now") + (one ? ", one worker" : "") + " (" + Cell(*mp, "trials") +
+                    " trials, spreading won " + Cell(*mp, "spread_wins");
     // What the last trial measured: elephant packets/s in each placement.
     if (Count(*mp, "trials") > 0 && mp->contains("last_home_pps"))
       v += "; last: home " + Cell(*mp, "last_home_pps") + ", spread " +

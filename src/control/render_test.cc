@@ -113,6 +113,18 @@ TEST(Render, StatsShowsStagesWorkersAndTotals) {
   EXPECT_FALSE(Contains(out, "warning")) << out;
 }
 
+// Home beside a TCP elephant: one worker reads and runs every flow.
+TEST(Render, SoloPlacementIsShown) {
+  json r = kStats;
+  r["engines"][0]["placement"] = {{"now", "home"}, {"solo", true}, {"trials", 3},
+                                  {"spread_wins", 0}, {"last_home_pps", 690000},
+                                  {"last_spread_pps", 595000}};
+  EXPECT_TRUE(Contains(RenderStats(r, false),
+                       "  placement             home, one worker (3 trials, spreading won 0; "
+                       "last: home 690,000, spread 595,000 pkt/s)\n"))
+      << RenderStats(r, false);
+}
+
 TEST(Render, OutOfOrderIsFlagged) {
   json r = kStats;
   r["engines"][0]["out_of_order"] = 2;

@@ -74,6 +74,7 @@ json Daemon::EngineJson(const char* name, uint32_t path) const {
           {"out_of_order", s.out_of_order},
           {"overflowed", s.overflowed},
           {"placement", {{"now", s.spread ? "spread" : "home"},
+                         {"solo", s.solo},
                          {"trials", s.placement_trials},
                          {"spread_wins", s.placement_spread_wins},
                          {"last_home_pps", s.placement_home_pps},

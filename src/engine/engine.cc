@@ -290,7 +290,9 @@ void Engine::WorkerLoop(Worker& w) {
     // needed again: step aside for whoever needs the core, but do not sleep.
     // Sleeping here, with exponentially growing timeouts, starves the
     // pipeline whenever the input is merely held up by our own back-pressure.
-    if (in_flight_.load(std::memory_order_acquire) != 0) {
+    // A standby worker (solo, above) does neither: it parks.
+    const bool standby = w.id != 0 && solo_.load(std::memory_order_relaxed);
+    if (!standby && in_flight_.load(std::memory_order_acquire) != 0) {
       std::this_thread::yield();
       idle = cfg_.idle_spins / 2;
       continue;
@@ -301,7 +303,7 @@ void Engine::WorkerLoop(Worker& w) {
     // would return at once, again and again); the others park below until
     // it dispatches work to them. An idle daemon then makes no wake-ups at
     // all (issue: idle cost).
-    if (may_rx && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
+    if (may_rx && !standby && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
         !rx_role_.exchange(true, std::memory_order_acquire)) {
       if (!stopping_.load(std::memory_order_acquire)) WaitForInput();
       rx_role_.store(false, std::memory_order_release);
@@ -313,6 +315,10 @@ void Engine::WorkerLoop(Worker& w) {
     }
     // Idle: sleep until a producer unparks us or the timeout lets us poll the
     // RX ports again (a port that cannot wait has no wake-up of its own).
+    // Standing by, first wake worker 0: it may have parked because we held
+    // the RX role (solo began while we waited in the ports), and then nobody
+    // would read until a timeout.
+    if (standby) workers_[0]->parker.Unpark();
     const uint32_t v = w.parker.Prepare();
     if (!w.idle() || stopping_.load(std::memory_order_acquire)) {
       w.parker.Done();
@@ -349,12 +355,12 @@ void Engine::WaitForInput() {
 bool Engine::TryRx(Worker& w) {
   // In stage mode only worker 0 reads, so the role is uncontended there; it
   // is still taken, because Stop() takes it to end all reading.
+  // Solo (below): only worker 0 reads.
   if (stop_requested_.load(std::memory_order_acquire) ||
+      (w.id != 0 && solo_.load(std::memory_order_relaxed)) ||
       rx_role_.exchange(true, std::memory_order_acquire))
     return false;
-  if (cfg_.mode == SteeringMode::kMicroflow && cfg_.workers > 1 &&
-      cfg_.placement != PlacementMode::kHome)
-    UpdatePlacement();
+  if (cfg_.mode == SteeringMode::kMicroflow && cfg_.workers > 1) UpdatePlacement();
   // Every path, each time round: what we just delivered into one side may
   // have produced its reply on another (a container's ACK in its TAP).
   bool got = false;
@@ -429,8 +435,13 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
 // with it.
 void Engine::UpdatePlacement() {
   const uint64_t now_ms = MonotonicNs() / 1000000;
+  // The trial measures while a TCP elephant runs (kElephantActiveMs after its
+  // last packet: no epoch is measured after it ended); the placement holds
+  // kPlacementHoldMs, so that a reader busy for longer than that between two
+  // reads does not flip it.
   const bool tcp = now_ms - last_elephant_ms_ < kElephantActiveMs;
-  const bool open_loop = now_ms - last_open_loop_ms_ < kElephantActiveMs;
+  const bool tcp_recent = now_ms - last_elephant_ms_ < kPlacementHoldMs;
+  const bool open_loop = now_ms - last_open_loop_ms_ < kPlacementHoldMs;
   // The trial's measure, the packets elephants move through the split point,
   // is what a TCP receiver gets: TCP holds its sender to the path's rate. An
   // elephant of any other protocol may be an open-loop sender (unpaced UDP)
@@ -438,13 +449,31 @@ void Engine::UpdatePlacement() {
   // the split point is not more delivered (measured on the testbed: home
   // moved as many UDP datagrams through the receiving daemon's split point,
   // while spreading delivered 1.5x as many). Beside such an elephant, spread.
-  const bool spread =
-      open_loop || (tcp && (cfg_.placement == PlacementMode::kSpread ||
-                            placement_.Spread(now_ms, elephant_pkts_, new_elephants_)));
+  bool spread = false;
+  switch (cfg_.placement) {
+    case PlacementMode::kHome:
+      break;
+    case PlacementMode::kSpread:
+      spread = open_loop || tcp_recent;
+      break;
+    case PlacementMode::kAuto:
+      spread = open_loop || (tcp ? placement_.Spread(now_ms, elephant_pkts_, new_elephants_)
+                                 : tcp_recent && spread_);
+      break;
+  }
   if (spread != spread_) {
     spread_ = spread;
     spread_now_.store(spread, std::memory_order_relaxed);
   }
+  // Home beside a TCP elephant is solo: worker 0 alone reads, and since a flow
+  // with nothing in flight moves to the worker that read it (PickWorker),
+  // every flow comes to run there, as on one core; the other workers finish
+  // what was theirs and stand by, parked. Home used to keep every worker
+  // reading: whichever was idle read the next burst and handed the elephant
+  // back to its busy home, or polled the ports while it waited, on cores the
+  // containers needed (measured: 1 worker moved 2-7 % more than 2 kept home).
+  const bool solo = tcp_recent && !spread;
+  if (solo != solo_.load(std::memory_order_relaxed)) solo_.store(solo, std::memory_order_relaxed);
   if (placement_.trials() != placement_trials_.load(std::memory_order_relaxed)) {
     placement_wins_.store(placement_.spread_wins(), std::memory_order_relaxed);
     placement_home_pps_.store(placement_.last_home_pps(), std::memory_order_relaxed);
@@ -619,6 +648,7 @@ EngineStats Engine::Stats(uint32_t path) const {
   s.placement_home_pps = placement_home_pps_.load(std::memory_order_relaxed);
   s.placement_spread_pps = placement_spread_pps_.load(std::memory_order_relaxed);
   s.spread = spread_now_.load(std::memory_order_relaxed);
+  s.solo = solo_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -146,12 +146,14 @@ struct EngineStats {
   uint64_t out_of_order = 0;  // packets released below an earlier one of their flow: must be 0
   uint64_t overflowed = 0;    // packets that found no flow slot (shared the overflow flow)
   // Placement beside elephants (microflow mode, engine-wide): trials run,
-  // trials spreading won, and whether the engine spreads now.
+  // trials spreading won, whether the engine spreads now, and whether it
+  // runs solo (home beside a TCP elephant: worker 0 alone reads).
   uint64_t placement_trials = 0;
   uint64_t placement_spread_wins = 0;
   uint64_t placement_home_pps = 0;    // the last trial's elephant packets/s at home
   uint64_t placement_spread_pps = 0;  // ... and spread
   bool spread = false;
+  bool solo = false;
   uint64_t drops() const;
 };
 
@@ -187,6 +189,8 @@ class Engine {
   void Stop();
   // Exact after Stop; estimates while running. path: index in Create's list.
   EngineStats Stats(uint32_t path = 0) const;
+  // Whether worker 0 alone reads now (EngineStats::solo); safe while running.
+  bool solo() const { return solo_.load(std::memory_order_relaxed); }
   // Up to max flows of a path's flow table (the overflow flow included).
   std::vector<FlowStats> Flows(size_t max, uint32_t path = 0) const;
   const EngineConfig& config() const { return cfg_; }
@@ -234,7 +238,7 @@ class Engine {
   // elephants dispatched so far (on the wire), TCP flows that became
   // elephants, when the last elephant packet was (TCP and other), and whether
   // to spread this round. The atomics publish the decision and the trial's
-  // results for Stats() (UpdatePlacement).
+  // results for Stats() and the workers (UpdatePlacement).
   PlacementTrial placement_;
   uint64_t elephant_pkts_ = 0;
   uint64_t new_elephants_ = 0;  // flows that became elephants
@@ -242,6 +246,7 @@ class Engine {
   uint64_t last_open_loop_ms_ = 0;     // others: spread beside them
   bool spread_ = false;
   std::atomic<bool> spread_now_{false};
+  std::atomic<bool> solo_{false};  // home beside a TCP elephant: worker 0 alone reads
   std::atomic<uint64_t> placement_trials_{0};
   std::atomic<uint64_t> placement_wins_{0};
   std::atomic<uint64_t> placement_home_pps_{0};
@@ -252,8 +257,10 @@ class Engine {
   // wait: wake-ups come from the ports or from dispatch, so this only bounds
   // how long a lost wake-up could last.
   static constexpr int kPortWaitMs = 1000;
-  // An elephant counts as running for this long after its last packet.
+  // An elephant counts as running for this long after its last packet for
+  // the placement trial, and the placement (spread, solo) holds this long.
   static constexpr uint64_t kElephantActiveMs = 20;
+  static constexpr uint64_t kPlacementHoldMs = 200;
 };
 
 }  // namespace mflow
