@@ -17,26 +17,19 @@ std::vector<uint8_t> Filled(size_t n) {
   return v;
 }
 
-void BM_ChecksumPartial(benchmark::State& state) {
+void RunSum(benchmark::State& state, uint32_t (*sum)(const void*, size_t, uint32_t)) {
   const size_t n = static_cast<size_t>(state.range(0));
   const auto buf = Filled(n);
   for (auto _ : state) {
-    uint32_t s = ChecksumPartial(buf.data(), n);
+    uint32_t s = sum(buf.data(), n, 0);
     benchmark::DoNotOptimize(s);
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
 
+void BM_ChecksumPartial(benchmark::State& state) { RunSum(state, ChecksumPartial); }
 // The portable path, for the side-by-side with the AVX2 one above.
-void BM_ChecksumPartialScalar(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0));
-  const auto buf = Filled(n);
-  for (auto _ : state) {
-    uint32_t s = ChecksumPartialScalar(buf.data(), n);
-    benchmark::DoNotOptimize(s);
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
-}
+void BM_ChecksumPartialScalar(benchmark::State& state) { RunSum(state, ChecksumPartialScalar); }
 
 void BM_Memcpy(benchmark::State& state) {
   const size_t n = static_cast<size_t>(state.range(0));
