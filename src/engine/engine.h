@@ -257,8 +257,8 @@ class Engine {
   // wait: wake-ups come from the ports or from dispatch, so this only bounds
   // how long a lost wake-up could last.
   static constexpr int kPortWaitMs = 1000;
-  // An elephant counts as running for this long after its last packet for
-  // the placement trial, and the placement (spread, solo) holds this long.
+  // After an elephant's last packet: how long it counts as running for the
+  // placement trial, and how long the placement (spread, solo) holds.
   static constexpr uint64_t kElephantActiveMs = 20;
   static constexpr uint64_t kPlacementHoldMs = 200;
 };
