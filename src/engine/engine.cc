@@ -255,7 +255,6 @@ void Engine::Stop() {
 }
 
 void Engine::WorkerLoop(Worker& w) {
-  const bool may_rx = cfg_.mode != SteeringMode::kStage || w.id == 0;
   uint32_t idle = 0;
   uint32_t sleep_us = 20;
   WorkerStats& thread_stats = w.stats[0];  // sleeps, cpu_ns: the thread's
@@ -272,7 +271,7 @@ void Engine::WorkerLoop(Worker& w) {
       Process(w, mf);
       did = true;
     }
-    if (may_rx && TryRx(w)) did = true;
+    if (MayRead(w) && TryRx(w)) did = true;
     if (did) {
       idle = 0;
       sleep_us = 20;
@@ -290,7 +289,7 @@ void Engine::WorkerLoop(Worker& w) {
     // needed again: step aside for whoever needs the core, but do not sleep.
     // Sleeping here, with exponentially growing timeouts, starves the
     // pipeline whenever the input is merely held up by our own back-pressure.
-    // A standby worker (solo, above) does neither: it parks.
+    // A standby worker (solo: UpdatePlacement) does neither: it parks.
     const bool standby = w.id != 0 && solo_.load(std::memory_order_relaxed);
     if (!standby && in_flight_.load(std::memory_order_acquire) != 0) {
       std::this_thread::yield();
@@ -303,7 +302,7 @@ void Engine::WorkerLoop(Worker& w) {
     // would return at once, again and again); the others park below until
     // it dispatches work to them. An idle daemon then makes no wake-ups at
     // all (issue: idle cost).
-    if (may_rx && !standby && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
+    if (MayRead(w) && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
         !rx_role_.exchange(true, std::memory_order_acquire)) {
       if (!stopping_.load(std::memory_order_acquire)) WaitForInput();
       rx_role_.store(false, std::memory_order_release);
@@ -352,12 +351,15 @@ void Engine::WaitForInput() {
     if (first[i + 1] != first[i]) paths_[i]->rx->AfterWait(fds + first[i]);
 }
 
+bool Engine::MayRead(const Worker& w) const {
+  return w.id == 0 ||
+         (cfg_.mode != SteeringMode::kStage && !solo_.load(std::memory_order_relaxed));
+}
+
 bool Engine::TryRx(Worker& w) {
-  // In stage mode only worker 0 reads, so the role is uncontended there; it
-  // is still taken, because Stop() takes it to end all reading.
-  // Solo (below): only worker 0 reads.
+  // Where only worker 0 reads (MayRead) the role is uncontended; it is still
+  // taken, because Stop() takes it to end all reading.
   if (stop_requested_.load(std::memory_order_acquire) ||
-      (w.id != 0 && solo_.load(std::memory_order_relaxed)) ||
       rx_role_.exchange(true, std::memory_order_acquire))
     return false;
   if (cfg_.mode == SteeringMode::kMicroflow && cfg_.workers > 1) UpdatePlacement();

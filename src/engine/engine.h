@@ -204,6 +204,9 @@ class Engine {
 
   void WorkerLoop(Worker& w);
   bool TryRx(Worker& w);
+  // Whether w may take the RX role now: every worker, but only worker 0 in
+  // stage mode (the pipeline's first group) and while solo (UpdatePlacement).
+  bool MayRead(const Worker& w) const;
   void WaitForInput();
   void Split(Worker& w, Path& path, Packet** pkts, uint32_t n);
   void Dispatch(Worker& w, Path& path, FlowState* f);
