@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -264,10 +265,44 @@ TEST_P(UdpPortTest, HairpinSkipsTheUnderlay) {
   EXPECT_EQ(a_->Snapshot().peers[0].tx_datagrams, 0u);
 }
 
+// Wait returns true whenever the port can wait (port.h), woken or timed out
+// alike, so what shows an interrupt worked is how long the wait took. The
+// bounds cannot flake: a slow machine only lengthens a wait, so the blocking
+// ones are bounded from below, and the interrupted ones from above only at
+// 30 s, half of what they would block without the interrupt.
 TEST_P(UdpPortTest, WaitReturnsOnInterrupt) {
-  EXPECT_TRUE(b_->Wait(0));  // "can wait"
+  using Clock = std::chrono::steady_clock;
+  const auto ms_since = [](Clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  };
+  // No interrupt: a wait on the quiet socket blocks for its timeout.
+  auto t0 = Clock::now();
+  EXPECT_TRUE(b_->Wait(200));
+  EXPECT_GE(ms_since(t0), 190);
+  // Interrupted before it waits: it returns at once.
   b_->Interrupt();
-  b_->Wait(10000);  // returns at once: the test would time out otherwise
+  t0 = Clock::now();
+  EXPECT_TRUE(b_->Wait(60000));
+  EXPECT_LT(ms_since(t0), 30000);
+  // That wait consumed the wake-up (AfterWait drains it): the next one blocks.
+  t0 = Clock::now();
+  EXPECT_TRUE(b_->Wait(200));
+  EXPECT_GE(ms_since(t0), 190);
+  // Interrupted from another thread while it waits (or just before).
+  std::thread waker([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    b_->Interrupt();
+  });
+  t0 = Clock::now();
+  EXPECT_TRUE(b_->Wait(60000));
+  EXPECT_LT(ms_since(t0), 30000);
+  waker.join();
+  // Nothing arrived meanwhile: the early returns were the interrupts'.
+  Packet* pkts[8];
+  const uint32_t n = b_->RxBurst(pkts, 8);
+  EXPECT_EQ(n, 0u);
+  PacketFreeBurst(pkts, n);
+  EXPECT_EQ(DropCount(b_->Snapshot(), "rx_not_peer"), 0u);
 }
 
 TEST_P(UdpPortTest, PeersChangeAtRunTime) {
