@@ -1,6 +1,17 @@
 // TrafficSource: the benchmark's RxPort, producing VXLAN-encapsulated (rx
 // direction) or plain container (tx direction) TCP/UDP frames of K flows
-// with valid checksums, at a cost that does not compete with the workers.
+// with valid checksums.
+//
+// It has no thread of its own: RxBurst runs on the engine worker that holds
+// the RX role, on that worker's core (pinned only when mflow-bench --pin pins
+// the workers), as a NIC's receive ring would be read. Its cost is therefore
+// part of every figure mflow-bench reports, on the workers' cores and inside
+// the split point's serial section: ~17 % of a packet's time on one core
+// (BENCHMARKS.md, the profile). So the figures are the throughput of engine
+// plus source (plus the sink, which runs on the delivering workers), lower
+// than the engine's alone; and since one worker at a time reads, the
+// source's cost is serial work that also limits how far the modes spreading
+// a flow over workers can scale. Hence the care to keep it cheap:
 //
 // Frames are built once: every buffer of the source's pool is filled with a
 // whole frame at start. Afterwards a packet coming back from the sink only

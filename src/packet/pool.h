@@ -5,15 +5,16 @@
 // nothing. Packets go back to the pool they came from (Packet::pool),
 // whichever thread frees them.
 //
-// The free packets are a stack: the next allocation gets the packet freed
-// last, whose metadata and buffer are still in the cache of the core that
-// freed it (in run-to-completion, the core about to use it). A FIFO ring
-// hands out the packet freed longest ago, cold: with 32768 TSO header
-// buffers cycling through it, the first write to each header and to its
-// metadata missed the cache (perf: ~9 % of mflowd's CPU). A mutex guards the
-// stack, taken once per burst.
+// The free packets are a stack (LIFO), not a queue: the next allocation gets
+// the packet freed last, whose metadata and buffer are still in the cache of
+// the core that freed it (in run-to-completion, the core about to use it).
+// The pool was first a FIFO ring, which hands out the packet freed longest
+// ago, cold: with 32768 TSO header buffers cycling through it, the first
+// write to each header and to its metadata missed the cache (perf: ~9 % of
+// mflowd's CPU). A mutex guards the stack, taken once per burst.
 //
-// Thread-safety: Alloc/Free/AllocBurst/FreeBurst from any thread.
+// Thread-safety: Alloc/AllocBurst/Put/PutBurst (and so PacketFree) from any
+// thread.
 #pragma once
 
 #include <cstdint>

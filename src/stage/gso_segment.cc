@@ -158,9 +158,10 @@ int GsoSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
   const uint32_t seq0 = tcp ? tcp0.seq.host() : 0;
   const uint32_t nsegs = (payload + mss - 1) / mss;
 
-  // All header packets in one pool operation: the pool's ring is shared by
-  // every worker, and one reservation per segment made its cache lines
-  // bounce between cores (measured: 2 workers slower than 1).
+  // All header packets in one pool operation: the pool's free stack and its
+  // mutex are shared by every worker, and one allocation per segment made
+  // their cache lines bounce between cores (measured, when the pool was
+  // still a ring: 2 workers slower than 1).
   // A segment size so small that a 64 KiB frame needs more segments than
   // this is not something a real sender hands over.
   Packet* hdrs[kMaxSegsPerCarrier];
