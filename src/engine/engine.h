@@ -29,7 +29,17 @@
 // and dispatches. In stage mode worker 0 is the only reader (the pipeline's
 // first stage).
 //
-// Thread-safety: Create/Start/Stop/Stats from one control thread.
+// Where each concern lives: engine.cc (create, start, stop, process,
+// deliver), worker_loop.cc (the idle loop and who reads), split.cc (the
+// split point: numbering, elephants, dispatch, placement glue),
+// flow_mode.cc / stage_mode.cc / microflow_mode.cc (placement per mode),
+// engine_stats.cc (Stats, Flows), classify.cc (the split point's
+// classifiers). The ordering contract: docs/ORDERING.md.
+//
+// Thread-safety: Create/Start/Stop from one control thread; Stats, Flows and
+// solo from any thread at any time (every counter they read is a relaxed
+// atomic with one writer, see common/relaxed.h: estimates while running,
+// exact after Stop).
 #pragma once
 
 #include <atomic>
@@ -44,7 +54,8 @@
 #include "common/status.h"
 #include "engine/flow_merge.h"
 #include "engine/flow_table.h"
-#include "engine/placement_trial.h"
+#include "engine/classify.h"
+#include "engine/placement.h"
 #include "engine/microflow.h"
 #include "engine/parker.h"
 #include "engine/port.h"
@@ -57,28 +68,6 @@ namespace mflow {
 enum class SteeringMode { kFlow, kStage, kMicroflow };
 std::string_view SteeringModeName(SteeringMode m);
 std::optional<SteeringMode> ParseSteeringMode(std::string_view s);
-
-// microflow mode, while an elephant runs (PlacementTrial, PickWorker):
-// spread: an elephant's micro-flows go to the least loaded worker and the
-// mice beside it to a peer (packet-level parallelism); home: every flow stays
-// on the worker that read it while it has work in flight, as in flow mode
-// (run to completion, no wake-ups); auto: measured, one or the other.
-enum class PlacementMode { kAuto, kHome, kSpread };
-std::string_view PlacementName(PlacementMode m);
-std::optional<PlacementMode> ParsePlacement(std::string_view s);
-
-// Finds the flow of a packet at the split point; false = unclassifiable
-// (the packet still goes through the stages, which will name its fault).
-using Classifier = bool (*)(const Packet* p, wire::FlowKey* key);
-bool ClassifyRx(const Packet* p, wire::FlowKey* key);  // VXLAN frames: outer flow (RSS-like)
-bool ClassifyRxInner(const Packet* p, wire::FlowKey* key);  // VXLAN frames: inner 5-tuple
-bool ClassifyTx(const Packet* p, wire::FlowKey* key);  // Ethernet frames from a container
-// mflowd's classifiers. VXLAN payloads from a UDP socket (data at the VXLAN
-// header; the kernel consumed the outer headers): the inner flow. Frames from
-// a container port: the inner flow. Both key UDP on addresses only, so that
-// IP fragments stay in their datagrams' flow.
-bool ClassifyRxSocket(const Packet* p, wire::FlowKey* key);
-bool ClassifyTxPort(const Packet* p, wire::FlowKey* key);
 
 // One path through an engine: its chain, ports and packet pool, and the
 // settings of EngineConfig it may set for itself (unset: the engine's).
@@ -106,6 +95,7 @@ struct EngineConfig {
   uint32_t merge_depth = 16;         // micro-flows in flight per flow
   uint32_t worker_queue_depth = 8;   // micro-flows queued per worker
   uint32_t max_flows = 16384;        // power of two
+  uint64_t flow_idle_ms = 10000;     // a drained flow idle this long may give its slot away
   std::vector<uint32_t> stage_cuts;  // stage mode: first stage of groups 1.. (empty = even split)
   Classifier classify = ClassifyRx;
   uint32_t idle_spins = 2000;        // polls before an idle worker sleeps
@@ -145,6 +135,7 @@ struct EngineStats {
   uint64_t empty_microflows = 0;
   uint64_t out_of_order = 0;  // packets released below an earlier one of their flow: must be 0
   uint64_t overflowed = 0;    // packets that found no flow slot (shared the overflow flow)
+  uint64_t merge_errors = 0;  // merge invariants broken (reorder-window merge): must be 0
   // Placement beside elephants (microflow mode, engine-wide): trials run,
   // trials spreading won, whether the engine spreads now, and whether it
   // runs solo (home beside a TCP elephant: worker 0 alone reads).
@@ -157,8 +148,8 @@ struct EngineStats {
   uint64_t drops() const;
 };
 
-// One flow's micro-flow and merge figures (control path; estimates while
-// the engine runs).
+// One flow's micro-flow and merge figures, since the flow took its slot
+// (control path; estimates while the engine runs).
 struct FlowStats {
   wire::FlowKey key;
   bool elephant = false;
@@ -188,6 +179,7 @@ class Engine {
   // Stops reading, finishes and releases everything in flight, joins.
   void Stop();
   // Exact after Stop; estimates while running. path: index in Create's list.
+  // Any thread, any time.
   EngineStats Stats(uint32_t path = 0) const;
   // Whether worker 0 alone reads now (EngineStats::solo); safe while running.
   bool solo() const { return solo_.load(std::memory_order_relaxed); }
@@ -237,16 +229,11 @@ class Engine {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stop_requested_{false};  // Stop() wants the RX role: do not take it
   std::atomic<int64_t> in_flight_{0};  // micro-flows dispatched and not yet released
-  // Placement (microflow mode), all under the RX role: packets of TCP
-  // elephants dispatched so far (on the wire), TCP flows that became
-  // elephants, when the last elephant packet was (TCP and other), and whether
-  // to spread this round. The atomics publish the decision and the trial's
-  // results for Stats() and the workers (UpdatePlacement).
-  PlacementTrial placement_;
-  uint64_t elephant_pkts_ = 0;
-  uint64_t new_elephants_ = 0;  // flows that became elephants
-  uint64_t last_elephant_ms_ = 0;      // TCP elephants (measured)
-  uint64_t last_open_loop_ms_ = 0;     // others: spread beside them
+  // Placement (microflow mode): the rules (placement.h) run under the RX
+  // role; spread_ is their decision for PickWorker (RX role too). The
+  // atomics publish the decision and the trial's results for Stats() and
+  // the workers (UpdatePlacement).
+  Placement placement_;
   bool spread_ = false;
   std::atomic<bool> spread_now_{false};
   std::atomic<bool> solo_{false};  // home beside a TCP elephant: worker 0 alone reads
@@ -260,10 +247,6 @@ class Engine {
   // wait: wake-ups come from the ports or from dispatch, so this only bounds
   // how long a lost wake-up could last.
   static constexpr int kPortWaitMs = 1000;
-  // After an elephant's last packet: how long it counts as running for the
-  // placement trial, and how long the placement (spread, solo) holds.
-  static constexpr uint64_t kElephantActiveMs = 20;
-  static constexpr uint64_t kPlacementHoldMs = 200;
 };
 
 }  // namespace mflow

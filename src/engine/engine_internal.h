@@ -1,4 +1,5 @@
-// Engine internals shared by engine.cc and the three mode files.
+// Engine internals shared by the engine's files (engine.cc, worker_loop.cc,
+// split.cc, engine_stats.cc and the three mode files).
 #pragma once
 
 #include <pthread.h>
@@ -6,6 +7,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/relaxed.h"
 #include "engine/engine.h"
 
 namespace mflow {
@@ -26,6 +28,31 @@ struct Engine::Path {
   std::unique_ptr<FlowTable> flows;
 };
 
+// A worker's figures for one path (WorkerStats, as the worker keeps them):
+// written by that worker only, read by Stats() at any time.
+struct WorkerCounters {
+  Relaxed<uint64_t> microflows;
+  Relaxed<uint64_t> packets;
+  Relaxed<uint64_t> rx_bursts;
+  Relaxed<uint64_t> rx_packets;
+  Relaxed<uint64_t> sleeps;
+  Relaxed<uint64_t> pushback_waits;
+  Relaxed<uint64_t> mice_handoffs;
+  Relaxed<uint64_t> cpu_ns;
+  WorkerStats Snapshot() const {
+    WorkerStats s;
+    s.microflows = microflows;
+    s.packets = packets;
+    s.rx_bursts = rx_bursts;
+    s.rx_packets = rx_packets;
+    s.sleeps = sleeps;
+    s.pushback_waits = pushback_waits;
+    s.mice_handoffs = mice_handoffs;
+    s.cpu_ns = cpu_ns;
+    return s;
+  }
+};
+
 struct Engine::Worker {
   Worker(uint32_t depth, uint32_t mice_depth) : ring(depth), mice(mice_depth) {}
   uint32_t id = 0;
@@ -43,7 +70,10 @@ struct Engine::Worker {
   Parker parker;
   StageContext ctx;
   StageCounters counters[kMaxPaths][kMaxStages];
-  WorkerStats stats[kMaxPaths];  // sleeps: in stats[0] only (the thread's)
+  // The RX role holder counts its bursts in its own Worker's counters, so
+  // each counter still has one writer. sleeps, cpu_ns: in stats[0] only
+  // (the thread's).
+  WorkerCounters stats[kMaxPaths];
 };
 
 // Waiting for a peer: spin politely for a few dozen rounds, then yield the

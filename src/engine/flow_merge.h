@@ -44,6 +44,9 @@ class FlowMerge {
     else
       window_->Complete(mf, deliver);
   }
+  // Broken merge invariants seen (the window design checks two): must be 0.
+  uint64_t errors() const { return window_ ? window_->errors() : 0; }
+
  private:
   std::unique_ptr<OrderedQueueMerge> queue_;
   std::unique_ptr<WindowMerge> window_;

@@ -26,9 +26,15 @@ StatusOr<std::unique_ptr<FlowTable>> FlowTable::Create(const FlowTableConfig& cf
 }
 
 void FlowTable::Init(FlowState* f, const wire::FlowKey& key, uint32_t hash) noexcept {
-  // The merge object and release-side counters are kept: a replaced slot is
-  // fully drained (checked by the caller), and its sequence numbers restart
-  // together with the merge's (both count micro-flows handed out and back).
+  // The slot is drained (checked by the caller: every micro-flow issued was
+  // released, and that release happened-before the caller's acquire load),
+  // so no other thread touches its release side now.
+  //
+  // Kept: the merge object and the sequence numbers (packets, micro-flows),
+  // which run on across the slot's flows as the merge's own count does, and
+  // the slot's running totals, so that the engine's totals never fall. The
+  // new flow's own figures start at zero: they are the totals minus the
+  // base recorded here (FlowIdentity, read by ReadFlowFigures).
   f->key = key;
   f->hash = hash;
   f->used = true;
@@ -38,6 +44,13 @@ void FlowTable::Init(FlowState* f, const wire::FlowKey& key, uint32_t hash) noex
   f->window_ms = 0;
   f->window_pkts = 0;
   f->released_any = false;
+  FlowIdentity id;
+  id.key = key;
+  id.base_pkts = f->released_pkts;
+  id.base_mfs = f->released_mfs.load(std::memory_order_relaxed);
+  id.base_empty_mfs = f->empty_mfs;
+  id.base_out_of_order = f->out_of_order;
+  f->identity.Store(id);
 }
 
 FlowState* FlowTable::Find(const wire::FlowKey& key, uint32_t hash, uint64_t now_ms) noexcept {
@@ -68,6 +81,29 @@ FlowState* FlowTable::Find(const wire::FlowKey& key, uint32_t hash, uint64_t now
   Init(reuse, key, hash);
   reuse->last_seen_ms = now_ms;
   return reuse;
+}
+
+FlowFigures ReadFlowFigures(const FlowState& f) noexcept {
+  // The counters are read inside the identity's read section: if a new flow
+  // took the slot meanwhile, both are read again, so the figures always
+  // belong to the key they come with.
+  uint64_t released = 0, issued = 0, pkts = 0, empty = 0, ooo = 0;
+  const FlowIdentity id = f.identity.Load([&] {
+    released = f.released_mfs.load(std::memory_order_acquire);
+    issued = f.issued_mfs;
+    pkts = f.released_pkts;
+    empty = f.empty_mfs;
+    ooo = f.out_of_order;
+  });
+  auto since = [](uint64_t now, uint64_t base) { return now > base ? now - base : 0; };
+  FlowFigures out;
+  out.key = id.key;
+  out.packets = since(pkts, id.base_pkts);
+  out.microflows = since(released, id.base_mfs);
+  out.empty_microflows = since(empty, id.base_empty_mfs);
+  out.out_of_order = since(ooo, id.base_out_of_order);
+  out.in_flight = since(issued, released);
+  return out;
 }
 
 }  // namespace mflow

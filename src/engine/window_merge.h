@@ -6,13 +6,16 @@
 // and releases from the window start up to the first gap. The split point
 // bounds the micro-flows in flight to the window size, so Insert never sees
 // an "early" number and the ring never fills (rule 5 of the contract is kept
-// by Enqueue refusing, not by dropping).
+// by Enqueue refusing, not by dropping); both are checked, and a breach is
+// counted (errors(), EngineStats::merge_errors) and handled without loss.
 // Thread-safety: Enqueue serial (split point); Complete from any worker.
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 
+#include "common/compiler.h"
 #include "engine/merge.h"
 #include "engine/microflow.h"
 #include "engine/reorder_window.h"
@@ -32,26 +35,55 @@ class WindowMerge {
 
   template <typename Deliver>
   void Complete(MicroFlow* mf, Deliver&& deliver) noexcept {
-    // The ring's release/acquire publishes the batch to the merger.
-    posted_.TryPush(mf);  // cannot fail: in flight <= capacity
-    gate_.Run([&] {
-      MicroFlow* m = nullptr;
-      while (posted_.TryPop(&m)) window_.Insert(m->seq, m);
-      MicroFlow* out[32];
-      uint32_t n;
-      while ((n = window_.Drain(out, 32)) != 0) {
-        for (uint32_t i = 0; i < n; ++i) deliver(out[i]);
-        released_.fetch_add(n, std::memory_order_release);
-      }
-    });
+    // The ring's release/acquire publishes the batch to the merger. It has
+    // room for every micro-flow in flight (Enqueue bounds them to its
+    // capacity), so a full ring is a broken invariant: count it, and make
+    // room by merging (whoever holds the gate drains the ring) rather than
+    // lose the micro-flow.
+    if (MFLOW_UNLIKELY(!posted_.TryPush(mf))) {
+      assert(false && "WindowMerge: posted ring full");
+      errors_.fetch_add(1, std::memory_order_relaxed);
+      while (!posted_.TryPush(mf)) gate_.Run([&] { Merge(deliver); });
+    }
+    gate_.Run([&] { Merge(deliver); });
   }
 
+  // Broken invariants seen (a full ring, a number refused by the window):
+  // must stay 0. Any thread.
+  uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+
  private:
+  // Under the gate: slot what was posted, release the window's ready front.
+  template <typename Deliver>
+  void Merge(Deliver& deliver) noexcept {
+    MicroFlow* m = nullptr;
+    while (posted_.TryPop(&m)) {
+      // Every number is inside the window (the in-flight bound) and comes
+      // exactly once (rule 3), so Insert cannot refuse it. If it did, the
+      // invariant is broken: count it and deliver the micro-flow at once, so
+      // that nothing is lost or stalls; the engine's per-packet order check
+      // (out_of_order) then shows any reordering this caused.
+      if (MFLOW_UNLIKELY(window_.Insert(m->seq, m) != ReorderResult::kOk)) {
+        assert(false && "WindowMerge: number refused by the window");
+        errors_.fetch_add(1, std::memory_order_relaxed);
+        deliver(m);
+        released_.fetch_add(1, std::memory_order_release);
+      }
+    }
+    MicroFlow* out[32];
+    uint32_t n;
+    while ((n = window_.Drain(out, 32)) != 0) {
+      for (uint32_t i = 0; i < n; ++i) deliver(out[i]);
+      released_.fetch_add(n, std::memory_order_release);
+    }
+  }
+
   MpmcRing<MicroFlow*> posted_;
   ReorderWindow<MicroFlow*> window_;
   MergeGate gate_;
   uint64_t issued_ = 0;                 // split side
   std::atomic<uint64_t> released_{0};   // merger side
+  std::atomic<uint64_t> errors_{0};
 };
 
 }  // namespace mflow

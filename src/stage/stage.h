@@ -1,8 +1,11 @@
 // Stage: one step of the overlay data path, processing a batch in place.
 //
 // Contract of every stage:
-//   - Process() is noexcept, allocates nothing, takes no lock, makes no
-//     system call;
+//   - Process() is noexcept, allocates no memory, makes no system call and
+//     takes no lock of its own. It does reach one lock: packets come from
+//     and go back to a PacketPool, whose free stack is guarded by a mutex
+//     (taken once per AllocBurst/PutBurst; a dropped packet is freed alone).
+//     Per-core pool caches would take it off the data path (issue 15);
 //   - every packet leaves on exactly one edge: it stays in the batch (next,
 //     original order kept) or it is dropped through ctx.Drop() with a named
 //     reason, which counts it and frees it;
@@ -19,6 +22,7 @@
 #include <string_view>
 
 #include "common/compiler.h"
+#include "common/relaxed.h"
 #include "packet/batch.h"
 
 namespace mflow {
@@ -32,14 +36,15 @@ inline constexpr uint32_t kMaxStages = 16;
 // counters mean exactly "packets lost here".
 inline constexpr uint32_t kMaxEvents = 4;
 
-// Counters of one stage on one worker; only that worker writes them, so they
-// are plain integers read (racily, as estimates) by the control path through
-// relaxed atomic_ref loads.
+// Counters of one stage on one worker. Only that worker writes them; the
+// control path reads them while it runs (Engine::Stats), so each is a
+// Relaxed<> (single writer, relaxed atomic loads and stores: see
+// common/relaxed.h). Read while running they are estimates, after Stop exact.
 struct alignas(kCacheLine) StageCounters {
-  uint64_t in = 0;   // packets entering the stage
-  uint64_t out = 0;  // packets leaving on the "next" edge (after GRO/TSO: frames out)
-  std::array<uint64_t, kMaxDropReasons> drops{};
-  std::array<uint64_t, kMaxEvents> events{};  // indexed like Stage::event_names()
+  Relaxed<uint64_t> in;   // packets entering the stage
+  Relaxed<uint64_t> out;  // packets leaving on the "next" edge (after GRO/TSO: frames out)
+  std::array<Relaxed<uint64_t>, kMaxDropReasons> drops{};
+  std::array<Relaxed<uint64_t>, kMaxEvents> events{};  // indexed like Stage::event_names()
 };
 
 // What a stage may use besides its batch. One per worker thread.

@@ -1,0 +1,89 @@
+// The engine's figures for the control path: Stats and Flows, read from
+// any thread while the workers run (every field is a single-writer relaxed
+// atomic or published through a seqlock: see flow_table.h).
+#include "engine/engine_internal.h"
+
+namespace mflow {
+
+uint64_t EngineStats::drops() const {
+  uint64_t n = 0;
+  for (const auto& s : stages)
+    for (const auto& d : s.drops) n += d.second;
+  return n;
+}
+
+std::vector<FlowStats> Engine::Flows(size_t max, uint32_t path) const {
+  const FlowTable& flows = *paths_.at(path)->flows;
+  std::vector<FlowStats> out;
+  auto add = [&](const FlowState& f) {
+    // The overflow flow is always "used"; list it once it carried traffic.
+    if (!f.used || out.size() >= max || f.issued_mfs == 0) return;
+    const FlowFigures ff = ReadFlowFigures(f);
+    FlowStats fs;
+    fs.key = ff.key;
+    fs.elephant = f.elephant;
+    fs.packets = ff.packets;
+    fs.microflows = ff.microflows;
+    fs.empty_microflows = ff.empty_microflows;
+    fs.in_flight = ff.in_flight;
+    fs.out_of_order = ff.out_of_order;
+    out.push_back(fs);
+  };
+  for (uint32_t i = 0; i < flows.capacity(); ++i) add(flows.at(i));
+  add(flows.overflow());
+  return out;
+}
+
+EngineStats Engine::Stats(uint32_t path) const {
+  const Path& p = *paths_.at(path);
+  EngineStats s;
+  for (uint32_t i = 0; i < p.chain->size(); ++i) {
+    const Stage& st = p.chain->at(i);
+    StageStats ss;
+    ss.name = std::string(st.name());
+    const auto reasons = st.drop_reasons();
+    std::vector<uint64_t> drops(kMaxDropReasons, 0);
+    for (const auto& w : workers_) {
+      const StageCounters& c = w->counters[path][i];
+      ss.in += c.in;
+      ss.out += c.out;
+      for (uint32_t r = 0; r < kMaxDropReasons; ++r) drops[r] += c.drops[r];
+    }
+    for (uint32_t r = 0; r < kMaxDropReasons; ++r)
+      if (drops[r] != 0)
+        ss.drops.emplace_back(ss.name + "_" + (r < reasons.size() ? std::string(reasons[r]) : "other"),
+                              drops[r]);
+    s.stages.push_back(std::move(ss));
+  }
+  for (const auto& w : workers_) {
+    WorkerStats ws = w->stats[path].Snapshot();
+    ws.sleeps = w->stats[0].sleeps;
+    ws.cpu_ns = w->stats[0].cpu_ns;
+    s.workers.push_back(ws);
+  }
+  // The engine's totals are the slots' running totals (they never fall when
+  // a slot changes hands; see FlowIdentity).
+  auto add_flow = [&](const FlowState& f) {
+    if (!f.used) return;
+    const uint64_t released = f.released_mfs.load(std::memory_order_acquire);
+    if (released != 0) ++s.flows;
+    if (f.elephant) ++s.elephants;
+    s.released_packets += f.released_pkts;
+    s.released_microflows += released;
+    s.empty_microflows += f.empty_mfs;
+    s.out_of_order += f.out_of_order;
+    s.merge_errors += f.merge->errors();
+  };
+  for (uint32_t i = 0; i < p.flows->capacity(); ++i) add_flow(p.flows->at(i));
+  add_flow(p.flows->overflow());
+  s.overflowed = p.flows->overflowed_packets();
+  s.placement_trials = placement_trials_.load(std::memory_order_relaxed);
+  s.placement_spread_wins = placement_wins_.load(std::memory_order_relaxed);
+  s.placement_home_pps = placement_home_pps_.load(std::memory_order_relaxed);
+  s.placement_spread_pps = placement_spread_pps_.load(std::memory_order_relaxed);
+  s.spread = spread_now_.load(std::memory_order_relaxed);
+  s.solo = solo_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace mflow

@@ -1,0 +1,135 @@
+// The worker loop: finish queued work, take the RX role when allowed, and
+// what an idle worker does (spin, then wait in the ports or park).
+#include <poll.h>
+
+#include "engine/engine_internal.h"
+
+namespace mflow {
+
+void Engine::WorkerLoop(Worker& w) {
+  uint32_t idle = 0;
+  uint32_t sleep_us = 20;
+  WorkerCounters& thread_stats = w.stats[0];  // sleeps, cpu_ns: the thread's
+  for (;;) {
+    bool did = false;
+    MicroFlow* mf = nullptr;
+    // Finish queued work before taking more in: keeps queues short and the
+    // merge window small. Mice first, all of them: each is a few packets.
+    while (w.mice.TryPop(&mf)) {
+      Process(w, mf);
+      did = true;
+    }
+    for (int k = 0; k < 4 && w.Pop(&mf); ++k) {
+      Process(w, mf);
+      did = true;
+    }
+    if (MayRead(w) && TryRx(w)) did = true;
+    if (did) {
+      idle = 0;
+      sleep_us = 20;
+      continue;
+    }
+    if (stopping_.load(std::memory_order_acquire) &&
+        in_flight_.load(std::memory_order_acquire) == 0 && w.idle())
+      break;
+    if (++idle < cfg_.idle_spins) {
+      CpuRelax();
+      continue;
+    }
+    // Work in flight elsewhere (a peer processing, a merge waiting for its
+    // head) will soon free buffers and queue space, and our RX role may be
+    // needed again: step aside for whoever needs the core, but do not sleep.
+    // Sleeping here, with exponentially growing timeouts, starves the
+    // pipeline whenever the input is merely held up by our own back-pressure.
+    // A standby worker (solo: UpdatePlacement) does neither: it parks.
+    const bool standby = w.id != 0 && solo_.load(std::memory_order_relaxed);
+    if (!standby && in_flight_.load(std::memory_order_acquire) != 0) {
+      std::this_thread::yield();
+      idle = cfg_.idle_spins / 2;
+      continue;
+    }
+    // Idle, and the ports can block: one worker waits in all of them,
+    // holding the RX role, so that it is the one to read when input comes
+    // (and nobody polls ports that another worker is reading: the poll
+    // would return at once, again and again); the others park below until
+    // it dispatches work to them. An idle daemon then makes no wake-ups at
+    // all (issue: idle cost).
+    if (MayRead(w) && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
+        !rx_role_.exchange(true, std::memory_order_acquire)) {
+      if (!stopping_.load(std::memory_order_acquire)) WaitForInput();
+      rx_role_.store(false, std::memory_order_release);
+      ++thread_stats.sleeps;
+      // Poll once more, then wait again: no spinning after a timeout (each
+      // poll of such a port is a system call).
+      idle = cfg_.idle_spins - 1;
+      continue;
+    }
+    // Idle: sleep until a producer unparks us or the timeout lets us poll the
+    // RX ports again (a port that cannot wait has no wake-up of its own).
+    // Standing by, first wake worker 0: it may have parked because we held
+    // the RX role (solo began while we waited in the ports), and then nobody
+    // would read until a timeout.
+    if (standby) workers_[0]->parker.Unpark();
+    const uint32_t v = w.parker.Prepare();
+    if (!w.idle() || stopping_.load(std::memory_order_acquire)) {
+      w.parker.Done();
+      idle = 0;
+      continue;
+    }
+    w.parker.Park(v, ports_wait_ ? kPortWaitMs * 1000 : sleep_us);
+    w.parker.Done();
+    ++thread_stats.sleeps;
+    sleep_us = std::min(sleep_us * 2, cfg_.max_sleep_us);
+    idle = ports_wait_ ? cfg_.idle_spins - 1 : cfg_.idle_spins / 2;
+  }
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  thread_stats.cpu_ns =
+      static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// One poll() over the descriptors of every path's port.
+void Engine::WaitForInput() {
+  pollfd fds[kMaxPaths * RxPort::kMaxWaitFds];
+  uint32_t first[kMaxPaths + 1];
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < paths_.size(); ++i) {
+    first[i] = n;
+    n += paths_[i]->rx->WaitFds(fds + n);
+  }
+  first[paths_.size()] = n;
+  if (poll(fds, n, kPortWaitMs) <= 0) return;
+  for (uint32_t i = 0; i < paths_.size(); ++i)
+    if (first[i + 1] != first[i]) paths_[i]->rx->AfterWait(fds + first[i]);
+}
+
+bool Engine::MayRead(const Worker& w) const {
+  return w.id == 0 ||
+         (cfg_.mode != SteeringMode::kStage && !solo_.load(std::memory_order_relaxed));
+}
+
+bool Engine::TryRx(Worker& w) {
+  // Where only worker 0 reads (MayRead) the role is uncontended; it is still
+  // taken, because Stop() takes it to end all reading.
+  if (stop_requested_.load(std::memory_order_acquire) ||
+      rx_role_.exchange(true, std::memory_order_acquire))
+    return false;
+  if (cfg_.mode == SteeringMode::kMicroflow && cfg_.workers > 1) UpdatePlacement();
+  // Every path, each time round: what we just delivered into one side may
+  // have produced its reply on another (a container's ACK in its TAP).
+  bool got = false;
+  for (auto& path : paths_) {
+    Packet* pkts[kMaxBatch];
+    const uint32_t n = path->rx->RxBurst(pkts, path->rx_burst);
+    if (n == 0) continue;
+    got = true;
+    ++w.stats[path->id].rx_bursts;
+    w.stats[path->id].rx_packets += n;
+    Split(w, *path, pkts, n);
+  }
+  // Release: the next holder sees the flow tables and rings as we left them.
+  rx_role_.store(false, std::memory_order_release);
+  return got;
+}
+
+}  // namespace mflow
