@@ -53,20 +53,26 @@ bool TcpCoalesce::Describe(const Packet* p, Seg* s) noexcept {
   if (p->l4_proto != wire::kIpProtoTcp || p->l3_off == 0 || (p->flags & kPktFlagL4CsumOk) == 0 ||
       p->nfrags != 0 || p->gso_size != 0 || p->chain != nullptr || p->segs != nullptr)
     return false;
+  const bool v6 = (p->flags & kPktFlagIpv6) != 0;
+  s->l3_len = v6 ? kIpv6HeaderLen : kIpv4HeaderLen;
+  // The offsets come from InnerChecksum, but this stage's memory safety must
+  // not depend on which stage ran before it: the fixed IP and TCP headers are
+  // checked to lie inside the frame before any byte of them is read.
+  if (uint32_t{p->l4_off} != uint32_t{p->l3_off} + s->l3_len ||
+      p->len < uint32_t{p->l4_off} + kTcpHeaderLen)
+    return false;
   const uint8_t* ip = p->data + p->l3_off;
   const uint8_t* tcp = p->data + p->l4_off;
   uint32_t ip_len;
-  if ((p->flags & kPktFlagIpv6) != 0) {
-    s->l3_len = kIpv6HeaderLen;
+  if (v6) {
     ip_len = kIpv6HeaderLen + Be16At(ip + 4);
   } else {
     if (ip[0] != 0x45) return false;  // IPv4 options: never merged (Linux neither)
-    s->l3_len = kIpv4HeaderLen;
     ip_len = Be16At(ip + 2);
   }
-  // InnerChecksum validated these; re-checked because this stage relies on
-  // them to write headers, not just to read them.
-  if (uint32_t{p->l4_off} - p->l3_off != s->l3_len || p->l3_off + ip_len != p->len) return false;
+  // InnerChecksum validated the length too; re-checked because this stage
+  // writes the headers of a super-frame from it, not just reads them.
+  if (p->l3_off + ip_len != p->len) return false;
   s->tcp_len = (uint32_t{tcp[12]} >> 4) * 4;
   // Pure ACKs (no payload) are never merged.
   if (s->tcp_len < kTcpHeaderLen || s->l3_len + s->tcp_len >= ip_len) return false;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "packet/pool.h"
@@ -437,6 +438,67 @@ TEST_F(TcpCoalesceTest, IneligiblePacketsPassUnchanged) {
   // Without InnerChecksum's verification nothing is merged.
   Run(Stream(SegSpec{}, 4), nullptr, /*verify=*/false);
   EXPECT_EQ(Segs(), (std::vector<uint32_t>{1, 1, 1, 1}));
+}
+
+// The stage reads the IP and TCP headers itself, so it must check that they
+// are in the frame: a previous stage's metadata (here claiming a verified TCP
+// segment) is no guarantee. Each frame is a valid segment cut short inside
+// its IP or TCP header (with the IP length made to agree, so that only the
+// missing header bytes are wrong), in a heap block of exactly its size, so
+// that a read past its end is an ASan error. It must pass unchanged and end
+// the run before it.
+TEST_F(TcpCoalesceTest, FrameTooShortForItsHeadersPassesWithoutOverread) {
+  for (const bool v6 : {false, true}) {
+    SegSpec s;
+    s.v6 = v6;
+    const Frame whole = Seg(s);
+    const uint32_t l4 = L4Off(v6);
+    for (uint32_t n = kL3 + 1; n < l4 + 20; ++n) {
+      SCOPED_TRACE(testing::Message() << (v6 ? "v6" : "v4") << ", " << n << " bytes");
+      Frame cut(whole.begin(), whole.begin() + n);
+      if (!v6 && n >= kL3 + 4) SetBe16(cut, kL3 + 2, n - kL3);
+      if (v6 && n >= l4) SetBe16(cut, kL3 + 4, n - l4);
+      auto bytes = std::make_unique<uint8_t[]>(n);
+      std::memcpy(bytes.get(), cut.data(), n);
+
+      Batch b;
+      Packet* before = pool_->Alloc();
+      ASSERT_NE(before, nullptr);
+      std::memcpy(before->data, whole.data(), whole.size());
+      before->len = static_cast<uint32_t>(whole.size());
+      Packet* shrt = pool_->Alloc();
+      ASSERT_NE(shrt, nullptr);
+      shrt->data = bytes.get();
+      shrt->len = n;
+      for (Packet* p : {before, shrt}) {
+        p->l3_off = kL3;
+        p->l4_off = static_cast<uint8_t>(l4);
+        p->l4_proto = wire::kIpProtoTcp;
+        p->flags = kPktFlagL4CsumOk | (v6 ? kPktFlagIpv6 : kPktFlagL3CsumOk);
+        b.Push(p);
+      }
+      StageContext ctx;
+      ctx.pool = pool_.get();
+      counters_ = StageCounters{};
+      ctx.counters = &counters_;
+      gro_->Process(b, ctx);
+      for (Packet* p : b) out_.push_back(p);
+
+      EXPECT_EQ(counters_.in, 2u);
+      EXPECT_EQ(counters_.out, 2u);
+      ASSERT_EQ(out_.size(), 2u);
+      EXPECT_EQ(out_[0], before);
+      EXPECT_EQ(out_[1], shrt);
+      EXPECT_EQ(before->nfrags, 0);  // nothing joined the segment before it
+      EXPECT_EQ(before->chain, nullptr);
+      EXPECT_EQ(shrt->data, bytes.get());
+      EXPECT_EQ(shrt->len, n);
+      EXPECT_EQ(shrt->gso_segs, 0);
+      EXPECT_EQ(shrt->nfrags, 0);
+      EXPECT_EQ(std::memcmp(bytes.get(), cut.data(), n), 0);
+      FreeOut();  // while the block shrt points into is still alive
+    }
+  }
 }
 
 }  // namespace
