@@ -397,6 +397,22 @@ std::vector<RxCase> RxCases() {
          return f;
        },
        "outer_validate_ipv6_extension_header"},
+      // RFC 3692's experimental values are extension headers too (wire/ipv6.h).
+      {"outer_ipv6_experimental_253",
+       [tcp4] {
+         Frame f = Vxlan(tcp4, Outer6());
+         f[kOuterIp + 6] = 253;
+         return f;
+       },
+       "outer_validate_ipv6_extension_header"},
+      // ESP is not: nothing behind it is readable, so it is just not UDP.
+      {"outer_ipv6_esp",
+       [tcp4] {
+         Frame f = Vxlan(tcp4, Outer6());
+         f[kOuterIp + 6] = 50;
+         return f;
+       },
+       "outer_validate_not_udp"},
       {"outer_ipv4_fragment", outer([](Frame& f) {
          SetBe16(f, kOuterIp + 6, 0x2000);
          FixIpv4Checksum(f, kOuterIp);
@@ -451,6 +467,7 @@ std::vector<RxCase> RxCases() {
       {"outer_ipv6", [tcp4] { return Vxlan(tcp4, Outer6()); }, ""},
       {"inner_ipv4_options", inner(tcp4, [](Frame& f) { AddIpv4Options(f, kIp); }), ""},
       {"inner_ipv6_hop_by_hop", inner(tcp6, [](Frame& f) { AddHopByHop(f, kIp); }), ""},
+      {"inner_ipv6_esp", inner(tcp6, [](Frame& f) { f[kIp + 6] = 50; }), ""},
       {"inner_ipv4_fragment",
        inner(tcp4,
              [](Frame& f) {

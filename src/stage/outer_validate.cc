@@ -29,20 +29,6 @@ T Read(const uint8_t* p) {
 
 uint16_t ReadBe16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
-constexpr uint8_t kIpv6Fragment = 44;
-
-// IPv6 next-header values that are extension headers (IANA "IPv6 Extension
-// Header Types"), Fragment excluded (reported as a fragment).
-bool IsIpv6Extension(uint8_t nh) {
-  switch (nh) {
-    case 0: case 43: case 50: case 51: case 60: case 135: case 139: case 140: case 253:
-    case 254:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool ChecksumOk(uint32_t sum) { return wire::ChecksumFold(sum) == 0xffff; }
 
 }  // namespace
@@ -106,8 +92,8 @@ int OuterValidate::Handle(Packet* p, StageContext&) noexcept {
     if (ip.version() != 6) return kBadIpVersion;
     udp_len = ip.payload_length.host();
     if (udp_len > avail - sizeof(wire::Ipv6Header)) return kBadIpTotalLength;
-    if (ip.next_header == kIpv6Fragment) return kFragment;
-    if (IsIpv6Extension(ip.next_header)) return kIpv6ExtensionHeader;
+    if (ip.next_header == wire::kIpv6NextHeaderFragment) return kFragment;
+    if (wire::IsIpv6ExtensionHeader(ip.next_header)) return kIpv6ExtensionHeader;
     if (ip.hop_limit == 0) return kTtlZero;
     if (ip.next_header != wire::kIpProtoUdp) return kNotUdp;
     l4 = l3 + static_cast<uint32_t>(sizeof(wire::Ipv6Header));

@@ -26,25 +26,6 @@ T Read(const uint8_t* p) {
 
 inline uint16_t ReadBe16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
-// IPv6 next-header values that are extension headers (RFC 8200 §4, the IANA
-// "IPv6 Extension Header Types" registry), minus Fragment (44), reported
-// separately.
-bool IsIpv6ExtensionHeader(uint8_t nh) {
-  switch (nh) {
-    case 0:    // Hop-by-Hop Options
-    case 43:   // Routing
-    case 60:   // Destination Options
-    case 51:   // Authentication Header
-    case 50:   // Encapsulating Security Payload
-    case 135:  // Mobility
-    case 139:  // Host Identity Protocol
-    case 140:  // Shim6
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 std::string_view ParseResultName(ParseResult r) {
@@ -107,7 +88,7 @@ ParseResult ParseFrame(const uint8_t* p, uint32_t len, FrameLayout* out) {
     proto = ip.next_header;
     out->l4_proto = proto;
     out->l4_off = static_cast<uint16_t>(off + sizeof(Ipv6Header));
-    if (proto == 44) return ParseResult::kFragment;
+    if (proto == kIpv6NextHeaderFragment) return ParseResult::kFragment;
     if (IsIpv6ExtensionHeader(proto)) return ParseResult::kIpv6ExtensionHeader;
     l4_avail = plen;
   } else {

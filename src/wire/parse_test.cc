@@ -292,15 +292,32 @@ TEST(Parse, Ipv4Fragments) {
   EXPECT_EQ(Parse(df, &l), ParseResult::kOk);
 }
 
+// The extension-header list of ipv6.h, which ParseFrame and OuterValidate
+// share: every member by value, and every other value of the byte is not one.
+TEST(Ipv6ExtensionHeader, ExactlyTheRegistryWithoutEsp) {
+  const std::set<int> members = {0, 43, 44, 51, 60, 135, 139, 140, 253, 254};
+  for (int nh = 0; nh < 256; ++nh)
+    EXPECT_EQ(IsIpv6ExtensionHeader(static_cast<uint8_t>(nh)), members.count(nh) == 1) << nh;
+  // The non-members most easily mistaken for one, spelled out: ESP (left out
+  // on purpose, see ipv6.h), No Next Header, ICMPv6, IPv6-in-IPv6, TCP, UDP.
+  for (int nh : {50, 59, 58, 41, 6, 17})
+    EXPECT_FALSE(IsIpv6ExtensionHeader(static_cast<uint8_t>(nh))) << nh;
+}
+
 TEST(Parse, Ipv6FragmentAndExtensionHeaders) {
   FrameLayout l;
   Frame f = Build(Tcp6());
   f[14 + 6] = 44;
   EXPECT_EQ(Parse(f, &l), ParseResult::kFragment);
-  for (int nh : {0, 43, 60, 51, 50, 135, 139, 140}) {
+  for (int nh : {0, 43, 60, 51, 135, 139, 140, 253, 254}) {
     f[14 + 6] = static_cast<uint8_t>(nh);
     EXPECT_EQ(Parse(f, &l), ParseResult::kIpv6ExtensionHeader) << nh;
   }
+  // ESP: nothing behind it is readable, so it is an upper-layer protocol
+  // that is not TCP/UDP, as in IPv4.
+  f[14 + 6] = 50;
+  EXPECT_EQ(Parse(f, &l), ParseResult::kNotTcpUdp);
+  EXPECT_EQ(l.l4_proto, 50);
   f[14 + 6] = 58;  // ICMPv6
   EXPECT_EQ(Parse(f, &l), ParseResult::kNotTcpUdp);
   EXPECT_EQ(l.l4_off, 54);
