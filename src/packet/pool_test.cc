@@ -89,6 +89,28 @@ TEST(Pool, AllocBurstIsUpToN) {
   EXPECT_EQ(pool->available(), 8u);
 }
 
+// The free packets are a stack (pool.h): the packet freed last, still in
+// the cache of the core that freed it, is the next one handed out, single
+// or in a burst.
+TEST(Pool, LastFreedIsAllocatedFirst) {
+  auto pool = MakePool(8);
+  Packet* out[8];
+  ASSERT_EQ(pool->AllocBurst(out, 8), 8u);
+  PacketFree(out[2]);
+  PacketFree(out[5]);
+  EXPECT_EQ(pool->Alloc(), out[5]);
+  EXPECT_EQ(pool->Alloc(), out[2]);
+  PacketFreeBurst(out, 3);  // out[0], out[1], out[2]: out[2] on top
+  Packet* again[2];
+  ASSERT_EQ(pool->AllocBurst(again, 2), 2u);
+  EXPECT_EQ(again[0], out[2]);
+  EXPECT_EQ(again[1], out[1]);
+  PacketFree(again[0]);
+  PacketFree(again[1]);
+  PacketFreeBurst(out + 3, 5);  // out[0] is still in the pool
+  EXPECT_EQ(pool->available(), 8u);
+}
+
 TEST(Pool, PrependAndAdjRespectBounds) {
   auto pool = MakePool(1);
   Packet* p = pool->Alloc();
