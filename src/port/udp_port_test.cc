@@ -63,6 +63,19 @@ void ExpectRefused(UdpPort* port, const char* what) {
   EXPECT_EQ(DropCount(port->Snapshot(), "rx_not_peer"), 1u);
 }
 
+// Whether this kernel takes a UDP socket option at all, asked the way
+// UdpPort probes it: a port that turned an offload off where the kernel has
+// it must be told apart from a kernel without it.
+bool KernelTakes(int option, int value) {
+  const int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return false;
+  const bool ok = setsockopt(s, IPPROTO_UDP, option, &value, sizeof(value)) == 0;
+  close(s);
+  return ok;
+}
+constexpr int kUdpSegment = 103;  // UDP_SEGMENT (Linux 4.18)
+constexpr int kUdpGro = 104;      // UDP_GRO (Linux 5.0)
+
 class UdpPortTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
@@ -165,6 +178,12 @@ TEST_P(UdpPortTest, TrainLeavesAsOneGsoSendAndArrivesIntact) {
   }
   const UdpPortInfo ia = a_->Snapshot();
   EXPECT_EQ(ia.peers[0].tx_datagrams, kSegs);
+  // The offloads are in use wherever the kernel has them (and GRO only when
+  // asked for), so the checks below cannot pass by being skipped.
+  if (KernelTakes(kUdpSegment, 0)) {
+    EXPECT_TRUE(a_->gso());
+  }
+  EXPECT_EQ(b_->gro(), GetParam() && KernelTakes(kUdpGro, 1));
   if (a_->gso()) {
     EXPECT_EQ(ia.gso_sends, 1u);
   }
