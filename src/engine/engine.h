@@ -12,9 +12,10 @@
 // of up to `microflow_size` consecutive packets of one flow, cut at the split
 // point); they differ only in which thread runs which work:
 //
-//   flow       every micro-flow of a flow goes to the flow's home worker
-//              (hash % workers): the vanilla kernel / RSS placement. One flow
-//              is capped by one core.              (flow_mode.cc)
+//   flow       every micro-flow of a flow goes to the flow's home worker:
+//              the vanilla kernel's placement, steered in software by
+//              whichever worker read it (like RPS, not RSS: there is one RX
+//              port to read). One flow is capped by one core. (flow_mode.cc)
 //   stage      the chain is cut into contiguous groups, group g on worker g,
 //              micro-flows passed along SPSC rings: FALCON's pipelining of
 //              the stages of one flow.             (stage_mode.cc)

@@ -1,4 +1,5 @@
-// flow mode: one flow, one core (the vanilla overlay / RSS baseline).
+// flow mode: one flow, one core (the vanilla overlay baseline; steered in
+// software by the worker that read the packets, as RPS does).
 //
 // Every micro-flow of a busy flow goes to the flow's home worker, which runs
 // the whole chain and delivers directly: a single worker per flow keeps order

@@ -1,7 +1,8 @@
 // The merge: releases the micro-flows of one flow in their original order,
 // whichever workers processed them and in whatever order they finished.
 //
-// The ordering contract (BRIEF §3) and where each rule lives:
+// The ordering contract (docs/ORDERING.md: each rule, where it lives and
+// which tests check it), as this file keeps it:
 //   1. packets are numbered per flow at the split point (Engine split, before
 //      any parallel stage): Packet::seq, MicroFlow::seq;
 //   2. a micro-flow joins its flow's ordered queue (Enqueue) BEFORE it is

@@ -27,6 +27,9 @@
 // afresh. (The engine feeds the trial TCP elephants only: see
 // Engine::UpdatePlacement.)
 //
+// What each timing constant trades, what chose it, and what 10x or 0.1x
+// would do: docs/PLACEMENT.md.
+//
 // Thread-compatible: driven by the RX role (one holder at a time).
 #pragma once
 

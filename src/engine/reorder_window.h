@@ -9,7 +9,7 @@
 //     window over the missing items: a hole is never skipped implicitly, so
 //     no packet becomes "late" behind the caller's back. The caller applies
 //     back-pressure (drain, then retry; stop pulling work meanwhile) — the
-//     reorder stage itself never drops (BRIEF §3, ordering contract 5);
+//     reorder stage itself never drops (docs/ORDERING.md, rule 5);
 //   - a hole is closed only by its item or by Skip(seq), which the caller
 //     issues for a micro-flow that completed with nothing (dropped), so a
 //     drop never stalls the merge (ordering contract 3). There is no timeout.

@@ -36,25 +36,26 @@ void Engine::WorkerLoop(Worker& w) {
       CpuRelax();
       continue;
     }
-    // Work in flight elsewhere (a peer processing, a merge waiting for its
-    // head) will soon free buffers and queue space, and our RX role may be
-    // needed again: step aside for whoever needs the core, but do not sleep.
-    // Sleeping here, with exponentially growing timeouts, starves the
-    // pipeline whenever the input is merely held up by our own back-pressure.
-    // A standby worker (solo: UpdatePlacement) does neither: it parks.
+    // Idle: nothing queued for us and nothing to read (or another worker
+    // reads). What follows is the same in every mode, so that an idle
+    // worker's behaviour decides no mode comparison.
+    // With work in flight elsewhere (a peer processing, a merge waiting for
+    // its head) we park with a short timeout that grows (20 us up to
+    // max_sleep_us): a dispatch to us unparks us at once, and the worker that
+    // holds the work reads again itself when it is done. We used to yield in
+    // a loop instead, which kept an idle worker polling the ports (each poll
+    // a system call in mflowd) and competing for the core with the worker
+    // that had the work. A standby worker (solo: UpdatePlacement) parks too.
     const bool standby = w.id != 0 && solo_.load(std::memory_order_relaxed);
-    if (!standby && in_flight_.load(std::memory_order_acquire) != 0) {
-      std::this_thread::yield();
-      idle = cfg_.idle_spins / 2;
-      continue;
-    }
+    const bool others_busy = !standby && in_flight_.load(std::memory_order_acquire) != 0;
     // Idle, and the ports can block: one worker waits in all of them,
     // holding the RX role, so that it is the one to read when input comes
     // (and nobody polls ports that another worker is reading: the poll
     // would return at once, again and again); the others park below until
     // it dispatches work to them. An idle daemon then makes no wake-ups at
     // all (issue: idle cost).
-    if (MayRead(w) && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
+    if (!others_busy && MayRead(w) && ports_wait_ &&
+        !stop_requested_.load(std::memory_order_acquire) &&
         !rx_role_.exchange(true, std::memory_order_acquire)) {
       if (!stopping_.load(std::memory_order_acquire)) WaitForInput();
       rx_role_.store(false, std::memory_order_release);
@@ -76,7 +77,9 @@ void Engine::WorkerLoop(Worker& w) {
       idle = 0;
       continue;
     }
-    w.parker.Park(v, ports_wait_ ? kPortWaitMs * 1000 : sleep_us);
+    // The long wait only when a wake-up is sure to come: the ports can wait
+    // (a worker blocked in them dispatches to us) and nothing is in flight.
+    w.parker.Park(v, ports_wait_ && !others_busy ? kPortWaitMs * 1000 : sleep_us);
     w.parker.Done();
     ++thread_stats.sleeps;
     sleep_us = std::min(sleep_us * 2, cfg_.max_sleep_us);
