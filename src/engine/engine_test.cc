@@ -435,7 +435,10 @@ class NullSink : public TxPort {
   }
 };
 
-// With nothing to do, workers sleep instead of spinning.
+// With nothing to do, workers sleep instead of spinning: each parks many
+// times, and together they use a small part of the time they ran (CPU time
+// cannot grow with a busy machine, only wall time can, so this bound does
+// not flake; a spinning worker uses all of it).
 TEST(Engine, IdleWorkersSleep) {
   auto pool = PacketPool::Create({"test", 64, 256});
   EmptySource src;
@@ -447,43 +450,62 @@ TEST(Engine, IdleWorkersSleep) {
   ec.classify = ClassifyTest;
   auto engine = Engine::Create(ec, &chain, &src, &sink, pool->get());
   ASSERT_TRUE(engine.ok());
+  const auto start = std::chrono::steady_clock::now();
   (*engine)->Start();
   std::this_thread::sleep_for(300ms);
   (*engine)->Stop();
+  const auto wall_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count());
   const EngineStats s = (*engine)->Stats();
-  for (const auto& w : s.workers) EXPECT_GT(w.sleeps, 0u);
+  ASSERT_EQ(s.workers.size(), 2u);
+  for (const auto& w : s.workers) {
+    // A port that cannot wait: the sleep grows to max_sleep_us (1 ms), so
+    // 300 ms hold well over ten of them.
+    EXPECT_GT(w.sleeps, 10u);
+    EXPECT_LT(w.cpu_ns, wall_ns / 2) << "an idle worker used most of its time";
+  }
 }
 
 // A port that can block, like a socket: an eventfd that only Interrupt
-// signals; it never has input.
+// signals; it never has input. Counts the engine's waits in it (WaitFds is
+// asked right before each poll) and the wake-ups that the interrupt caused.
 class WaitingSource : public RxPort {
  public:
   WaitingSource() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
   ~WaitingSource() override { close(fd_); }
   uint32_t RxBurst(Packet**, uint32_t) noexcept override { return 0; }
   uint32_t WaitFds(pollfd* fds) noexcept override {
+    asked_.fetch_add(1, std::memory_order_relaxed);
     fds[0] = {fd_, POLLIN, 0};
     return 1;
   }
   void AfterWait(const pollfd* fds) noexcept override {
-    waits_.fetch_add(1, std::memory_order_relaxed);
     uint64_t v;
-    if ((fds[0].revents & POLLIN) != 0) (void)!read(fd_, &v, sizeof(v));
+    if ((fds[0].revents & POLLIN) != 0 && read(fd_, &v, sizeof(v)) == sizeof(v))
+      interrupted_.fetch_add(1, std::memory_order_relaxed);
   }
   void Interrupt() noexcept override {
     const uint64_t one = 1;
     (void)!write(fd_, &one, sizeof(one));
   }
-  uint64_t waits() const { return waits_.load(std::memory_order_relaxed); }
+  uint64_t asked() const { return asked_.load(std::memory_order_relaxed); }
+  uint64_t interrupted() const { return interrupted_.load(std::memory_order_relaxed); }
 
  private:
   const int fd_;
-  std::atomic<uint64_t> waits_{0};
+  std::atomic<uint64_t> asked_{0};
+  std::atomic<uint64_t> interrupted_{0};
 };
 
 // An idle engine blocks in a port that can wait, and Stop gets the RX role
-// from the blocked worker: repeated start/stop cycles all end (a worker used
-// to take the role straight back to wait again, racing Stop for seconds).
+// from the blocked worker by interrupting it: in every start/stop cycle a
+// worker is blocked in the port when Stop begins, Stop ends, and the
+// blocked worker woke because of the interrupt, not a timeout (the source
+// never has input, so a poll that returns readable was interrupted), and
+// gave the RX role up (the next cycle's worker takes it and blocks again).
+// A worker used to take the role straight back to wait again, racing Stop
+// for seconds.
 TEST(Engine, StopInterruptsAWorkerBlockedInThePort) {
   auto pool = PacketPool::Create({"test", 64, 256});
   WaitingSource src;
@@ -497,11 +519,21 @@ TEST(Engine, StopInterruptsAWorkerBlockedInThePort) {
   auto engine = Engine::Create(ec, &chain, &src, &sink, pool->get());
   ASSERT_TRUE(engine.ok());
   for (int i = 0; i < 30; ++i) {
+    SCOPED_TRACE("cycle " + std::to_string(i));
+    const uint64_t asked = src.asked();
+    const uint64_t interrupted = src.interrupted();
     (*engine)->Start();
-    std::this_thread::sleep_for(2ms);
+    // Start asks once (can every port wait?); a worker about to block asks
+    // again. It may still be on its way into poll(): the interrupt then
+    // finds the eventfd readable all the same.
+    ASSERT_TRUE(WaitFor([&] { return src.asked() >= asked + 2; })) << "no worker blocked in the port";
     (*engine)->Stop();
+    EXPECT_GT(src.interrupted(), interrupted) << "the blocked worker was not interrupted";
+    const EngineStats s = (*engine)->Stats();
+    uint64_t sleeps = 0;
+    for (const auto& w : s.workers) sleeps += w.sleeps;
+    EXPECT_GT(sleeps, 0u);
   }
-  EXPECT_GT(src.waits(), 0u);
 }
 
 TEST(Engine, RejectsBadConfig) {
