@@ -42,6 +42,14 @@ std::string OutOfOrderWarning(uint64_t n) {
   return n == 0 ? "" : "warning: " + Thousands(n) + " packets left out of order (must be 0)\n";
 }
 
+// The merge checks its own invariants (EngineStats::merge_errors); a
+// breach is handled without loss, but it is a bug to report.
+std::string MergeErrorWarning(uint64_t n) {
+  return n == 0 ? ""
+                : "warning: the merge saw " + Thousands(n) +
+                      " broken invariant(s) (must be 0; handled without loss, please report)\n";
+}
+
 }  // namespace
 
 std::string RenderStatus(const json& r) {
@@ -184,7 +192,8 @@ std::string RenderEngine(const json& e) {
     totals.emplace_back("placement", v + ")");
   }
   out += "\n" + KeyValues(totals, kIndent);
-  return out + OutOfOrderWarning(Count(e, "out_of_order"));
+  return out + OutOfOrderWarning(Count(e, "out_of_order")) +
+         MergeErrorWarning(Count(e, "merge_errors"));
 }
 
 }  // namespace

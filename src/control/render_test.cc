@@ -131,6 +131,13 @@ TEST(Render, OutOfOrderIsFlagged) {
   EXPECT_TRUE(Contains(RenderStats(r, false), "warning: 2 packets left out of order"));
 }
 
+TEST(Render, MergeErrorsAreFlagged) {
+  json r = kStats;
+  EXPECT_FALSE(Contains(RenderStats(r, false), "broken invariant"));
+  r["engines"][0]["merge_errors"] = 3;
+  EXPECT_TRUE(Contains(RenderStats(r, false), "warning: the merge saw 3 broken invariant(s)"));
+}
+
 TEST(Render, MissingAndUnknownFieldsAreTolerated) {
   const json ports = json::parse(R"({"ok": true, "ports": [
       {"id": 0, "name": "mf0", "vni": 42, "rx_frames": 12345, "rx_bytes": 18000000, "future": [1, 2]}]})");

@@ -73,6 +73,7 @@ json Daemon::EngineJson(const char* name, uint32_t path) const {
           {"empty_microflows", s.empty_microflows},
           {"out_of_order", s.out_of_order},
           {"overflowed", s.overflowed},
+          {"merge_errors", s.merge_errors},
           {"placement", {{"now", s.spread ? "spread" : "home"},
                          {"solo", s.solo},
                          {"trials", s.placement_trials},

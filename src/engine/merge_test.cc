@@ -153,3 +153,38 @@ INSTANTIATE_TEST_SUITE_P(Kinds, MergeTest,
 
 }  // namespace
 }  // namespace mflow
+
+namespace mflow {
+namespace {
+
+// The window merge checks the invariants it relies on; a breach is counted
+// and handled without loss. A micro-flow completed twice (a broken rule 3)
+// is not delivered twice (that would free it twice); a number beyond the
+// window (a broken in-flight bound) is delivered at once rather than lost.
+// The queue design has no such checks and reports 0. (Release builds: NDEBUG
+// turns the debug assertions off, so the counted path is what runs.)
+#ifdef NDEBUG
+TEST(WindowMergeTest, BrokenInvariantsAreCountedAndLoseNothing) {
+  FlowMerge merge(MergeKind::kReorderWindow, 8);
+  auto mfs = MakeMicroFlows(4);
+  mfs[3].seq = 100;  // numbered beyond the window, as a broken bound would
+  for (auto& m : mfs) ASSERT_TRUE(merge.Enqueue(&m));
+  std::vector<uint64_t> released;
+  auto rec = [&](MicroFlow* m) { released.push_back(m->seq); };
+  merge.Complete(&mfs[1], rec);  // waits for 0
+  EXPECT_TRUE(released.empty());
+  merge.Complete(&mfs[1], rec);  // again: a duplicate
+  EXPECT_EQ(merge.errors(), 1u);
+  EXPECT_TRUE(released.empty());
+  merge.Complete(&mfs[0], rec);
+  merge.Complete(&mfs[2], rec);
+  EXPECT_EQ(released, (std::vector<uint64_t>{0, 1, 2}));  // each once, in order
+  merge.Complete(&mfs[3], rec);  // early: out at once
+  EXPECT_EQ(merge.errors(), 2u);
+  EXPECT_EQ(released, (std::vector<uint64_t>{0, 1, 2, 100}));
+  EXPECT_EQ(FlowMerge(MergeKind::kOrderedQueue, 8).errors(), 0u);
+}
+#endif
+
+}  // namespace
+}  // namespace mflow

@@ -59,15 +59,27 @@ class WindowMerge {
     MicroFlow* m = nullptr;
     while (posted_.TryPop(&m)) {
       // Every number is inside the window (the in-flight bound) and comes
-      // exactly once (rule 3), so Insert cannot refuse it. If it did, the
-      // invariant is broken: count it and deliver the micro-flow at once, so
-      // that nothing is lost or stalls; the engine's per-packet order check
-      // (out_of_order) then shows any reordering this caused.
-      if (MFLOW_UNLIKELY(window_.Insert(m->seq, m) != ReorderResult::kOk)) {
-        assert(false && "WindowMerge: number refused by the window");
-        errors_.fetch_add(1, std::memory_order_relaxed);
-        deliver(m);
-        released_.fetch_add(1, std::memory_order_release);
+      // exactly once (rule 3), so Insert cannot refuse it; a refusal is a
+      // broken invariant, counted, and handled without loss:
+      switch (window_.Insert(m->seq, m)) {
+        case ReorderResult::kOk:
+          break;
+        case ReorderResult::kEarly:
+          // Beyond the window: the bound was broken. Deliver it now rather
+          // than lose it; the engine's order check (out_of_order) shows any
+          // reordering this causes.
+          assert(false && "WindowMerge: micro-flow beyond the window");
+          errors_.fetch_add(1, std::memory_order_relaxed);
+          deliver(m);
+          released_.fetch_add(1, std::memory_order_release);
+          break;
+        case ReorderResult::kLate:
+        case ReorderResult::kDuplicate:
+          // Completed twice: its first completion delivers (or delivered)
+          // it; delivering it again would free it twice.
+          assert(false && "WindowMerge: micro-flow completed twice");
+          errors_.fetch_add(1, std::memory_order_relaxed);
+          break;
       }
     }
     MicroFlow* out[32];
