@@ -12,10 +12,13 @@ scripts/setup.sh build
 mkdir -p out
 R=${REPEATS:-5}
 B=build/src/mflow-bench
+# Date, commit, machine (CPU, cores, memcpy): printed first and kept beside
+# the results, so every table taken from them can say where it came from.
+scripts/provenance.sh build | tee out/provenance.txt
 
 run() {  # name, args...
   local name=$1; shift
-  echo "== $name: mflow-bench $*"
+  echo "== $name: build/src/mflow-bench --repeats $R $*"
   "$B" --repeats "$R" --json "out/$name.json" "$@" 2>/dev/null | tee "out/$name.txt"
 }
 

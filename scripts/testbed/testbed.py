@@ -544,6 +544,17 @@ def preflight(args) -> None:
         raise SystemExit(f"testbed: missing tools {missing} (scripts/setup.sh installs them)")
 
 
+def _provenance(build_dir: str) -> str:
+    """Date, commit, CPU, cores, kernel and memcpy (scripts/provenance.sh): the line
+    every table of results carries."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "provenance.sh")
+    try:
+        return subprocess.run(["bash", script, build_dir], capture_output=True, text=True,
+                              timeout=60, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"provenance unknown ({e})"
+
+
 def write_json(path: str, doc: dict) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -619,7 +630,7 @@ def main() -> int:
                         "cpu": _cpu_model()},
             "duration_s": args.duration, "repeats": args.repeats, "order": args.order,
             "workers": args.workers, "mflowd_args": mflowd_args,
-            "latency_cpu": args.latency_cpu}
+            "latency_cpu": args.latency_cpu, "provenance": _provenance(args.build_dir)}
 
     if args.order == "interleaved":
         rounds = [(r, args.topologies) for r in range(args.repeats)]
@@ -701,6 +712,8 @@ def main() -> int:
                     write_json(args.json, dict(meta, records=records))
         records = aggregate(results, order, args, command)
         print()
+        print(meta["provenance"])
+        print("command: " + shlex.join(command))
         print_table(records)
         if args.json:
             write_json(args.json, dict(meta, records=records, finished=time.strftime(
