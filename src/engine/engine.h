@@ -149,18 +149,6 @@ struct EngineStats {
   uint64_t drops() const;
 };
 
-// One flow's micro-flow and merge figures, since the flow took its slot
-// (control path; estimates while the engine runs).
-struct FlowStats {
-  wire::FlowKey key;
-  bool elephant = false;
-  uint64_t packets = 0;  // released
-  uint64_t microflows = 0;  // released
-  uint64_t empty_microflows = 0;
-  uint64_t in_flight = 0;  // micro-flows issued and not yet released
-  uint64_t out_of_order = 0;
-};
-
 class Engine {
  public:
   // chain, rx, tx and pool must outlive the engine. pool is where stages

@@ -18,16 +18,7 @@ std::vector<FlowStats> Engine::Flows(size_t max, uint32_t path) const {
   auto add = [&](const FlowState& f) {
     // The overflow flow is always "used"; list it once it carried traffic.
     if (!f.used || out.size() >= max || f.issued_mfs == 0) return;
-    const FlowFigures ff = ReadFlowFigures(f);
-    FlowStats fs;
-    fs.key = ff.key;
-    fs.elephant = f.elephant;
-    fs.packets = ff.packets;
-    fs.microflows = ff.microflows;
-    fs.empty_microflows = ff.empty_microflows;
-    fs.in_flight = ff.in_flight;
-    fs.out_of_order = ff.out_of_order;
-    out.push_back(fs);
+    out.push_back(ReadFlowStats(f));
   };
   for (uint32_t i = 0; i < flows.capacity(); ++i) add(flows.at(i));
   add(flows.overflow());

@@ -34,7 +34,7 @@ void FlowTable::Init(FlowState* f, const wire::FlowKey& key, uint32_t hash) noex
   // which run on across the slot's flows as the merge's own count does, and
   // the slot's running totals, so that the engine's totals never fall. The
   // new flow's own figures start at zero: they are the totals minus the
-  // base recorded here (FlowIdentity, read by ReadFlowFigures).
+  // base recorded here (FlowIdentity, read by ReadFlowStats).
   f->key = key;
   f->hash = hash;
   f->used = true;
@@ -83,7 +83,7 @@ FlowState* FlowTable::Find(const wire::FlowKey& key, uint32_t hash, uint64_t now
   return reuse;
 }
 
-FlowFigures ReadFlowFigures(const FlowState& f) noexcept {
+FlowStats ReadFlowStats(const FlowState& f) noexcept {
   // The counters are read inside the identity's read section: if a new flow
   // took the slot meanwhile, both are read again, so the figures always
   // belong to the key they come with.
@@ -96,8 +96,9 @@ FlowFigures ReadFlowFigures(const FlowState& f) noexcept {
     ooo = f.out_of_order;
   });
   auto since = [](uint64_t now, uint64_t base) { return now > base ? now - base : 0; };
-  FlowFigures out;
+  FlowStats out;
   out.key = id.key;
+  out.elephant = f.elephant;
   out.packets = since(pkts, id.base_pkts);
   out.microflows = since(released, id.base_mfs);
   out.empty_microflows = since(empty, id.base_empty_mfs);

@@ -117,16 +117,18 @@ class FlowTable {
   Relaxed<uint64_t> overflowed_;
 };
 
-// One flow's own figures, read from any thread: its key and what it released
-// since it took its slot. Estimates while the engine runs.
-struct FlowFigures {
+// One flow's micro-flow and merge figures, since the flow took its slot
+// (control path: Engine::Flows; estimates while the engine runs).
+struct FlowStats {
   wire::FlowKey key;
-  uint64_t packets = 0;
-  uint64_t microflows = 0;
+  bool elephant = false;
+  uint64_t packets = 0;     // released
+  uint64_t microflows = 0;  // released
   uint64_t empty_microflows = 0;
-  uint64_t in_flight = 0;
+  uint64_t in_flight = 0;   // micro-flows issued and not yet released
   uint64_t out_of_order = 0;
 };
-FlowFigures ReadFlowFigures(const FlowState& f) noexcept;
+// Reads f's figures from any thread, consistent with the key they come with.
+FlowStats ReadFlowStats(const FlowState& f) noexcept;
 
 }  // namespace mflow

@@ -40,7 +40,7 @@ TEST(FlowTableTest, AReusedSlotStartsTheNewFlowAtZero) {
   constexpr uint32_t kHash = 5;  // both keys land in the same slot
   FlowState* a = t->Find(Key(1), kHash, 1000);
   Release(a, 7, 700, 1, 2);
-  FlowFigures fa = ReadFlowFigures(*a);
+  FlowStats fa = ReadFlowStats(*a);
   EXPECT_EQ(fa.key, Key(1));
   EXPECT_EQ(fa.packets, 700u);
   EXPECT_EQ(fa.microflows, 7u);
@@ -50,7 +50,7 @@ TEST(FlowTableTest, AReusedSlotStartsTheNewFlowAtZero) {
   // Idle for longer than idle_ms and drained: the next flow takes the slot.
   FlowState* b = t->Find(Key(2), kHash, 1000 + 101);
   ASSERT_EQ(b, a);
-  FlowFigures fb = ReadFlowFigures(*b);
+  FlowStats fb = ReadFlowStats(*b);
   EXPECT_EQ(fb.key, Key(2));
   EXPECT_EQ(fb.packets, 0u);
   EXPECT_EQ(fb.microflows, 0u);
@@ -61,7 +61,7 @@ TEST(FlowTableTest, AReusedSlotStartsTheNewFlowAtZero) {
   // The new flow's own traffic counts from there; the slot's totals (what
   // the engine sums) go on.
   Release(b, 3, 30, 0, 0);
-  fb = ReadFlowFigures(*b);
+  fb = ReadFlowStats(*b);
   EXPECT_EQ(fb.packets, 30u);
   EXPECT_EQ(fb.microflows, 3u);
   EXPECT_EQ(b->released_pkts, 730u);
@@ -76,8 +76,8 @@ TEST(FlowTableTest, ASlotInFlightOrNotIdleIsNotTaken) {
   a->released_mfs.fetch_add(1, std::memory_order_release);
   FlowState* b = t->Find(Key(2), kHash, 5000);
   EXPECT_NE(b, a);  // a is in flight: b goes to the next free slot
-  EXPECT_EQ(ReadFlowFigures(*a).key, Key(1));
-  EXPECT_EQ(ReadFlowFigures(*a).in_flight, 1u);
+  EXPECT_EQ(ReadFlowStats(*a).key, Key(1));
+  EXPECT_EQ(ReadFlowStats(*a).in_flight, 1u);
   // a drains, but was seen again recently: still not taken.
   a->released_mfs.fetch_add(1, std::memory_order_release);
   EXPECT_EQ(t->Find(Key(1), kHash, 6000), a);
@@ -85,8 +85,8 @@ TEST(FlowTableTest, ASlotInFlightOrNotIdleIsNotTaken) {
   // since 5000: a third flow takes b's slot, not a's.
   FlowState* c = t->Find(Key(3), kHash, 6050);
   EXPECT_EQ(c, b);
-  EXPECT_EQ(ReadFlowFigures(*a).key, Key(1));
-  EXPECT_EQ(ReadFlowFigures(*c).key, Key(3));
+  EXPECT_EQ(ReadFlowStats(*a).key, Key(1));
+  EXPECT_EQ(ReadFlowStats(*c).key, Key(3));
   EXPECT_EQ(t->active(), 2u);
 }
 
