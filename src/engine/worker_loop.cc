@@ -37,25 +37,31 @@ void Engine::WorkerLoop(Worker& w) {
       continue;
     }
     // Idle: nothing queued for us and nothing to read (or another worker
-    // reads). What follows is the same in every mode, so that an idle
-    // worker's behaviour decides no mode comparison.
+    // reads). What follows is the same in every mode.
     // With work in flight elsewhere (a peer processing, a merge waiting for
-    // its head) we park with a short timeout that grows (20 us up to
-    // max_sleep_us): a dispatch to us unparks us at once, and the worker that
-    // holds the work reads again itself when it is done. We used to yield in
-    // a loop instead, which kept an idle worker polling the ports (each poll
-    // a system call in mflowd) and competing for the core with the worker
-    // that had the work. A standby worker (solo: UpdatePlacement) parks too.
+    // its head), that work will soon free queue space or bring input, and our
+    // RX role may be needed again: step aside for whoever needs the core
+    // (yield), but do not park. Parking here instead was measured on
+    // 2026-12-06, side by side: mflow-bench's flow x2 did not move (0.57x
+    // flow x1 against 0.56-0.64x: its cause is software steering, see
+    // docs/ARCHITECTURE.md), and unpaced UDP 64 B through mflowd in
+    // microflow mode fell (testbed, two rounds each: 0.39x and 0.46x of the
+    // kernel against 0.60x and 0.50x), because the peer the reader spreads
+    // to was asleep. A standby worker (solo: UpdatePlacement) parks: it has
+    // no RX role to keep.
     const bool standby = w.id != 0 && solo_.load(std::memory_order_relaxed);
-    const bool others_busy = !standby && in_flight_.load(std::memory_order_acquire) != 0;
+    if (!standby && in_flight_.load(std::memory_order_acquire) != 0) {
+      std::this_thread::yield();
+      idle = cfg_.idle_spins / 2;
+      continue;
+    }
     // Idle, and the ports can block: one worker waits in all of them,
     // holding the RX role, so that it is the one to read when input comes
     // (and nobody polls ports that another worker is reading: the poll
     // would return at once, again and again); the others park below until
     // it dispatches work to them. An idle daemon then makes no wake-ups at
     // all (issue: idle cost).
-    if (!others_busy && MayRead(w) && ports_wait_ &&
-        !stop_requested_.load(std::memory_order_acquire) &&
+    if (MayRead(w) && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
         !rx_role_.exchange(true, std::memory_order_acquire)) {
       if (!stopping_.load(std::memory_order_acquire)) WaitForInput();
       rx_role_.store(false, std::memory_order_release);
@@ -77,9 +83,7 @@ void Engine::WorkerLoop(Worker& w) {
       idle = 0;
       continue;
     }
-    // The long wait only when a wake-up is sure to come: the ports can wait
-    // (a worker blocked in them dispatches to us) and nothing is in flight.
-    w.parker.Park(v, ports_wait_ && !others_busy ? kPortWaitMs * 1000 : sleep_us);
+    w.parker.Park(v, ports_wait_ ? kPortWaitMs * 1000 : sleep_us);
     w.parker.Done();
     ++thread_stats.sleeps;
     sleep_us = std::min(sleep_us * 2, cfg_.max_sleep_us);
