@@ -436,9 +436,12 @@ class NullSink : public TxPort {
 };
 
 // With nothing to do, workers sleep instead of spinning: each parks many
-// times, and together they use a small part of the time they ran (CPU time
-// cannot grow with a busy machine, only wall time can, so this bound does
-// not flake; a spinning worker uses all of it).
+// times and uses a small part of the time it ran. CPU time cannot grow with
+// a busy machine, only wall time can; what can grow it is a slow build (a
+// sanitizer makes every poll between two sleeps dearer), so the test polls
+// few times before sleeping (idle_spins), and the spin phase stays a small
+// part of each 1 ms sleep even under ThreadSanitizer. A worker that never
+// sleeps uses all of its time.
 TEST(Engine, IdleWorkersSleep) {
   auto pool = PacketPool::Create({"test", 64, 256});
   EmptySource src;
@@ -447,6 +450,7 @@ TEST(Engine, IdleWorkersSleep) {
   chain.Add(std::make_unique<ChaosStage>());
   EngineConfig ec;
   ec.workers = 2;
+  ec.idle_spins = 40;
   ec.classify = ClassifyTest;
   auto engine = Engine::Create(ec, &chain, &src, &sink, pool->get());
   ASSERT_TRUE(engine.ok());
