@@ -35,35 +35,34 @@ void Release(FlowState* f, uint64_t mfs, uint64_t pkts, uint64_t empty, uint64_t
   f->released_mfs.fetch_add(mfs, std::memory_order_release);
 }
 
+// A flow's figures as ReadFlowStats gives them.
+void ExpectFigures(const FlowState& f, const wire::FlowKey& key, uint64_t pkts, uint64_t mfs,
+                   uint64_t empty, uint64_t ooo) {
+  const FlowStats s = ReadFlowStats(f);
+  EXPECT_EQ(s.key, key);
+  EXPECT_EQ(s.packets, pkts);
+  EXPECT_EQ(s.microflows, mfs);
+  EXPECT_EQ(s.empty_microflows, empty);
+  EXPECT_EQ(s.out_of_order, ooo);
+  EXPECT_EQ(s.in_flight, 0u);
+}
+
 TEST(FlowTableTest, AReusedSlotStartsTheNewFlowAtZero) {
   auto t = Table(100);
   constexpr uint32_t kHash = 5;  // both keys land in the same slot
   FlowState* a = t->Find(Key(1), kHash, 1000);
   Release(a, 7, 700, 1, 2);
-  FlowStats fa = ReadFlowStats(*a);
-  EXPECT_EQ(fa.key, Key(1));
-  EXPECT_EQ(fa.packets, 700u);
-  EXPECT_EQ(fa.microflows, 7u);
-  EXPECT_EQ(fa.empty_microflows, 1u);
-  EXPECT_EQ(fa.out_of_order, 2u);
+  ExpectFigures(*a, Key(1), 700, 7, 1, 2);
 
   // Idle for longer than idle_ms and drained: the next flow takes the slot.
   FlowState* b = t->Find(Key(2), kHash, 1000 + 101);
   ASSERT_EQ(b, a);
-  FlowStats fb = ReadFlowStats(*b);
-  EXPECT_EQ(fb.key, Key(2));
-  EXPECT_EQ(fb.packets, 0u);
-  EXPECT_EQ(fb.microflows, 0u);
-  EXPECT_EQ(fb.empty_microflows, 0u);
-  EXPECT_EQ(fb.out_of_order, 0u);
-  EXPECT_EQ(fb.in_flight, 0u);
+  ExpectFigures(*b, Key(2), 0, 0, 0, 0);
   EXPECT_FALSE(b->elephant);
   // The new flow's own traffic counts from there; the slot's totals (what
   // the engine sums) go on.
   Release(b, 3, 30, 0, 0);
-  fb = ReadFlowStats(*b);
-  EXPECT_EQ(fb.packets, 30u);
-  EXPECT_EQ(fb.microflows, 3u);
+  ExpectFigures(*b, Key(2), 30, 3, 0, 0);
   EXPECT_EQ(b->released_pkts, 730u);
   EXPECT_EQ(t->active(), 1u);
 }
