@@ -205,6 +205,8 @@ class Engine {
   void ProcessFlow(Worker& w, MicroFlow* mf);
   void ProcessStage(Worker& w, MicroFlow* mf);
   void ProcessMicroflow(Worker& w, MicroFlow* mf);
+  // The split point's per-flow elephant window and the placement glue
+  // (split.cc).
   void UpdateElephant(const Path& path, FlowState* f, uint32_t wire_pkts, uint64_t now_ms);
   void UpdatePlacement();
 
