@@ -7,7 +7,9 @@ Run through scripts/testbed.sh (which builds first), or directly as root:
 For every topology x offloads x test x repeat it runs one measurement:
   tcp      iperf3, one TCP flow, client in A, server in B: Gbit/s (received), retransmits
            (iperf3), receiver TcpExtTCPOFOQueue and TcpRetransSegs (nstat deltas, per namespace)
-  udp64    iperf3 -u -b 0 -l 64: receiver Gbit/s (UDP payload), pps, loss
+  udp64    iperf3 -u -b 0 -l 64: receiver Gbit/s (UDP payload), pps, loss, and where the
+           datagrams were lost (sender's devices, host A, host B's socket and devices, mflowd's
+           counted drops, the receiver's socket: a second table after the main one)
   udp1400  iperf3 -u -b 0 -l 1400: the same
   udp1400p   (optional) 1400 B datagrams paced at --paced-rate per second, one send each
              (scripts/testbed/xfer.py, every datagram checked for content and order): the
@@ -84,8 +86,11 @@ class Sample:
             self.background, self.background_nice = topo.background_load(0.3)
             if self.background < SETTLE_CORES or time.monotonic() >= deadline:
                 break
-        for ns in (self.ep.client_ns, self.ep.server_ns):
+        self.host_a = topo.host_ns("a")
+        for ns in (self.ep.client_ns, self.ep.server_ns, self.host_a, self.rx_host):
             topo.nstat_reset(ns)
+        self.devs0 = {ns: topo.dev_drops(ns) for ns in
+                      (self.ep.client_ns, self.ep.server_ns, self.host_a, self.rx_host)}
         self.m0 = self.tb.mflow_counters()
         self.link0 = topo.link_stats(self.rx_host, topo.UNDERLAY_DEV["b"])
         self.d0 = self.tb.daemons_cpu_seconds()
@@ -118,6 +123,10 @@ class Sample:
             "mflow_elephants": None if self.m0 is None else m1["elephants"] - self.m0["elephants"],
             "nstat_receiver": topo.nstat_read(self.ep.server_ns),
             "nstat_sender": topo.nstat_read(self.ep.client_ns),
+            "nstat_host_a": topo.nstat_read(self.host_a),
+            "nstat_host_b": topo.nstat_read(self.rx_host),
+            "dev_drops": {ns: {k: v - self.devs0[ns][k] for k, v in topo.dev_drops(ns).items()}
+                          for ns in self.devs0},
         }
         if self.link0 and link1:
             pk = link1["rx_packets"] - self.link0["rx_packets"]
@@ -216,9 +225,39 @@ def test_udp(tb, ep, dur, size) -> dict:
         "received_packets": got,
         "loss_pct": round(100.0 * (1 - got / sent["packets"]), 3) if sent["packets"] else None,
         "udp_rcvbuf_errors": nr.get("UdpRcvbufErrors", 0),
+        "loss_places": loss_places(s, ep),
     }
     r.update(sample_fields(s, recv["bytes"]))
     return r
+
+
+def loss_places(s: dict, ep: topo.Endpoints) -> dict:
+    """Where a UDP test's datagrams were counted as lost, along the path from the sender to the
+    receiver (host A carries the sender's container, host B the receiver's):
+      sender_dev   the sender namespace's devices dropped on the way out (a full TAP or veth
+                   queue: for mflowd, the daemon did not read the TAP in time)
+      host_a       host A's UDP send buffer errors and device drops (its tunnel socket, veth)
+      host_b_sock  host B's UDP receive buffer errors (mflowd's underlay socket overflowing)
+      host_b_dev   host B's device drops
+      mflowd       packets the daemons dropped, by any counted reason (mflowctl stats)
+      receiver     the receiver's UDP receive buffer errors and device drops (its socket full)
+    Counts are the kernel's and mflowd's own: a GRO super-datagram that overflows a socket counts
+    once, so the places need not add up to the datagrams lost."""
+    def dev(ns, k):
+        return s.get("dev_drops", {}).get(ns, {}).get(k, 0)
+    a, b = topo.host_ns("a"), topo.host_ns("b")
+    na, nb, nr = s.get("nstat_host_a", {}), s.get("nstat_host_b", {}), s.get("nstat_receiver", {})
+    client, server = ep.client_ns, ep.server_ns
+    if client == a or server == b:  # native: the endpoints are the hosts themselves
+        return {"receiver": nr.get("UdpRcvbufErrors", 0) + dev(server, "rx_dropped")}
+    return {
+        "sender_dev": dev(client, "tx_dropped"),
+        "host_a": na.get("UdpSndbufErrors", 0) + dev(a, "tx_dropped") + dev(a, "rx_dropped"),
+        "host_b_sock": nb.get("UdpRcvbufErrors", 0),
+        "host_b_dev": dev(b, "rx_dropped") + dev(b, "tx_dropped"),
+        "mflowd": s.get("mflow_drops") or 0,
+        "receiver": nr.get("UdpRcvbufErrors", 0) + dev(server, "rx_dropped"),
+    }
 
 
 def test_paced_udp(tb, ep, dur, gso: int) -> dict:
@@ -352,6 +391,11 @@ def aggregate(results: dict, order: list, args, command: list[str]) -> list[dict
         rec["mflow_out_of_order"] = sum(oo) if oo else None
         dr = [r.get("mflow_drops") for r in runs if r.get("mflow_drops") is not None]
         rec["mflow_drops"] = statistics.median(dr) if dr else None
+        # Where UDP datagrams were lost: each place's count as a share of those sent (median).
+        lp = [(r["loss_places"], r["sent_packets"]) for r in runs
+              if r.get("loss_places") is not None and r.get("sent_packets")]
+        rec["loss_places_pct"] = ({k: round(statistics.median(100.0 * p.get(k, 0) / n for p, n in lp), 2)
+                                   for k in lp[0][0]} if lp else None)
         rec["latency_kind"] = "rtt" if test == "latency" else None
         # ratio against kernel, taken within each round
         rec["ratio_vs_kernel"] = ratio(results, key, ("kernel", off, test))
@@ -384,6 +428,28 @@ def ratio(results, key, base_key):
 
 def fmt(v, spec, none="-"):
     return none if v is None else format(v, spec)
+
+
+LOSS_PLACES = ("sender_dev", "host_a", "host_b_sock", "host_b_dev", "mflowd", "receiver")
+
+
+def print_loss_table(records: list[dict], out=sys.stdout) -> None:
+    """Where the unpaced UDP tests lost their datagrams (loss_places), as % of those sent."""
+    rows = [r for r in records if r.get("loss_places_pct")]
+    if not rows:
+        return
+    tw = max([8] + [len(r["test"]) for r in rows])
+    print(f"\nWhere UDP datagrams were lost, % of those sent (median; see loss_places in "
+          f"testbed.py for each place):", file=out)
+    hdr = (f"{'topology':<16} {'offl':<4} {'test':<{tw}}| {'loss%':>6} |" +
+           "".join(f" {k:>11}" for k in LOSS_PLACES))
+    print(hdr, file=out)
+    print("-" * len(hdr), file=out)
+    for r in rows:
+        lp = r["loss_places_pct"]
+        print(f"{r['topology']:<16} {r['offloads']:<4} {r['test']:<{tw}}|"
+              f" {fmt(r['loss_pct'], '6.2f', ''):>6} |" +
+              "".join(f" {fmt(lp.get(k), '11.2f'):>11}" for k in LOSS_PLACES), file=out)
 
 
 def print_table(records: list[dict], out=sys.stdout) -> None:
@@ -715,6 +781,7 @@ def main() -> int:
         print(meta["provenance"])
         print("command: " + shlex.join(command))
         print_table(records)
+        print_loss_table(records)
         if args.json:
             write_json(args.json, dict(meta, records=records, finished=time.strftime(
                 "%Y-%m-%dT%H:%M:%S%z")))

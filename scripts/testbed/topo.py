@@ -421,6 +421,23 @@ def link_stats(ns: str, dev: str) -> dict:
         return {}
 
 
+def dev_drops(ns: str) -> dict:
+    """Packets the namespace's devices (all but lo) dropped, summed: tx_dropped (a full TAP or
+    veth queue on the way out) and rx_dropped (on the way in)."""
+    cp = run(["ip", "-s", "-j", "link", "show"], ns=ns, check=False, timeout=5)
+    out = {"tx_dropped": 0, "rx_dropped": 0}
+    try:
+        for link in json.loads(cp.stdout):
+            if link.get("ifname") == "lo":
+                continue
+            st = link.get("stats64", {})
+            out["tx_dropped"] += st.get("tx", {}).get("dropped", 0)
+            out["rx_dropped"] += st.get("rx", {}).get("dropped", 0)
+    except (ValueError, AttributeError):
+        pass
+    return out
+
+
 def nstat_reset(ns: str) -> None:
     run(["nstat", "-n"], ns=ns, env=_nstat_env(ns), timeout=10)
 
