@@ -6,8 +6,8 @@
 // the RX role, on that worker's core (pinned only when mflow-bench --pin pins
 // the workers), as a NIC's receive ring would be read. Its cost is therefore
 // part of every figure mflow-bench reports, on the workers' cores and inside
-// the split point's serial section: ~17 % of a packet's time on one core
-// (BENCHMARKS.md, the profile). So the figures are the throughput of engine
+// the split point's serial section (with the sink, about 14 % of a packet's
+// time on one core: BENCHMARKS.md, the profile). So the figures are the throughput of engine
 // plus source (plus the sink, which runs on the delivering workers), lower
 // than the engine's alone; and since one worker at a time reads, the
 // source's cost is serial work that also limits how far the modes spreading

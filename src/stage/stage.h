@@ -4,8 +4,7 @@
 //   - Process() is noexcept, allocates no memory, makes no system call and
 //     takes no lock of its own. It does reach one lock: packets come from
 //     and go back to a PacketPool, whose free stack is guarded by a mutex
-//     (taken once per AllocBurst/PutBurst; a dropped packet is freed alone).
-//     Per-core pool caches would take it off the data path (issue 15);
+//     (taken once per AllocBurst/PutBurst; a dropped packet is freed alone);
 //   - every packet leaves on exactly one edge: it stays in the batch (next,
 //     original order kept) or it is dropped through ctx.Drop() with a named
 //     reason, which counts it and frees it;
