@@ -12,7 +12,8 @@ PKGS=(build-essential cmake ninja-build g++ pkg-config
       libcli11-dev nlohmann-json3-dev
       clang libclang-rt-14-dev
       libtomlplusplus-dev libspdlog-dev libfmt-dev
-      iproute2 iputils-ping ethtool procps iperf3 sockperf python3 gnuplot-nox gdb)
+      iproute2 iputils-ping ethtool procps iperf3 sockperf python3 gnuplot-nox gdb
+      podman runc containernetworking-plugins busybox-static)  # CNI plugin's podman test
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -32,6 +32,9 @@ ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/
 echo "== config parser and virtio-net header tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/daemon/mflow-test-daemon
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/port/mflow-test-port
+echo "== CNI plugin (parses runtime input) under AddressSanitizer + UBSan, then with real podman"
+ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/cni/mflow-test-cni
+scripts/podman-test.sh --build-dir build
 
 echo "== fuzz targets, ~3 s each (longer: scripts/fuzz.sh --long 600)"
 scripts/fuzz.sh
