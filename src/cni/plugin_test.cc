@@ -33,10 +33,15 @@ constexpr const char* kHostLocalDir = "/usr/lib/cni";
 // mflowd's side of the port API, as the contract describes it.
 class FakeMflowd {
  public:
-  std::string mode = "ok";  // ok | busy | fail | no_netns
+  std::string mode = "ok";  // ok | busy | fail | no_netns (set with SetMode: the server thread reads it)
   std::map<std::string, json> ports;  // name -> port-add request
   std::set<std::string> devices;      // "netns|ifname" already present
   std::vector<std::string> commands;
+
+  void SetMode(const std::string& m) {
+    std::lock_guard lock(mu);
+    mode = m;
+  }
 
   json Handle(const json& req) {
     std::lock_guard lock(mu);
@@ -261,12 +266,12 @@ TEST_F(PluginTest, AddOfAnExistingInterfaceIsCode103AndReleasesIpam) {
 
 TEST_F(PluginTest, AddFailingInMflowdIsCode100AndReleasesIpam) {
   if (!HaveHostLocal()) GTEST_SKIP();
-  fake_.mode = "fail";
+  fake_.SetMode("fail");
   const json e = ErrorOf(Run(Env("ADD"), Config()));
   EXPECT_EQ(e["code"], kMflowdRefused);
   EXPECT_NE(e["msg"].get<std::string>().find("TAP"), std::string::npos);
   EXPECT_TRUE(Allocated().empty());
-  fake_.mode = "ok";
+  fake_.SetMode("ok");
   auto out = Run(Env("ADD", "c0ffee02"), Config());
   ASSERT_EQ(out.exit_code, 0) << out.out;
   EXPECT_EQ(Allocated().size(), 1u);
@@ -274,14 +279,14 @@ TEST_F(PluginTest, AddFailingInMflowdIsCode100AndReleasesIpam) {
 
 TEST_F(PluginTest, AddWithMissingNetnsIsCode104AndReleasesIpam) {
   json c = ScriptConfig(R"(echo '{"cniVersion":"1.0.0","ips":[{"address":"198.19.64.7/24"}]}')");
-  fake_.mode = "no_netns";
+  fake_.SetMode("no_netns");
   EXPECT_EQ(ErrorOf(Run(Env("ADD"), c))["code"], kNetnsNotFound);
   EXPECT_EQ(Calls(), "ADD c0ffee01\nDEL c0ffee01\n");
 }
 
 TEST_F(PluginTest, MflowdNotRunningOrBusyIsCode11AndReleasesIpam) {
   if (!HaveHostLocal()) GTEST_SKIP();
-  fake_.mode = "busy";
+  fake_.SetMode("busy");
   EXPECT_EQ(ErrorOf(Run(Env("ADD"), Config()))["code"], kTryAgainLater);
   EXPECT_TRUE(Allocated().empty());
   server_.reset();  // mflowd stops: its socket file goes
@@ -365,7 +370,7 @@ TEST_F(PluginTest, DelAfterMflowdRestartLeavesNothing) {
 
 TEST_F(PluginTest, DelWhileMflowdIsBusyStillReleasesIpamAndSaysTryAgain) {
   json c = ScriptConfig("true");
-  fake_.mode = "busy";
+  fake_.SetMode("busy");
   EXPECT_EQ(ErrorOf(Run(Env("DEL"), c))["code"], kTryAgainLater);
   EXPECT_EQ(Calls(), "DEL c0ffee01\n");
 }
