@@ -19,6 +19,10 @@ For each case (topology x offloads), in both directions (A -> B and B -> A):
   udp burst 20000 datagrams of 1400 B, unpaced: intact and in order (loss printed, not judged)
 The same again over an IPv6 underlay (2001:2::/64, inner MTU 1430) for mflow-microflow and mixed
 (mflowd against the kernel's VXLAN over IPv6), offloads on.
+Dual stack: in mflow-microflow and mixed with offloads on, over both underlays, the containers
+also have inner IPv6 addresses (fd00:198:19::1 and ::2 /64, given to mflowd as a second
+address=, set through netlink without DAD): neighbour discovery (the solicitation's 33:33:ff:..
+multicast is flooded like an ARP broadcast), `ping -6` and 2 MB over TCP, both directions.
 And for mflowd: the sum of out_of_order over engines and hosts is 0, both daemons exit 0 on
 SIGTERM, and the TAP they created is gone from the container afterwards. With mflowd on both
 hosts (offloads on), a second tenant is added at run time (`mflowctl port add`) in VNI 43 with
@@ -91,9 +95,13 @@ def _json(out: str, err: str) -> dict:
 
 
 def check_ping(c: Checks, case: str, tb: topo.Testbed, ep: topo.Endpoints, tag: str) -> None:
+    """ARP + ping, or for an IPv6 address neighbour discovery (its solicitation goes to a
+    33:33:ff:.. multicast MAC, flooded like an ARP broadcast) + ping -6."""
+    v6 = ":" in ep.server_addr
+    fam = "-6" if v6 else "-4"
     for ns in (ep.client_ns, ep.server_ns):  # both ends resolve afresh in each direction
-        run(["ip", "neigh", "flush", "all"], ns=ns, timeout=5, check=False)
-    cp = run(["ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", ep.server_addr],
+        run(["ip", fam, "neigh", "flush", "all"], ns=ns, timeout=5, check=False)
+    cp = run(["ping", fam, "-c", "3", "-i", "0.2", "-W", "2", "-q", ep.server_addr],
              ns=ep.client_ns, timeout=20, check=False)
     line = next((l for l in cp.stdout.splitlines() if "received" in l), cp.stderr.strip())
     got = 0
@@ -110,7 +118,7 @@ def check_ping(c: Checks, case: str, tb: topo.Testbed, ep: topo.Endpoints, tag: 
             mac, state = e[0].get("lladdr"), ",".join(e[0].get("state", []))
     except ValueError:
         pass
-    c.report(case, f"arp {tag}", bool(mac) and "FAILED" not in (state or ""),
+    c.report(case, f"{'nd' if v6 else 'arp'} {tag}", bool(mac) and "FAILED" not in (state or ""),
              f"{ep.server_addr} is-at {mac} ({state})")
     rtt = next((l.split("=")[1].strip() for l in cp.stdout.splitlines() if "rtt" in l), "-")
     c.report(case, f"ping {tag}", cp.returncode == 0 and got == 3,
@@ -329,10 +337,11 @@ def fit_sizes(sizes: str, tb: topo.Testbed) -> str:
 
 def run_case(c: Checks, args, topology: str, offloads: str, underlay: str = "ipv4") -> None:
     case = f"{topology}/{offloads}" + ("/ipv6" if underlay == "ipv6" else "")
+    inner6 = offloads == "on" and topology in args.inner_ipv6.split(",")
     tb = topo.Testbed(topology, build_dir=args.build_dir, log_dir=args.log_dir,
                       workers=args.workers, mflowd_args=args.mflowd_args,
                       mixed_mode=args.mixed_mode, ready_timeout=args.ready_timeout,
-                      underlay=underlay)
+                      underlay=underlay, inner_ipv6=inner6)
     t0 = time.monotonic()
     try:
         try:
@@ -368,6 +377,15 @@ def run_case(c: Checks, args, topology: str, offloads: str, underlay: str = "ipv
                     check_udp_burst(c, case, ep, tag, args.udp_burst)
             except TestbedError as e:
                 c.report(case, f"traffic {tag}", False, str(e))
+        if inner6:  # dual-stack containers: the inner IPv6 path, briefly, both ways
+            for reverse in (False, True):
+                ep = tb.endpoints(reverse=reverse, family=6)
+                tag = ("b->a" if reverse else "a->b") + " v6"
+                try:
+                    check_ping(c, case, tb, ep, tag)
+                    check_tcp(c, case, ep, tag, args.tcp6_bytes)
+                except TestbedError as e:
+                    c.report(case, f"traffic {tag}", False, str(e))
         if len(tb.daemons) == len(topo.HOSTS) and offloads == "on" and underlay == "ipv4":
             check_vni_isolation(c, case, tb)
         if tb.daemons:
@@ -419,6 +437,13 @@ def main() -> int:
     ap.add_argument("--ipv6", default="mflow-microflow,mixed",
                     help="topologies run once more over an IPv6 underlay, offloads on (default: "
                          "mflow-microflow,mixed; '' for none)")
+    ap.add_argument("--inner-ipv6", default="mflow-microflow,mixed",
+                    help="topologies whose offloads-on cases (both underlays) get dual-stack "
+                         "containers (fd00:198:19::/64 beside 198.19.0.0/24) and check ND + "
+                         "ping -6 and TCP over the inner IPv6 addresses, both ways (default: "
+                         "mflow-microflow,mixed; '' for none)")
+    ap.add_argument("--tcp6-bytes", type=int, default=2_000_000,
+                    help="bytes of the TCP check over inner IPv6 (2 MB: the path, not the volume)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--mflowd-arg", action="append", default=[], metavar="ARG")
     ap.add_argument("--mixed-mode", default="microflow", choices=("flow", "stage", "microflow"))
@@ -469,9 +494,10 @@ def main() -> int:
     if bad or any(o not in ("on", "off") for o in offs):
         print(f"e2e: unknown topology/offloads {bad or offs}", file=sys.stderr)
         return 2
-    bad6 = [t for t in args.ipv6.split(",") if t and t not in topo.TOPOLOGIES]
+    bad6 = [t for t in (args.ipv6 + "," + args.inner_ipv6).split(",")
+            if t and t not in topo.TOPOLOGIES]
     if bad6:
-        print(f"e2e: --ipv6: unknown topology {','.join(bad6)}", file=sys.stderr)
+        print(f"e2e: --ipv6/--inner-ipv6: unknown topology {','.join(bad6)}", file=sys.stderr)
         return 2
     cases = [(t, o) for t in tops for o in offs]
     for t in [t for t in args.also_off.split(",") if t]:

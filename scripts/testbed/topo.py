@@ -50,6 +50,9 @@ PREFIXLEN6 = 64
 UNDERLAY_DEV = {"a": "ua", "b": "ub"}
 CONTAINER_ADDR = {"a": "198.19.0.1", "b": "198.19.0.2"}
 PREFIXLEN = 24
+# The containers' inner IPv6 addresses (Testbed(inner_ipv6=True): dual-stack containers), ULA.
+CONTAINER_ADDR6 = {"a": "fd00:198:19::1", "b": "fd00:198:19::2"}
+INNER_PREFIXLEN6 = 64
 VNI = 42
 ISOLATION_VNI = 43  # a second tenant (e2e: identical addresses and MACs, never mixed with VNI)
 VXLAN_PORT = 4789
@@ -499,6 +502,9 @@ class Testbed:
     mixed_mode: str = "microflow"
     ready_timeout: float = 10.0
     underlay: str = "ipv4"  # or "ipv6": the hosts' underlay addresses and VXLAN over IPv6
+    # Dual-stack containers: an inner IPv6 address (CONTAINER_ADDR6) beside the IPv4 one, IPv6
+    # on in the container namespaces (router solicitations off: no router here).
+    inner_ipv6: bool = False
     daemons: dict[str, Daemon] = field(default_factory=dict)
     namespaces: list[str] = field(default_factory=list)
     offloads: str = "on"
@@ -537,13 +543,16 @@ class Testbed:
             return self.mixed_mode
         return None
 
-    def endpoints(self, reverse: bool = False) -> Endpoints:
+    def endpoints(self, reverse: bool = False, family: int = 4) -> Endpoints:
+        """family 6: the containers' inner IPv6 addresses (needs inner_ipv6)."""
         src, dst = ("b", "a") if reverse else ("a", "b")
         if self.topology == "native":
             return Endpoints(host_ns(src), self.underlay_addr(src), host_ns(dst),
                              self.underlay_addr(dst))
-        return Endpoints(container_ns(src), CONTAINER_ADDR[src], container_ns(dst),
-                         CONTAINER_ADDR[dst])
+        addr = CONTAINER_ADDR6 if family == 6 else CONTAINER_ADDR
+        if family == 6 and not self.inner_ipv6:
+            raise TestbedError("IPv6 endpoints need a dual-stack testbed (inner_ipv6)")
+        return Endpoints(container_ns(src), addr[src], container_ns(dst), addr[dst])
 
     # -- build
     def up(self) -> None:
@@ -560,7 +569,7 @@ class Testbed:
         self._underlay()
         if self.topology != "native":
             for h in HOSTS:
-                self._add_ns(container_ns(h))
+                self._add_ns(container_ns(h), ipv6=self.inner_ipv6)
         for h in HOSTS:
             if self.topology == "native":
                 continue
@@ -580,6 +589,9 @@ class Testbed:
         for key in ("all", "default"):
             run(["sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6={0 if ipv6 else 1}"],
                 ns=ns, check=False)
+            if ipv6:  # there is no router: no solicitations, repeated for ever, to look for one
+                run(["sysctl", "-qw", f"net.ipv6.conf.{key}.router_solicitations=0"], ns=ns,
+                    check=False)
         run(["ip", "link", "set", "lo", "up"], ns=ns)
 
     def _underlay(self) -> None:
@@ -613,6 +625,9 @@ class Testbed:
             run(["ip", "link", "set", dev, "up"], ns=ns)
         run(["ip", "link", "set", "eth0", "mtu", str(self.inner_mtu)], ns=c)
         run(["ip", "addr", "add", f"{CONTAINER_ADDR[h]}/{PREFIXLEN}", "dev", "eth0"], ns=c)
+        if self.inner_ipv6:  # nodad, as mflowd adds its containers' IPv6 addresses
+            run(["ip", "addr", "add", f"{CONTAINER_ADDR6[h]}/{INNER_PREFIXLEN6}", "dev", "eth0",
+                 "nodad"], ns=c)
         run(["ip", "link", "set", "eth0", "up"], ns=c)
 
     def config_path(self, h: str) -> str:
@@ -644,7 +659,9 @@ class Testbed:
                 "--workers", str(self.workers)] + underlay + [
                 "--control", self.sock(h),
                 "--port", f"name=mf0,netns=/var/run/netns/{container_ns(h)},vni={VNI},"
-                          f"address={CONTAINER_ADDR[h]}/{PREFIXLEN}"] + list(self.mflowd_args)
+                          f"address={CONTAINER_ADDR[h]}/{PREFIXLEN}"
+                          + (f",address={CONTAINER_ADDR6[h]}/{INNER_PREFIXLEN6}"
+                             if self.inner_ipv6 else "")] + list(self.mflowd_args)
 
     def sock(self, h: str) -> str:
         return f"{CONTROL_DIR}/{host_ns(h)}.sock"

@@ -45,7 +45,7 @@ def payload(seq: int, size: int) -> bytes:
 
 
 def tcp_server(a) -> dict:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in a.bind else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((a.bind, a.port))
     s.listen(1)

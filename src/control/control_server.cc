@@ -27,7 +27,10 @@ constexpr std::chrono::milliseconds kAcceptPause{100};  // out of descriptors: r
 
 const char kPermissionDenied[] = "permission denied: mflowd's control socket is for root only";
 
-json ErrorReply(const std::string& message) { return json{{"ok", false}, {"error", message}}; }
+// Codes as in docs/MFLOWCTL.md: "invalid", "busy", "failed", ...
+json ErrorReply(const std::string& message, const char* code = "failed") {
+  return json{{"ok", false}, {"error", message}, {"code", code}};
+}
 
 // Serialises a reply as one line. Invalid UTF-8 in a handler's strings (an
 // interface name read from the kernel, say) is replaced, not thrown.
@@ -277,7 +280,8 @@ void ControlServer::Accept() {
     }
     if (clients_.size() >= opts_.max_clients) {
       SendBestEffort(fd.get(), ErrorReply("too many control connections (" +
-                                          std::to_string(opts_.max_clients) + "); try again later"));
+                                          std::to_string(opts_.max_clients) + "); try again later",
+                                          "busy"));
       continue;
     }
     auto c = std::make_unique<Client>();
@@ -388,10 +392,12 @@ std::string ControlServer::Handle(std::string_view line) {
   try {
     request = json::parse(line);
   } catch (const json::parse_error& e) {
-    return ToLine(ErrorReply(std::string("invalid request: not JSON: ") + ParseErrorText(e.what())));
+    return ToLine(ErrorReply(std::string("invalid request: not JSON: ") + ParseErrorText(e.what()),
+                            "invalid"));
   }
   if (!request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
-    return ToLine(ErrorReply("invalid request: expected a JSON object with a \"cmd\" string"));
+    return ToLine(
+        ErrorReply("invalid request: expected a JSON object with a \"cmd\" string", "invalid"));
   }
   try {
     json reply = handler_(request);

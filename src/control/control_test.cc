@@ -207,6 +207,7 @@ TEST_F(ControlTest, InvalidRequestsGetErrorsAndTheConnectionStaysUsable) {
   ASSERT_TRUE(r);
   EXPECT_EQ((*r)["ok"], false);
   EXPECT_NE((*r)["error"].get<std::string>().find("invalid request: not JSON"), std::string::npos) << *r;
+  EXPECT_EQ((*r)["code"], "invalid") << *r;
   for (int i = 0; i < 3; ++i) {
     r = c.ReadReply();
     ASSERT_TRUE(r);
@@ -336,6 +337,7 @@ TEST_F(ControlTest, TooManyClientsAreToldSo) {
   ASSERT_TRUE(reply.ok()) << reply.status().message();
   EXPECT_EQ((*reply)["ok"], false);
   EXPECT_NE((*reply)["error"].get<std::string>().find("too many"), std::string::npos) << *reply;
+  EXPECT_EQ((*reply)["code"], "busy") << *reply;
 }
 
 // Out of descriptors, accept fails and the connection stays queued; the

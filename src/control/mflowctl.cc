@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "control/control_client.h"
 #include "control/control_server.h"
@@ -22,10 +23,23 @@ using nlohmann::json;
 using mflow::ctl::RenderStats;
 
 struct PortAddArgs {
-  std::string name, netns, address, mac, gateway;
+  std::string name, ifname, netns, mac, gateway;
+  std::vector<std::string> addresses, routes;
   uint32_t vni = 0;
   std::optional<uint32_t> mtu;
 };
+
+// "DST" or "DST,via=GW" as the request's {"dst", "gw"}; the daemon checks
+// the addresses themselves.
+std::optional<json> ParseRouteArg(const std::string& arg) {
+  const size_t comma = arg.find(',');
+  const std::string dst = arg.substr(0, comma);
+  if (dst.empty()) return std::nullopt;
+  if (comma == std::string::npos) return json{{"dst", dst}};
+  const std::string rest = arg.substr(comma + 1);
+  if (rest.rfind("via=", 0) != 0 || rest.size() == 4) return std::nullopt;
+  return json{{"dst", dst}, {"gw", rest.substr(4)}};
+}
 
 }  // namespace
 
@@ -69,16 +83,35 @@ int main(int argc, char** argv) {
   port->require_subcommand(1);
   PortAddArgs add;
   CLI::App* port_add = port->add_subcommand("add", "create a TAP port in a network namespace");
-  port_add->add_option("name", add.name, "interface name (in the namespace)")->required();
+  port_add->add_option("name", add.name, "port name, unique in mflowd (1..128 of A-Za-z0-9._:/-)")
+      ->required();
+  port_add->add_option("--ifname", add.ifname, "device name in the namespace (default: the port name)");
   port_add->add_option("--netns", add.netns, "network namespace path, e.g. /var/run/netns/c1")->required();
   port_add->add_option("--vni", add.vni, "VXLAN network identifier")->required()->check(CLI::Range(0, 0xFFFFFF));
-  port_add->add_option("--address", add.address, "IPv4/IPv6 address with prefix, e.g. 198.19.0.1/24");
+  port_add->add_option("--address", add.addresses,
+                       "IPv4/IPv6 address with prefix, e.g. 198.19.0.1/24 (repeat for more)")
+      ->allow_extra_args(false);
+  port_add->add_option("--route", add.routes,
+                       "extra route DST[,via=GW], e.g. fd00:1::/64,via=fd00::1 (repeat; no via: on-link)")
+      ->allow_extra_args(false);
   port_add->add_option("--mac", add.mac, "MAC address (default: chosen by mflowd)");
   port_add->add_option("--mtu", add.mtu, "MTU (default: the inner MTU)")->check(CLI::Range(68, 65535));
-  port_add->add_option("--gateway", add.gateway, "default route via this address");
+  port_add->add_option("--gateway", add.gateway,
+                       "default route via this address; none: no default route "
+                       "(default: on-link, per family with an address)");
   port_add->callback([&] {
     request = {{"cmd", "port-add"}, {"name", add.name}, {"netns", add.netns}, {"vni", add.vni}};
-    if (!add.address.empty()) request["address"] = add.address;
+    if (!add.ifname.empty()) request["ifname"] = add.ifname;
+    if (!add.addresses.empty()) request["addresses"] = add.addresses;
+    if (!add.routes.empty()) {
+      json routes = json::array();
+      for (const std::string& r : add.routes) {
+        auto route = ParseRouteArg(r);
+        if (!route) throw CLI::ValidationError("--route", "'" + r + "': expected DST or DST,via=GW");
+        routes.push_back(*route);
+      }
+      request["routes"] = routes;
+    }
     if (!add.mac.empty()) request["mac"] = add.mac;
     if (add.mtu) request["mtu"] = *add.mtu;
     if (!add.gateway.empty()) request["gateway"] = add.gateway;

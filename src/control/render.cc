@@ -77,17 +77,31 @@ std::string RenderStatus(const json& r) {
          OutOfOrderWarning(Count(r, "out_of_order"));
 }
 
+namespace {
+
+// Every address of a port, comma-separated; older daemons send one "address".
+std::string Addresses(const json& p) {
+  std::string out;
+  if (const auto it = p.find("addresses"); it != p.end() && it->is_array())
+    for (const json& a : *it)
+      if (a.is_string()) out += (out.empty() ? "" : ",") + a.get<std::string>();
+  if (out.empty()) return Cell(p, "address");
+  return out;
+}
+
+}  // namespace
+
 std::string RenderPorts(const json& r) {
   const json& ports = Array(r, "ports");
   if (ports.empty()) return "no ports (add one with: mflowctl port add NAME --netns PATH --vni N)\n";
-  Table config({{"ID", A::kRight}, {"NAME"}, {"VNI", A::kRight}, {"NETNS"}, {"ADDRESS"}, {"MAC"},
-                {"MTU", A::kRight}, {"OFFLOADS"}});
+  Table config({{"ID", A::kRight}, {"NAME"}, {"IFNAME"}, {"VNI", A::kRight}, {"NETNS"},
+                {"ADDRESSES"}, {"MAC"}, {"MTU", A::kRight}, {"OFFLOADS"}});
   Table traffic({{"ID", A::kRight}, {"NAME"}, {"RX FRAMES", A::kRight}, {"RX BYTES", A::kRight},
                  {"TX FRAMES", A::kRight}, {"TX BYTES", A::kRight}, {"DROPS", A::kRight}});
   std::string drops;
   for (const json& p : ports) {
-    config.Add({Plain(p, "id"), Cell(p, "name"), Plain(p, "vni"), Cell(p, "netns"), Cell(p, "address"),
-                Cell(p, "mac"), Plain(p, "mtu"), Cell(p, "offloads")});
+    config.Add({Plain(p, "id"), Cell(p, "name"), Cell(p, "ifname"), Plain(p, "vni"), Cell(p, "netns"),
+                Addresses(p), Cell(p, "mac"), Plain(p, "mtu"), Cell(p, "offloads")});
     const json& d = Object(p, "drops");
     traffic.Add({Plain(p, "id"), Cell(p, "name"), Cell(p, "rx_frames"), BytesCell(p, "rx_bytes"),
                  Cell(p, "tx_frames"), BytesCell(p, "tx_bytes"), Thousands(SumOf(d))});
@@ -235,7 +249,12 @@ std::string RenderFlows(const json& r) {
 }
 
 std::string RenderPortAdd(const json& r, const std::string& name) {
-  return "added port " + name + " (id " + Plain(r, "id") + ")\n";
+  std::string out = "added port " + name + " (id " + Plain(r, "id") + "): " + Cell(r, "ifname") +
+                    " (ifindex " + Plain(r, "ifindex") + "), mac " + Cell(r, "mac") + ", mtu " +
+                    Plain(r, "mtu");
+  const std::string addresses = Addresses(r);
+  if (addresses != kMissing) out += ", " + addresses;
+  return out + "\n";
 }
 
 std::string RenderPortDel(const json&, const std::string& name) { return "deleted port " + name + "\n"; }

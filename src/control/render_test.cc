@@ -138,11 +138,29 @@ TEST(Render, MergeErrorsAreFlagged) {
   EXPECT_TRUE(Contains(RenderStats(r, false), "warning: the merge saw 3 broken invariant(s)"));
 }
 
+TEST(Render, PortsShowIfnameAndEveryAddress) {
+  const json ports = json::parse(R"({"ok": true, "ports": [
+      {"id": 0, "name": "podman/c1", "ifname": "eth0", "vni": 42, "netns": "/run/netns/c1",
+       "addresses": ["198.19.0.5/24", "fd00:198:19::5/64"], "address": "198.19.0.5/24",
+       "mac": "0a:58:c6:13:00:05", "mtu": 1450, "offloads": "csum"},
+      {"id": 1, "name": "old", "vni": 42, "address": "198.19.0.6/24"}]})");
+  const std::string out = RenderPorts(ports);
+  EXPECT_TRUE(Contains(out, "podman/c1  eth0") && Contains(out, "198.19.0.5/24,fd00:198:19::5/64"))
+      << out;
+  EXPECT_TRUE(Contains(out, "198.19.0.6/24")) << out;  // an older daemon's single address
+  const json added = {{"ok", true}, {"id", 3}, {"name", "podman/c1"}, {"ifname", "eth0"},
+                      {"mac", "0a:58:c6:13:00:05"}, {"mtu", 1450}, {"ifindex", 7},
+                      {"addresses", {"198.19.0.5/24", "fd00:198:19::5/64"}}};
+  EXPECT_EQ(RenderPortAdd(added, "podman/c1"),
+            "added port podman/c1 (id 3): eth0 (ifindex 7), mac 0a:58:c6:13:00:05, mtu 1450, "
+            "198.19.0.5/24,fd00:198:19::5/64\n");
+}
+
 TEST(Render, MissingAndUnknownFieldsAreTolerated) {
   const json ports = json::parse(R"({"ok": true, "ports": [
       {"id": 0, "name": "mf0", "vni": 42, "rx_frames": 12345, "rx_bytes": 18000000, "future": [1, 2]}]})");
   const std::string out = RenderPorts(ports);
-  EXPECT_TRUE(Contains(out, " 0  mf0    42  -      -        -      -  -\n")) << out;
+  EXPECT_TRUE(Contains(out, " 0  mf0   -        42  -      -          -      -  -\n")) << out;
   EXPECT_TRUE(Contains(out, "12,345   18.0 MB")) << out;
   // Wrong types and absent sections: no exception, something readable.
   const json odd = {{"ok", true}, {"ports", "surprise"}, {"peers", 3}, {"entries", {{"vni", "x"}}}};

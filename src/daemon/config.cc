@@ -1,9 +1,11 @@
 #include "daemon/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include <toml++/toml.h>
 
@@ -51,12 +53,15 @@ flood_burst = 100       # ... in one burst
 
 # Container ports, created at start (more with `mflowctl port add`):
 # [[port]]
-# name = "mf0"
+# name = "c1"                 # the port's name in mflowd: 1..128 of A-Z a-z 0-9 . _ : / -
+# ifname = "eth0"             # the device in the namespace (at most 15 bytes); default: name
 # netns = "/var/run/netns/c1"
 # vni = 42
-# address = "198.19.0.1/24"
-# mac = "02:00:00:00:00:01"   # default: 0a:58:<address> (kept across restarts); random without one
-# gateway = ""                # default route via; "" = on-link; "none"
+# addresses = ["198.19.0.1/24", "fd00:198:19::1/64"]  # IPv4 and/or IPv6 ("address" = one more)
+# mac = "02:00:00:00:00:01"   # default: 0a:58:<first IPv4> (kept across restarts);
+#                             # IPv6 only: 0a:58:<last 4 bytes of the first IPv6>; random without
+# gateway = ""                # "" = on-link default route per family; "none"; or via this address
+# routes = [{ dst = "198.51.100.0/24", gw = "198.19.0.254" }, { dst = "fd00:1::/64" }]  # gw: on-link
 )";
 
 // Errors carry the dotted path of the field.
@@ -215,17 +220,53 @@ Status ParseOverlay(const toml::table& t, Config& c, const Err& err) {
 
 Status ParsePort(const toml::table& t, size_t i, PortConfig& p, const Err& err) {
   const std::string where = "port[" + std::to_string(i) + "]";
-  MFLOW_TRY(CheckKeys(t, where, {"name", "netns", "vni", "address", "mac", "gateway", "mtu"}, err));
+  MFLOW_TRY(CheckKeys(t, where,
+                      {"name", "ifname", "netns", "vni", "address", "addresses", "mac", "gateway",
+                       "routes", "mtu"},
+                      err));
   MFLOW_TRY(GetString(t, where, "name", &p.name, err));
+  MFLOW_TRY(GetString(t, where, "ifname", &p.ifname, err));
   MFLOW_TRY(GetString(t, where, "netns", &p.netns, err));
   MFLOW_TRY(GetInt<uint32_t>(t, where, "vni", 1, 0xffffff, &p.vni, err));
-  MFLOW_TRY(GetString(t, where, "address", &p.address, err));
+  if (const toml::node* n = t.get("addresses")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return err(where + ".addresses", "must be a list of address strings");
+    for (size_t k = 0; k < a->size(); ++k) {
+      if (!a->get(k)->is_string())
+        return err(where + ".addresses[" + std::to_string(k) + "]", "must be a string");
+      p.addresses.push_back(*a->get(k)->value<std::string>());
+    }
+  }
+  // The single address of older configs comes after the list.
+  std::string address;
+  MFLOW_TRY(GetString(t, where, "address", &address, err));
+  if (!address.empty()) p.addresses.push_back(address);
   MFLOW_TRY(GetString(t, where, "mac", &p.mac, err));
   MFLOW_TRY(GetString(t, where, "gateway", &p.gateway, err));
+  if (const toml::node* n = t.get("routes")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return err(where + ".routes", "must be a list of tables {dst, gw}");
+    for (size_t k = 0; k < a->size(); ++k) {
+      const std::string rw = where + ".routes[" + std::to_string(k) + "]";
+      const toml::table* rt = a->get(k)->as_table();
+      if (rt == nullptr) return err(rw, "must be a table {dst = \"...\", gw = \"...\"}");
+      MFLOW_TRY(CheckKeys(*rt, rw, {"dst", "gw"}, err));
+      IpRoute r;
+      MFLOW_TRY(GetString(*rt, rw, "dst", &r.dst, err));
+      MFLOW_TRY(GetString(*rt, rw, "gw", &r.gw, err));
+      if (r.dst.empty()) return err(rw + ".dst", "is required");
+      p.routes.push_back(std::move(r));
+    }
+  }
   MFLOW_TRY(GetInt<uint32_t>(t, where, "mtu", 68, 9000, &p.mtu, err));
   if (p.name.empty()) return err(where + ".name", "is required");
   if (p.vni == 0) return err(where + ".vni", "is required");
   return Status::Ok();
+}
+
+bool PortNameChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == ':' || c == '/' || c == '-';
 }
 
 }  // namespace
@@ -282,6 +323,7 @@ StatusOr<Config> LoadConfigFile(const std::string& path) {
 StatusOr<PortConfig> ParsePortSpec(std::string_view spec) {
   PortConfig p;
   const std::string field = "--port '" + std::string(spec) + "'";
+  bool via_allowed = false;  // via= right after a route= without one
   size_t pos = 0;
   while (pos <= spec.size()) {
     size_t end = spec.find(',', pos);
@@ -291,40 +333,85 @@ StatusOr<PortConfig> ParsePortSpec(std::string_view spec) {
     if (kv.empty()) continue;
     const size_t eq = kv.find('=');
     if (eq == std::string_view::npos)
-      return Status::Error(field + ": '" + std::string(kv) + "' is not key=value");
+      return Status::Error(StatusCode::kInvalid,
+                           field + ": '" + std::string(kv) + "' is not key=value");
     const std::string key(kv.substr(0, eq));
     const std::string val(kv.substr(eq + 1));
     auto number = [&](uint32_t lo, uint32_t hi, uint32_t* out) -> Status {
       char* e = nullptr;
       const unsigned long v = std::strtoul(val.c_str(), &e, 10);
       if (val.empty() || *e != '\0' || v < lo || v > hi)
-        return Status::Error(field + ": " + key + " must be a number " + std::to_string(lo) + ".." +
-                             std::to_string(hi));
+        return Status::Error(StatusCode::kInvalid, field + ": " + key + " must be a number " +
+                                                       std::to_string(lo) + ".." + std::to_string(hi));
       *out = static_cast<uint32_t>(v);
       return Status::Ok();
     };
+    const bool was_via_allowed = std::exchange(via_allowed, false);
     if (key == "name") {
       p.name = val;
+    } else if (key == "ifname") {
+      p.ifname = val;
     } else if (key == "netns") {
       p.netns = val;
     } else if (key == "vni") {
       MFLOW_TRY(number(1, 0xffffff, &p.vni));
     } else if (key == "address") {
-      p.address = val;
+      p.addresses.push_back(val);
     } else if (key == "mac") {
       p.mac = val;
     } else if (key == "gateway") {
       p.gateway = val;
     } else if (key == "mtu") {
       MFLOW_TRY(number(68, 9000, &p.mtu));
+    } else if (key == "route") {
+      p.routes.push_back({val, ""});
+      via_allowed = true;
+    } else if (key == "via") {
+      if (!was_via_allowed)
+        return Status::Error(StatusCode::kInvalid,
+                             field + ": via='" + val + "' must follow a route=DST");
+      p.routes.back().gw = val;
     } else {
-      return Status::Error(field + ": unknown key '" + key +
-                           "' (name, netns, vni, address, mac, gateway, mtu)");
+      return Status::Error(StatusCode::kInvalid,
+                           field + ": unknown key '" + key +
+                               "' (name, ifname, netns, vni, address, mac, gateway, route, via, mtu)");
     }
   }
-  if (p.name.empty()) return Status::Error(field + ": name is required");
-  if (p.vni == 0) return Status::Error(field + ": vni is required");
+  if (p.name.empty()) return Status::Error(StatusCode::kInvalid, field + ": name is required");
+  if (p.vni == 0) return Status::Error(StatusCode::kInvalid, field + ": vni is required");
+  if (Status s = CheckPort(p); !s.ok()) return s.Prefixed(field + ": ");
   return p;
+}
+
+Status CheckPort(const PortConfig& p) {
+  auto invalid = [](const std::string& m) { return Status::Error(StatusCode::kInvalid, m); };
+  if (p.name.empty() || p.name.size() > 128 || !std::all_of(p.name.begin(), p.name.end(), PortNameChar))
+    return invalid("name '" + p.name + "': must be 1..128 characters of A-Z a-z 0-9 . _ : / -");
+  // The kernel's rules for a device name (dev_valid_name): 1..15 bytes, not
+  // "." or "..", no '/', ':' or white space.
+  const std::string& dev = p.device();
+  const std::string what = p.ifname.empty() ? "name '" + dev + "' (the default ifname)"
+                                            : "ifname '" + dev + "'";
+  if (dev.size() > 15) return invalid(what + ": a device name has at most 15 bytes");
+  if (dev == "." || dev == ".." ||
+      std::any_of(dev.begin(), dev.end(), [](char c) {
+        return c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) || c == '\0';
+      }))
+    return invalid(what + ": not a valid device name (no '/', ':', white space; not . or ..)");
+  for (size_t i = 0; i < p.addresses.size(); ++i)
+    if (!IpPrefix::Parse(p.addresses[i]))
+      return invalid("addresses[" + std::to_string(i) + "] '" + p.addresses[i] +
+                     "': expected an IPv4 or IPv6 address with prefix (198.19.0.5/24, fd00::5/64)");
+  if (!p.gateway.empty() && p.gateway != "none" && !wire::IpAddr::Parse(p.gateway))
+    return invalid("gateway '" + p.gateway + "': expected an IPv4 or IPv6 address, \"\" or \"none\"");
+  for (size_t i = 0; i < p.routes.size(); ++i)
+    if (auto e = RouteError(p.routes[i])) return invalid("routes[" + std::to_string(i) + "]: " + *e);
+  if (!p.mac.empty()) {
+    const auto mac = wire::MacAddr::Parse(p.mac);
+    if (!mac || mac->IsMulticast() || mac->IsZero())
+      return invalid("mac '" + p.mac + "': not a unicast MAC address");
+  }
+  return Status::Ok();
 }
 
 Status Validate(const Config& c) {
@@ -348,11 +435,15 @@ Status Validate(const Config& c) {
     return Status::Error("daemon.log_format: '" + c.log_format + "' is not text or json");
   if (c.control_socket.empty() || c.control_socket.front() != '/')
     return Status::Error("daemon.control_socket: must be an absolute path");
-  std::set<std::string> names;
+  std::set<std::string> names, devices;
   for (size_t i = 0; i < c.ports.size(); ++i) {
     const PortConfig& p = c.ports[i];
     const std::string where = "port[" + std::to_string(i) + "] (" + p.name + ")";
+    if (Status s = CheckPort(p); !s.ok()) return s.Prefixed(where + ".");
     if (!names.insert(p.name).second) return Status::Error(where + ".name: used twice");
+    if (!devices.insert(p.netns + "\n" + p.device()).second)
+      return Status::Error(where + ".ifname: " + p.device() + " is used twice in netns '" +
+                           p.netns + "'");
     if (std::find(c.vnis.begin(), c.vnis.end(), p.vni) == c.vnis.end())
       return Status::Error(where + ".vni: " + std::to_string(p.vni) +
                            " is not in overlay.vnis");

@@ -12,21 +12,37 @@
 
 #include "common/status.h"
 #include "engine/engine.h"
+#include "port/ip_prefix.h"
 #include "wire/ethernet.h"
 #include "wire/ip_addr.h"
 
 namespace mflow::daemon {
 
 // One container port: a TAP device mflowd creates in a network namespace.
+// The port API (docs/MFLOWCTL.md, port-add): ports are known by name; the
+// device in the namespace is called ifname.
 struct PortConfig {
-  std::string name;     // interface name inside the namespace
+  std::string name;     // unique in this mflowd: 1..128 of [A-Za-z0-9._:/-]
+  std::string ifname;   // the device's name in the namespace; "" = name
   std::string netns;    // /var/run/netns/NAME or /proc/PID/ns/net; "" = ours
   uint32_t vni = 0;     // must be one of overlay.vnis
-  std::string address;  // "198.19.0.1/24" (IPv4), "" = none
-  std::string mac;      // "" = 0a:58:<IPv4 address>, random without one
-  std::string gateway;  // default route via; "" = on-link default; "none"
+  // "198.19.0.1/24", "fd00:198:19::1/64": any number of either family.
+  std::vector<std::string> addresses;
+  std::string mac;      // "" = 0a:58:<first IPv4>, IPv6 only: 0a:58:<last 4
+                        // bytes of the first IPv6>, random without addresses
+  std::string gateway;  // "" = on-link default route per family with an
+                        // address; "none"; an address: default route via it
+  std::vector<IpRoute> routes;  // extra routes, after the addresses
   uint32_t mtu = 0;     // 0 = the inner MTU
+
+  // The device's name: ifname, or name when ifname is empty.
+  const std::string& device() const { return ifname.empty() ? name : ifname; }
 };
+
+// The checks of one port that need no daemon: name, ifname, addresses,
+// gateway, routes, mac. Errors (StatusCode::kInvalid) start with the field:
+// "ifname 'x': ...", "addresses[1] 'fd00::1/129': ...", "routes[0]: ...".
+Status CheckPort(const PortConfig& p);
 
 struct Config {
   // [daemon]
@@ -78,7 +94,9 @@ std::string_view DefaultConfigText();
 StatusOr<Config> ParseConfig(std::string_view text, std::string_view origin);
 StatusOr<Config> LoadConfigFile(const std::string& path);
 
-// "name=mf0,netns=/var/run/netns/c1,vni=42,address=198.19.0.1/24[,mac=..][,mtu=..][,gateway=..]"
+// "name=mf0,netns=/var/run/netns/c1,vni=42,address=198.19.0.1/24[,address=fd00::1/64]
+//  [,ifname=..][,mac=..][,mtu=..][,gateway=..][,route=DST[,via=GW]]..."
+// (address and route repeat; via= belongs to the route before it).
 StatusOr<PortConfig> ParsePortSpec(std::string_view spec);
 
 // Cross-field checks (VNIs of ports configured, families match, MTU range,

@@ -7,6 +7,11 @@
 namespace mflow::daemon {
 namespace {
 
+struct Bad {
+  const char* toml;
+  const char* field;  // must appear in the error
+};
+
 TEST(ConfigTest, EmbeddedDefaultIsValid) {
   auto c = ParseConfig(DefaultConfigText(), "default");
   ASSERT_TRUE(c.ok()) << c.status().message();
@@ -51,12 +56,68 @@ address = "198.19.0.1/24"
   EXPECT_EQ(c->inner_mtu(), 9000u - 70u);
   ASSERT_EQ(c->ports.size(), 1u);
   EXPECT_EQ(c->ports[0].vni, 8u);
+  EXPECT_EQ(c->ports[0].addresses, std::vector<std::string>{"198.19.0.1/24"});
+  EXPECT_EQ(c->ports[0].device(), "mf0");  // ifname defaults to the name
 }
 
-struct Bad {
-  const char* toml;
-  const char* field;  // must appear in the error
-};
+TEST(ConfigTest, DualStackPort) {
+  auto c = ParseConfig(R"(
+[[port]]
+name = "podman/c1:eth0"
+ifname = "eth0"
+netns = "/var/run/netns/c1"
+vni = 42
+addresses = ["198.19.0.5/24", "fd00:198:19::5/64"]
+address = "198.19.1.5/24"
+gateway = "none"
+routes = [{ dst = "0.0.0.0/0", gw = "198.19.0.1" }, { dst = "fd00:1::/64" }]
+)",
+                       "t");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->ports.size(), 1u);
+  const PortConfig& p = c->ports[0];
+  EXPECT_EQ(p.name, "podman/c1:eth0");
+  EXPECT_EQ(p.device(), "eth0");
+  // The legacy single address comes after the list.
+  EXPECT_EQ(p.addresses,
+            (std::vector<std::string>{"198.19.0.5/24", "fd00:198:19::5/64", "198.19.1.5/24"}));
+  EXPECT_EQ(p.gateway, "none");
+  EXPECT_EQ(p.routes, (std::vector<IpRoute>{{"0.0.0.0/0", "198.19.0.1"}, {"fd00:1::/64", ""}}));
+}
+
+TEST(ConfigTest, BadPortFieldsNameTheField) {
+  const std::string head = "[[port]]\nname = \"c1\"\nvni = 42\n";
+  const Bad cases[] = {
+      {"[[port]]\nname = \"a b\"\nvni = 42", "port[0] (a b).name 'a b'"},
+      {"[[port]]\nname = \"has-a-very-long-name\"\nvni = 42", "(the default ifname): a device name has at most 15"},
+      {"[[port]]\nname = \"ns/c1\"\nvni = 42", "name 'ns/c1' (the default ifname): not a valid device name"},
+      {"ifname = \"eth:0\"", "port[0] (c1).ifname 'eth:0'"},
+      {"ifname = \"0123456789abcdef\"", "port[0] (c1).ifname '0123456789abcdef': a device name has at most 15"},
+      {"addresses = \"198.19.0.5/24\"", "port[0].addresses: must be a list"},
+      {"addresses = [5]", "port[0].addresses[0]: must be a string"},
+      {"addresses = [\"198.19.0.5/24\", \"fd00::5/129\"]", "port[0] (c1).addresses[1] 'fd00::5/129'"},
+      {"address = \"198.19.0.256\"", "port[0] (c1).addresses[0] '198.19.0.256'"},
+      {"gateway = \"gw\"", "port[0] (c1).gateway 'gw'"},
+      {"routes = [{ gw = \"198.19.0.1\" }]", "port[0].routes[0].dst: is required"},
+      {"routes = [{ dst = \"fd00:1::/64\", via = \"fd00::1\" }]", "port[0].routes[0].via: unknown setting"},
+      {"routes = [{ dst = \"fd00:1::/64\", gw = \"198.19.0.1\" }]",
+       "port[0] (c1).routes[0]: gw '198.19.0.1': not of the address family of dst 'fd00:1::/64'"},
+      {"routes = [\"fd00:1::/64\"]", "port[0].routes[0]: must be a table"},
+      {"mac = \"01:00:5e:00:00:01\"", "port[0] (c1).mac '01:00:5e:00:00:01': not a unicast"},
+  };
+  for (const Bad& b : cases) {
+    const std::string text = std::string(b.toml).rfind("[[port]]", 0) == 0 ? b.toml : head + b.toml;
+    auto c = ParseConfig(text, "t");
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_NE(c.status().message().find(b.field), std::string::npos)
+        << "error '" << c.status().message() << "' does not name " << b.field;
+  }
+  // Two ports with one device name in one namespace.
+  auto c = ParseConfig(head + "ifname = \"eth0\"\n[[port]]\nname = \"c2\"\nvni = 42\nifname = \"eth0\"\n", "t");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("port[1] (c2).ifname: eth0 is used twice"), std::string::npos)
+      << c.status().message();
+}
 
 TEST(ConfigTest, BadInputNamesTheField) {
   const Bad cases[] = {
@@ -93,11 +154,59 @@ TEST(ConfigTest, PortSpec) {
   EXPECT_EQ(p->name, "mf0");
   EXPECT_EQ(p->netns, "/var/run/netns/c1");
   EXPECT_EQ(p->vni, 42u);
-  EXPECT_EQ(p->address, "198.19.0.1/24");
+  EXPECT_EQ(p->addresses, std::vector<std::string>{"198.19.0.1/24"});
   EXPECT_EQ(p->mtu, 1400u);
   for (const char* bad : {"name=mf0", "vni=42", "name=a,vni=x", "name=a,vni=42,colour=red",
                           "name=a,vni=42,mtu=10", "name"})
     EXPECT_FALSE(ParsePortSpec(bad).ok()) << bad;
+}
+
+TEST(ConfigTest, DualStackPortSpec) {
+  auto p = ParsePortSpec(
+      "name=c1,ifname=eth0,netns=/var/run/netns/c1,vni=42,address=198.19.0.5/24,"
+      "address=fd00:198:19::5/64,gateway=fd00:198:19::1,route=fd00:1::/64,route=198.51.100.0/24,"
+      "via=198.19.0.254");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->name, "c1");
+  EXPECT_EQ(p->device(), "eth0");
+  EXPECT_EQ(p->addresses, (std::vector<std::string>{"198.19.0.5/24", "fd00:198:19::5/64"}));
+  EXPECT_EQ(p->gateway, "fd00:198:19::1");
+  EXPECT_EQ(p->routes,
+            (std::vector<IpRoute>{{"fd00:1::/64", ""}, {"198.51.100.0/24", "198.19.0.254"}}));
+
+  const Bad cases[] = {
+      {"name=c1,vni=42,via=198.19.0.1", "via='198.19.0.1' must follow a route=DST"},
+      {"name=c1,vni=42,route=fd00:1::/64,via=fd00::1,via=fd00::2", "via='fd00::2' must follow"},
+      {"name=c1,vni=42,address=fd00::5/64,address=fd00::x", "addresses[1] 'fd00::x'"},
+      {"name=c1,vni=42,route=fd00:1::/64,via=198.19.0.1", "routes[0]: gw '198.19.0.1': not of the"},
+      {"name=c1,vni=42,route=nowhere", "routes[0]: dst 'nowhere'"},
+      {"name=c1,vni=42,ifname=way-too-long-name", "ifname 'way-too-long-name': a device name"},
+      {"name=c 1,vni=42", "name 'c 1'"},
+      {"name=c1,vni=42,gateway=x", "gateway 'x'"},
+  };
+  for (const Bad& b : cases) {
+    auto r = ParsePortSpec(b.toml);
+    ASSERT_FALSE(r.ok()) << b.toml;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalid) << b.toml;
+    EXPECT_NE(r.status().message().find(b.field), std::string::npos)
+        << "error '" << r.status().message() << "' does not name " << b.field;
+    EXPECT_EQ(r.status().message().rfind("--port '", 0), 0u) << r.status().message();
+  }
+}
+
+TEST(ConfigTest, CheckPortAcceptsTheContractsNames) {
+  PortConfig p;
+  p.name = std::string(128, 'a');
+  p.ifname = "eth0";
+  EXPECT_TRUE(CheckPort(p).ok()) << CheckPort(p).message();
+  p.name += "a";
+  EXPECT_EQ(CheckPort(p).code(), StatusCode::kInvalid);
+  p.name = "k8s_pod.ns-1:eth0/x";
+  EXPECT_TRUE(CheckPort(p).ok()) << CheckPort(p).message();
+  p.ifname.clear();  // then the name must be a device name
+  EXPECT_NE(CheckPort(p).message().find("(the default ifname)"), std::string::npos);
+  p.name = "";
+  EXPECT_NE(CheckPort(p).message().find("name '': must be 1..128"), std::string::npos);
 }
 
 TEST(ConfigTest, RestartOnlyChangesNameWhatAReloadCannotApply) {

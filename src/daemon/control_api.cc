@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <tuple>
+#include <utility>
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
@@ -15,7 +17,87 @@ namespace {
 
 using nlohmann::json;
 
-json Error(const std::string& msg) { return json{{"ok", false}, {"error", msg}}; }
+// The reply's "code" (docs/MFLOWCTL.md): what a client such as the CNI
+// plugin acts on without reading the message.
+const char* CodeName(StatusCode c) {
+  switch (c) {
+    case StatusCode::kInvalid: return "invalid";
+    case StatusCode::kExists: return "exists";
+    case StatusCode::kNotFound: return "not_found";
+    case StatusCode::kBusy: return "busy";
+    case StatusCode::kOk:
+    case StatusCode::kFailed: break;
+  }
+  return "failed";
+}
+
+json Error(const Status& s) {
+  return json{{"ok", false}, {"error", s.message()}, {"code", CodeName(s.code())}};
+}
+json Error(const std::string& msg) { return Error(Status::Error(msg)); }
+json Invalid(const std::string& msg) { return Error(Status::Error(StatusCode::kInvalid, msg)); }
+
+json RoutesJson(const std::vector<IpRoute>& routes) {
+  json list = json::array();
+  for (const IpRoute& r : routes) {
+    json j = {{"dst", r.dst}};
+    if (!r.gw.empty()) j["gw"] = r.gw;
+    list.push_back(j);
+  }
+  return list;
+}
+
+// A port-add request as a PortConfig; every field is type-checked, so a bad
+// request is refused with its field named (and code "invalid") before
+// anything is created.
+StatusOr<PortConfig> PortFromRequest(const json& req) {
+  auto invalid = [](const std::string& field, const std::string& what) {
+    return Status::Error(StatusCode::kInvalid, "port-add: " + field + ": " + what);
+  };
+  PortConfig p;
+  for (auto [key, out] : {std::pair{"name", &p.name}, std::pair{"ifname", &p.ifname},
+                          std::pair{"netns", &p.netns}, std::pair{"mac", &p.mac},
+                          std::pair{"gateway", &p.gateway}}) {
+    if (!req.contains(key)) continue;
+    if (!req[key].is_string()) return invalid(key, "must be a string");
+    *out = req[key].get<std::string>();
+  }
+  for (auto [key, out, max] : {std::tuple{"vni", &p.vni, 0xffffffu}, std::tuple{"mtu", &p.mtu, 65535u}}) {
+    if (!req.contains(key)) continue;
+    if (!req[key].is_number_integer() || req[key].get<int64_t>() < 0 ||
+        req[key].get<int64_t>() > static_cast<int64_t>(max))
+      return invalid(key, "must be an integer 0.." + std::to_string(max));
+    *out = req[key].get<uint32_t>();
+  }
+  if (req.contains("addresses")) {
+    const json& a = req["addresses"];
+    if (!a.is_array()) return invalid("addresses", "must be an array of CIDR strings");
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!a[i].is_string()) return invalid("addresses[" + std::to_string(i) + "]", "must be a string");
+      p.addresses.push_back(a[i].get<std::string>());
+    }
+  }
+  // The single address of older clients comes after the list.
+  if (req.contains("address")) {
+    if (!req["address"].is_string()) return invalid("address", "must be a string");
+    if (const std::string a = req["address"].get<std::string>(); !a.empty()) p.addresses.push_back(a);
+  }
+  if (req.contains("routes")) {
+    const json& a = req["routes"];
+    if (!a.is_array()) return invalid("routes", "must be an array of {\"dst\", \"gw\"}");
+    for (size_t i = 0; i < a.size(); ++i) {
+      const std::string field = "routes[" + std::to_string(i) + "]";
+      if (!a[i].is_object() || !a[i].contains("dst") || !a[i]["dst"].is_string() ||
+          (a[i].contains("gw") && !a[i]["gw"].is_string()))
+        return invalid(field, "must be {\"dst\": \"PREFIX\"} with an optional \"gw\": \"ADDRESS\"");
+      p.routes.push_back({a[i]["dst"].get<std::string>(), a[i].value("gw", "")});
+    }
+  }
+  if (p.name.empty()) return invalid("name", "is required");
+  if (p.vni == 0) return invalid("vni", "is required");
+  if (Status s = CheckPort(p); !s.ok()) return s.Prefixed("port-add: ");
+  return p;
+}
 
 std::string FlowString(const wire::FlowKey& k) {
   if (k.family == 0) {
@@ -118,12 +200,16 @@ json Daemon::HandleLocked(const json& req) {
     json list = json::array();
     for (const TapPortInfo& p : taps_->Snapshot())
       list.push_back({{"id", p.id},
-                      {"name", p.name},
+                      {"name", PortName(p.id)},
+                      {"ifname", p.name},
+                      {"ifindex", p.ifindex},
                       {"netns", p.netns},
                       {"vni", p.vni},
                       {"mac", p.mac.ToString()},
                       {"mtu", p.mtu},
-                      {"address", p.address},
+                      {"addresses", p.addresses},
+                      {"address", p.addresses.empty() ? std::string() : p.addresses.front()},
+                      {"routes", RoutesJson(p.routes)},
                       {"offloads", p.offloads_string},
                       {"rx_frames", p.rx_frames},
                       {"rx_bytes", p.rx_bytes},
@@ -181,23 +267,26 @@ json Daemon::HandleLocked(const json& req) {
     return {{"ok", true}, {"flows", list}};
   }
   if (cmd == "port-add") {
-    PortConfig p;
-    p.name = req.value("name", "");
-    p.netns = req.value("netns", "");
-    p.vni = req.value("vni", 0u);
-    p.address = req.value("address", "");
-    p.mac = req.value("mac", "");
-    p.gateway = req.value("gateway", "");
-    p.mtu = req.value("mtu", 0u);
-    if (p.name.empty()) return Error("port-add: name is required");
-    if (p.vni == 0) return Error("port-add: vni is required");
-    auto id = AddPort(p);
-    if (!id.ok()) return Error(id.status().message());
-    return {{"ok", true}, {"id", *id}};
+    auto p = PortFromRequest(req);
+    if (!p.ok()) return Error(p.status());
+    auto id = AddPort(*p);
+    if (!id.ok()) return Error(id.status());
+    json reply = {{"ok", true}, {"id", *id}, {"name", p->name}, {"ifname", p->device()}};
+    for (const TapPortInfo& i : taps_->Snapshot()) {
+      if (i.id != *id) continue;
+      reply["ifname"] = i.name;
+      reply["mac"] = i.mac.ToString();
+      reply["mtu"] = i.mtu;
+      reply["ifindex"] = i.ifindex;
+      reply["addresses"] = i.addresses;
+      reply["routes"] = RoutesJson(i.routes);
+    }
+    return reply;
   }
   if (cmd == "port-del") {
-    const std::string name = req.value("name", "");
-    if (Status s = RemovePort(name); !s.ok()) return Error(s.message());
+    if (!req.contains("name") || !req["name"].is_string() || req["name"].get<std::string>().empty())
+      return Invalid("port-del: name: is required (a string)");
+    if (Status s = RemovePort(req["name"].get<std::string>()); !s.ok()) return Error(s);
     return {{"ok", true}};
   }
   if (cmd == "reload") {
@@ -205,7 +294,7 @@ json Daemon::HandleLocked(const json& req) {
     if (!r.ok()) return Error(r.status().message());
     return {{"ok", true}, {"applied", r->applied}, {"needs_restart", r->needs_restart}};
   }
-  return Error("unknown command '" + cmd +
+  return Invalid("unknown command '" + cmd +
                "' (status, ports, peers, fdb, stats, flows, port-add, port-del, reload)");
 }
 

@@ -154,37 +154,39 @@ void Daemon::Stop() {
 
 StatusOr<uint16_t> Daemon::AddPort(const PortConfig& p) {
   std::lock_guard<std::mutex> lock(ports_mu_);
-  const std::string what = "port " + p.name;
-  if (ports_.contains(p.name)) return Status::Error(what + ": a port of that name exists");
+  const std::string what = "port " + p.name + ": ";
+  if (Status s = CheckPort(p); !s.ok()) return s.Prefixed(what);
+  if (ports_.contains(p.name))
+    return Status::Error(StatusCode::kExists, what + "a port of that name exists");
   if (std::find(cfg_.vnis.begin(), cfg_.vnis.end(), p.vni) == cfg_.vnis.end())
-    return Status::Error(what + ": vni " + std::to_string(p.vni) + " is not configured");
+    return Status::Error(StatusCode::kInvalid,
+                         what + "vni " + std::to_string(p.vni) + " is not configured");
   if (p.mtu > cfg_.inner_mtu())
-    return Status::Error(what + ": mtu " + std::to_string(p.mtu) + " exceeds the inner MTU " +
-                         std::to_string(cfg_.inner_mtu()));
+    return Status::Error(StatusCode::kInvalid, what + "mtu " + std::to_string(p.mtu) +
+                                                   " exceeds the inner MTU " +
+                                                   std::to_string(cfg_.inner_mtu()));
   // The lowest free id: ids index per-port state in the data path.
   uint16_t id = 0;
   for (;; ++id) {
-    if (id >= TapSet::kMaxPorts) return Status::Error(what + ": no free port id");
+    if (id >= TapSet::kMaxPorts)
+      return Status::Error(StatusCode::kBusy, what + "no free port id (" +
+                                                  std::to_string(TapSet::kMaxPorts) + " ports)");
     bool used = false;
     for (const auto& [n, i] : ports_) used |= i == id;
     if (!used) break;
   }
   TapConfig tc;
-  tc.name = p.name;
+  tc.ifname = p.device();
   tc.netns = p.netns;
   tc.mtu = p.mtu != 0 ? p.mtu : cfg_.inner_mtu();
-  tc.address = p.address;
+  tc.addresses = p.addresses;
   tc.gateway = p.gateway;
+  tc.routes = p.routes;
   tc.offload = cfg_.tso;
   if (udp_->gso()) tc.gso_max_size = UdpPort::OneSendFrameSize(tc.mtu);
-  if (!p.mac.empty()) {
-    const auto mac = wire::MacAddr::Parse(p.mac);
-    if (!mac || mac->IsMulticast() || mac->IsZero())
-      return Status::Error(what + ": mac '" + p.mac + "' is not a unicast MAC address");
-    tc.mac = *mac;
-  }
+  if (!p.mac.empty()) tc.mac = *wire::MacAddr::Parse(p.mac);  // checked by CheckPort
   auto dev = TapDevice::Create(tc);
-  if (!dev.ok()) return dev.status();
+  if (!dev.ok()) return dev.status().Prefixed(what);
   const std::string offloads = (*dev)->offloads_string();
   if (cfg_.tso && offloads.find("tso4") == std::string::npos)
     LogWarn("TAP refused TSO: the container will send MTU-sized frames",
@@ -192,22 +194,32 @@ StatusOr<uint16_t> Daemon::AddPort(const PortConfig& p) {
   else if (cfg_.tso && offloads.find("uso4") == std::string::npos)
     LogInfo("TAP refused USO (Linux 6.2+): the container's kernel segments its UDP_SEGMENT sends",
             {{"port", p.name}, {"offloads", offloads}});
-  if (Status s = taps_->Add(id, p.vni, std::move(dev).value()); !s.ok()) return s;
+  if (Status s = taps_->Add(id, p.vni, std::move(dev).value()); !s.ok()) return s.Prefixed(what);
   ports_[p.name] = id;
+  std::string addresses;
+  for (const std::string& a : p.addresses) addresses += (addresses.empty() ? "" : " ") + a;
   LogInfo("port added", {{"name", p.name},
+                         {"ifname", tc.ifname},
                          {"id", id},
                          {"netns", p.netns},
                          {"vni", p.vni},
-                         {"address", p.address},
+                         {"addresses", addresses},
                          {"mtu", tc.mtu},
                          {"offloads", offloads}});
   return id;
 }
 
+std::string Daemon::PortName(uint16_t id) {
+  std::lock_guard<std::mutex> lock(ports_mu_);
+  for (const auto& [n, i] : ports_)
+    if (i == id) return n;
+  return "";
+}
+
 Status Daemon::RemovePort(const std::string& name) {
   std::lock_guard<std::mutex> lock(ports_mu_);
   auto it = ports_.find(name);
-  if (it == ports_.end()) return Status::Error("port " + name + ": no such port");
+  if (it == ports_.end()) return Status::Error(StatusCode::kNotFound, "port " + name + ": no such port");
   if (Status s = taps_->Remove(it->second); !s.ok()) return s;
   ports_.erase(it);
   // Entries pointing at the port would send its MACs' frames nowhere until
@@ -265,12 +277,7 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
 
 void Daemon::Maintain() {
   for (uint16_t id : taps_->TakeGone()) {
-    std::string name;
-    {
-      std::lock_guard<std::mutex> lock(ports_mu_);
-      for (const auto& [n, i] : ports_)
-        if (i == id) name = n;
-    }
+    const std::string name = PortName(id);
     LogWarn("port gone: its device was deleted; removing it", {{"name", name}, {"id", id}});
     if (!name.empty()) {
       if (Status s = RemovePort(name); !s.ok()) LogError("port removal failed", {{"error", s.message()}});

@@ -52,9 +52,16 @@ class Daemon {
   // then removes every container port.
   void Stop();
 
-  // A new container port (its TAP is created in the namespace); the id.
+  // A new container port (its TAP, named p.device(), is created in the
+  // namespace); the id. Error codes (the control socket's "code"): kInvalid
+  // for a bad field, kExists for a port of that name or a device of that
+  // name in the namespace (the namespace is left as it was), kNotFound for
+  // a namespace path that does not exist, kBusy when no port id is free.
   StatusOr<uint16_t> AddPort(const PortConfig& p);
+  // kNotFound when there is no port of that name.
   Status RemovePort(const std::string& name);
+  // The name of the port with this id; "" if there is none.
+  std::string PortName(uint16_t id);
 
   // The control socket's requests (control_api.cc; mflowctl's protocol,
   // docs/MFLOWCTL.md).

@@ -133,8 +133,9 @@ int main(int argc, char** argv) {
   app.add_option("--underlay-mtu", f.mtu, "underlay MTU (inner MTU = this - 50)")
       ->check(CLI::Range(1280, 9216));
   app.add_option("--port", f.ports,
-                 "container port: name=N,netns=PATH,vni=V[,address=A/P][,mac=M][,mtu=N]"
-                 "[,gateway=IP|none] (repeat)");
+                 "container port: name=N,netns=PATH,vni=V[,ifname=DEV][,address=A/P]..."
+                 "[,mac=M][,mtu=N][,gateway=IP|none][,route=DST[,via=GW]]... (repeat; address "
+                 "and route repeat within a spec)");
   app.add_option("--control", f.control, "control socket path");
   app.add_option("--log-level", f.log_level, "debug | info | warn | error");
   app.add_option("--log-format", f.log_format, "text | json");

@@ -19,7 +19,11 @@ Status RunInNetns(const std::string& path, const std::function<Status()>& fn) {
   std::thread t([&] {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      result = Status::Error("netns " + path + ": " + ErrnoText(errno));
+      const int err = errno;
+      // A namespace that is gone (its container stopped) is "not found" to
+      // the caller, not a failure of ours.
+      result = Status::Error(err == ENOENT ? StatusCode::kNotFound : StatusCode::kFailed,
+                             "netns " + path + ": " + ErrnoText(err));
       return;
     }
     if (setns(fd, CLONE_NEWNET) != 0) {

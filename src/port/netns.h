@@ -21,7 +21,8 @@ namespace mflow {
 
 // path names a network namespace: /var/run/netns/NAME (ip netns) or
 // /proc/PID/ns/net. Empty path: fn runs on the calling thread, in its
-// current namespace. Errors of open/setns read "netns PATH: <strerror>";
+// current namespace. Errors of open/setns read "netns PATH: <strerror>"
+// (a path that does not exist: StatusCode::kNotFound);
 // otherwise fn's own Status is returned (an exception thrown by fn becomes
 // an error Status).
 Status RunInNetns(const std::string& path, const std::function<Status()>& fn);

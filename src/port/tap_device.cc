@@ -3,11 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <net/if_arp.h>
-#include <net/route.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -21,6 +17,7 @@
 #include <random>
 #include <utility>
 
+#include "port/link_config.h"
 #include "port/netns.h"
 #include "port/vnet_hdr.h"
 #include "wire/checksum.h"
@@ -67,39 +64,6 @@ class Fd {
   int fd_;
 };
 
-struct Ipv4Prefix {
-  in_addr addr{};
-  in_addr mask{};
-};
-
-// "a.b.c.d" or "a.b.c.d/len".
-bool ParsePrefix(const std::string& s, Ipv4Prefix* out) {
-  const size_t slash = s.find('/');
-  const std::string ip = s.substr(0, slash);
-  if (inet_pton(AF_INET, ip.c_str(), &out->addr) != 1) return false;
-  unsigned len = 32;
-  if (slash != std::string::npos) {
-    const std::string l = s.substr(slash + 1);
-    if (l.empty() || l.size() > 2 ||
-        !std::all_of(l.begin(), l.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return false;
-    len = static_cast<unsigned>(std::stoul(l));
-    if (len > 32) return false;
-  }
-  out->mask.s_addr = htonl(len == 0 ? 0u : ~0u << (32 - len));
-  return true;
-}
-
-sockaddr SockaddrV4(in_addr a) {
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr = a;
-  sockaddr sa{};
-  static_assert(sizeof(sa) == sizeof(sin));
-  std::memcpy(&sa, &sin, sizeof(sin));
-  return sa;
-}
-
 wire::MacAddr RandomMac() {
   std::random_device rd;
   wire::MacAddr m;
@@ -111,12 +75,14 @@ wire::MacAddr RandomMac() {
 
 // 0a:58 and the IPv4 address, as the CNI bridge plugin and OVN derive it: a
 // port that comes back (mflowd restarted) keeps its MAC, so the ARP caches
-// of its peers stay right. Locally administered, unicast.
-wire::MacAddr MacFromIpv4(in_addr a) {
+// of its peers stay right. Without IPv4, the last 4 bytes of the IPv6
+// address (the part that differs between containers of one prefix), for
+// the same reason (neighbour caches). Locally administered, unicast.
+wire::MacAddr MacFromAddress(const wire::IpAddr& a) {
   wire::MacAddr m;
   m.b[0] = 0x0a;
   m.b[1] = 0x58;
-  std::memcpy(&m.b[2], &a.s_addr, 4);
+  std::memcpy(&m.b[2], a.is_v4() ? a.bytes : a.bytes + 12, 4);
   return m;
 }
 
@@ -257,103 +223,31 @@ Status OpenTap(const std::string& want_name, bool offload, Fd* out, std::string*
   return Status::Ok();
 }
 
-// One SIOCSIF* ioctl on the interface; fill sets the request's payload.
-template <typename Fill>
-Status SetIf(int sock, const std::string& name, unsigned long req, const std::string& what,
-             Fill fill) {
-  ifreq r{};
-  SetIfName(&r, name);
-  fill(r);
-  if (ioctl(sock, req, &r) != 0) return Status::Error(what + ": " + ErrnoText(errno));
-  return Status::Ok();
-}
+// The settings of a new device, in an order the kernel accepts: the MAC
+// while the device is down (a TAP refuses it when up), the MTU and
+// gso_max_size, up (IPv6 assigns addresses only to an up device's
+// configuration and routes need a running device), the addresses (their
+// prefix routes come with them), then the routes. Runs in the target
+// namespace, with a netlink socket opened there.
+struct LinkPlan {
+  wire::MacAddr mac;
+  uint32_t mtu = 0;
+  uint32_t gso_max_size = 0;  // 0 = leave the kernel's
+  std::vector<IpPrefix> addresses;
+  struct Route {
+    IpPrefix dst;
+    std::optional<wire::IpAddr> gw;
+  };
+  std::vector<Route> routes;
+};
 
-// MAC, MTU, IPv4 address, up; the way `ip link/addr` would. Runs in the
-// target namespace (the socket must be opened there to see the device).
-Status ConfigureLink(int sock, const std::string& name, const wire::MacAddr& mac, uint32_t mtu,
-                     const std::string& address, const Ipv4Prefix& prefix) {
-  // MAC first: a TAP refuses address changes while it is up.
-  Status s = SetIf(sock, name, SIOCSIFHWADDR, "mac " + mac.ToString(), [&](ifreq& r) {
-    r.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-    std::memcpy(r.ifr_hwaddr.sa_data, mac.b.data(), 6);
-  });
-  if (!s.ok()) return s;
-  s = SetIf(sock, name, SIOCSIFMTU, "mtu " + std::to_string(mtu),
-            [&](ifreq& r) { r.ifr_mtu = static_cast<int>(mtu); });
-  if (!s.ok()) return s;
-  if (!address.empty()) {
-    s = SetIf(sock, name, SIOCSIFADDR, "address " + address,
-              [&](ifreq& r) { r.ifr_addr = SockaddrV4(prefix.addr); });
-    if (!s.ok()) return s;
-    s = SetIf(sock, name, SIOCSIFNETMASK, "address " + address + " netmask",
-              [&](ifreq& r) { r.ifr_netmask = SockaddrV4(prefix.mask); });
-    if (!s.ok()) return s;
-  }
-  ifreq fr{};
-  SetIfName(&fr, name);
-  if (ioctl(sock, SIOCGIFFLAGS, &fr) != 0)
-    return Status::Error("get flags: " + ErrnoText(errno));
-  fr.ifr_flags = static_cast<short>(fr.ifr_flags | IFF_UP);
-  if (ioctl(sock, SIOCSIFFLAGS, &fr) != 0) return Status::Error("up: " + ErrnoText(errno));
-  return Status::Ok();
-}
-
-// 0.0.0.0/0 via gateway, or on-link "dev NAME" when gateway is null.
-Status AddDefaultRoute(int sock, const std::string& name, const in_addr* gateway,
-                       const std::string& gateway_text) {
-  rtentry rt{};
-  rt.rt_dst = SockaddrV4(in_addr{});
-  rt.rt_genmask = SockaddrV4(in_addr{});
-  rt.rt_flags = RTF_UP;
-  if (gateway != nullptr) {
-    rt.rt_gateway = SockaddrV4(*gateway);
-    rt.rt_flags = static_cast<unsigned short>(rt.rt_flags | RTF_GATEWAY);
-  }
-  char dev_name[IFNAMSIZ] = {};
-  std::memcpy(dev_name, name.data(), name.size());
-  rt.rt_dev = dev_name;
-  if (ioctl(sock, SIOCADDRT, &rt) != 0)
-    return Status::Error("default route " +
-                         (gateway != nullptr ? "via " + gateway_text : "dev " + name) + ": " +
-                         ErrnoText(errno));
-  return Status::Ok();
-}
-
-// The device's gso_max_size, through rtnetlink (there is no ioctl for it):
-// one RTM_NEWLINK with IFLA_GSO_MAX_SIZE, and its acknowledgement.
-Status SetGsoMaxSize(const std::string& name, uint32_t size) {
-  const unsigned index = if_nametoindex(name.c_str());
-  if (index == 0) return Status::Error("gso_max_size: " + ErrnoText(errno));
-  Fd nl(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-  if (nl.get() < 0) return Status::Error("gso_max_size: netlink: " + ErrnoText(errno));
-  struct {
-    nlmsghdr h;
-    ifinfomsg ifi;
-    rtattr attr;
-    uint32_t value;
-  } req{};
-  req.h.nlmsg_len = sizeof(req);
-  req.h.nlmsg_type = RTM_NEWLINK;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  req.h.nlmsg_seq = 1;
-  req.ifi.ifi_family = AF_UNSPEC;
-  req.ifi.ifi_index = static_cast<int>(index);
-  req.attr.rta_type = IFLA_GSO_MAX_SIZE;
-  req.attr.rta_len = RTA_LENGTH(sizeof(uint32_t));
-  req.value = size;
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(nl.get(), &req, sizeof(req), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
-    return Status::Error("gso_max_size: netlink send: " + ErrnoText(errno));
-  struct {
-    nlmsghdr h;
-    nlmsgerr err;
-  } ack{};
-  const ssize_t n = recv(nl.get(), &ack, sizeof(ack), 0);
-  if (n < 0) return Status::Error("gso_max_size: netlink recv: " + ErrnoText(errno));
-  if (static_cast<size_t>(n) < sizeof(nlmsghdr) + sizeof(int) || ack.h.nlmsg_type != NLMSG_ERROR)
-    return Status::Error("gso_max_size: unexpected netlink reply");
-  if (ack.err.error != 0) return Status::Error("gso_max_size " + std::to_string(size) + ": " + ErrnoText(-ack.err.error));
+Status ConfigureLink(LinkConfig& nl, int ifindex, const LinkPlan& plan) {
+  MFLOW_RETURN_IF_ERROR(nl.SetMac(ifindex, plan.mac));
+  MFLOW_RETURN_IF_ERROR(nl.SetMtu(ifindex, plan.mtu));
+  if (plan.gso_max_size != 0) MFLOW_RETURN_IF_ERROR(nl.SetGsoMaxSize(ifindex, plan.gso_max_size));
+  MFLOW_RETURN_IF_ERROR(nl.SetUp(ifindex));
+  for (const IpPrefix& a : plan.addresses) MFLOW_RETURN_IF_ERROR(nl.AddAddress(ifindex, a));
+  for (const LinkPlan::Route& r : plan.routes) MFLOW_RETURN_IF_ERROR(nl.AddRoute(ifindex, r.dst, r.gw));
   return Status::Ok();
 }
 
@@ -363,53 +257,83 @@ StatusOr<std::unique_ptr<TapDevice>> TapDevice::Create(const TapConfig& cfg) {
   auto who = [](const std::string& name) {
     return "tap " + (name.empty() ? std::string("(unnamed)") : name) + ": ";
   };
-  if (cfg.name.size() >= IFNAMSIZ)
-    return Status::Error(who(cfg.name) + "name must be at most " + std::to_string(IFNAMSIZ - 1) +
-                         " bytes");
-  Ipv4Prefix prefix;
-  if (!cfg.address.empty() && !ParsePrefix(cfg.address, &prefix))
-    return Status::Error(who(cfg.name) + "address '" + cfg.address +
-                         "': expected IPv4 a.b.c.d[/len]");
-  in_addr gateway{};
-  const bool has_gateway = !cfg.gateway.empty() && cfg.gateway != "none";
-  if (has_gateway && inet_pton(AF_INET, cfg.gateway.c_str(), &gateway) != 1)
-    return Status::Error(who(cfg.name) + "gateway '" + cfg.gateway +
-                         "': expected IPv4 a.b.c.d or 'none'");
-  const bool default_route = has_gateway || (cfg.gateway.empty() && !cfg.address.empty());
+  auto invalid = [&](const std::string& what) {
+    return Status::Error(StatusCode::kInvalid, who(cfg.ifname) + what);
+  };
+  if (cfg.ifname.size() >= IFNAMSIZ)
+    return invalid("name must be at most " + std::to_string(IFNAMSIZ - 1) + " bytes");
+
+  LinkPlan plan;
+  plan.mtu = cfg.mtu;
+  const wire::IpAddr* first_v4 = nullptr;
+  const wire::IpAddr* first_v6 = nullptr;
+  plan.addresses.reserve(cfg.addresses.size());
+  for (const std::string& text : cfg.addresses) {
+    const auto a = IpPrefix::Parse(text);
+    if (!a) return invalid("address '" + text + "': expected a.b.c.d[/len] or x:y::z[/len]");
+    plan.addresses.push_back(*a);
+  }
+  for (const IpPrefix& a : plan.addresses) {
+    if (a.addr.is_v4() && first_v4 == nullptr) first_v4 = &a.addr;
+    if (a.addr.is_v6() && first_v6 == nullptr) first_v6 = &a.addr;
+  }
+  // Default routes first, then the extra ones.
+  if (cfg.gateway.empty()) {
+    for (const auto* a : {first_v4, first_v6})
+      if (a != nullptr) plan.routes.push_back({IpPrefix{wire::IpAddr{a->family, {}}, 0}, {}});
+  } else if (cfg.gateway != "none") {
+    const auto gw = wire::IpAddr::Parse(cfg.gateway);
+    if (!gw) return invalid("gateway '" + cfg.gateway + "': expected an IPv4 or IPv6 address or 'none'");
+    plan.routes.push_back({IpPrefix{wire::IpAddr{gw->family, {}}, 0}, *gw});
+  }
+  for (size_t i = 0; i < cfg.routes.size(); ++i) {
+    const IpRoute& r = cfg.routes[i];
+    if (auto e = RouteError(r)) return invalid("routes[" + std::to_string(i) + "]: " + *e);
+    plan.routes.push_back({*IpPrefix::Parse(r.dst),
+                           r.gw.empty() ? std::nullopt : wire::IpAddr::Parse(r.gw)});
+  }
 
   std::unique_ptr<TapDevice> dev(new TapDevice());
   dev->netns_ = cfg.netns;
-  dev->mac_ = !cfg.mac.IsZero()        ? cfg.mac
-              : !cfg.address.empty() ? MacFromIpv4(prefix.addr)
-                                     : RandomMac();
+  dev->mac_ = !cfg.mac.IsZero()    ? cfg.mac
+              : first_v4 != nullptr ? MacFromAddress(*first_v4)
+              : first_v6 != nullptr ? MacFromAddress(*first_v6)
+                                    : RandomMac();
+  plan.mac = dev->mac_;
   dev->mtu_ = cfg.mtu;
-  dev->address_ = cfg.address;
+  for (const IpPrefix& a : plan.addresses) dev->addresses_.push_back(a.ToString());
+  for (const LinkPlan::Route& r : plan.routes)
+    dev->routes_.push_back({r.dst.Network().ToString(), r.gw ? r.gw->ToString() : ""});
 
   // Everything runs inside the namespace: /dev/net/tun creates the device in
-  // the namespace of the opener, and the configuration socket must see it.
+  // the namespace of the opener, and the netlink socket must see it.
   Status st = RunInNetns(cfg.netns, [&]() -> Status {
+    auto nl = LinkConfig::Open();
+    if (!nl.ok()) return nl.status();
+    if (!cfg.ifname.empty()) {
+      // TUNSETIFF on the name of an existing TAP would attach to that
+      // device, and on any other device fail only after we asked: look
+      // first, so a taken name changes nothing in the namespace.
+      auto exists = nl->Exists(cfg.ifname);
+      if (!exists.ok()) return exists.status();
+      if (*exists)
+        return Status::Error(StatusCode::kExists,
+                             "a device named " + cfg.ifname + " exists in the namespace");
+    }
     Fd tun(-1);
-    Status s = OpenTap(cfg.name, cfg.offload, &tun, &dev->name_, &dev->offloads_);
-    if (!s.ok()) return s;
-    Fd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (sock.get() < 0) return Status::Error("socket: " + ErrnoText(errno));
-    s = ConfigureLink(sock.get(), dev->name_, dev->mac_, cfg.mtu, cfg.address, prefix);
-    if (!s.ok()) return s;
-    if (cfg.gso_max_size != 0 && (dev->offloads_ & (kTunFTso4 | kTunFTso6)) != 0) {
-      s = SetGsoMaxSize(dev->name_, cfg.gso_max_size);
-      if (!s.ok()) return s;
-    }
-    if (default_route) {
-      s = AddDefaultRoute(sock.get(), dev->name_, has_gateway ? &gateway : nullptr, cfg.gateway);
-      if (!s.ok()) return s;
-    }
+    MFLOW_RETURN_IF_ERROR(OpenTap(cfg.ifname, cfg.offload, &tun, &dev->name_, &dev->offloads_));
+    auto index = nl->IfIndex(dev->name_);
+    if (!index.ok()) return index.status();
+    dev->ifindex_ = *index;
+    if (cfg.gso_max_size != 0 && (dev->offloads_ & (kTunFTso4 | kTunFTso6)) != 0)
+      plan.gso_max_size = cfg.gso_max_size;
+    MFLOW_RETURN_IF_ERROR(ConfigureLink(*nl, dev->ifindex_, plan));
     dev->fd_ = tun.release();
     return Status::Ok();
   });
   // The kernel's name when it picked one; on failure the device is gone
   // again (its descriptor closed), the message says how far we got.
-  if (!st.ok())
-    return Status::Error(who(dev->name_.empty() ? cfg.name : dev->name_) + st.message());
+  if (!st.ok()) return st.Prefixed(who(dev->name_.empty() ? cfg.ifname : dev->name_));
   return dev;
 }
 

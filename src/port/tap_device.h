@@ -2,8 +2,9 @@
 // namespace, read and written with virtio-net headers (vnet_hdr.h).
 //
 // Create() opens /dev/net/tun *inside* the namespace (RunInNetns), so the
-// device is born there, and configures it the way a CNI plugin would: MAC,
-// MTU, IPv4 address, up, default route. The device is not persistent: when
+// device is born there, and configures it the way a CNI plugin would,
+// through rtnetlink (link_config.h): MAC, MTU, up, IPv4 and IPv6
+// addresses, default and extra routes. The device is not persistent: when
 // the TapDevice is destroyed its descriptor closes and the kernel removes the
 // device together with its addresses and routes. The descriptor is
 // non-blocking; Read and Write never block.
@@ -32,8 +33,11 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "common/status.h"
 #include "packet/packet.h"
+#include "port/ip_prefix.h"
 #include "wire/ethernet.h"
 
 namespace mflow {
@@ -44,14 +48,21 @@ inline constexpr uint32_t kTapMaxFrame = 65536 + 64;
 inline constexpr uint32_t kTapRxBufSize = kHeadroom + kTapMaxFrame;
 
 struct TapConfig {
-  std::string name;   // interface name (at most 15 bytes); empty: the kernel picks tapN
-  std::string netns;  // /var/run/netns/NAME or /proc/PID/ns/net; empty: ours
-  wire::MacAddr mac;  // all-zero: 0a:58:<IPv4 address> if there is one (stable
-                      // across restarts), else random locally administered
+  std::string ifname;  // interface name (at most 15 bytes); empty: the kernel picks tapN
+  std::string netns;   // /var/run/netns/NAME or /proc/PID/ns/net; empty: ours
+  wire::MacAddr mac;   // all-zero: 0a:58:<first IPv4 address> (stable across
+                       // restarts); IPv6 only: 0a:58:<last 4 bytes of the
+                       // first IPv6 address>; no address: random, locally
+                       // administered
   uint32_t mtu = 1450;
-  std::string address;  // "198.19.0.1/24" (IPv4; no prefix = /32); empty: none
-  std::string gateway;  // default route via this IPv4 gateway; empty: a default
-                        // route "dev NAME" when address is set; "none": no route
+  // "198.19.0.1/24", "fd00:198:19::1/64" (no prefix = host prefix), any
+  // number of either family; added in this order.
+  std::vector<std::string> addresses;
+  // Default routes. "": on-link ("dev NAME") for each family that has an
+  // address; "none": none; an IPv4 or IPv6 address: a default route of that
+  // family via it, and none for the other family.
+  std::string gateway;
+  std::vector<IpRoute> routes;  // extra routes, added after the default ones
   bool offload = true;  // checksum offload + TSO4/TSO6 (+ USO4/USO6; see above)
   // The largest super-frame the container's stack may hand over (the
   // device's gso_max_size); 0 = the kernel's default (64 KiB). mflowd sizes
@@ -85,7 +96,11 @@ struct TapCounters {
 class TapDevice {
  public:
   // Errors name the device and the failing step, e.g.
-  // "tap mft0: netns /var/run/netns/x: No such file or directory".
+  // "tap mft0: netns /var/run/netns/x: No such file or directory" or
+  // "tap mft0: address fd00::5/64: File exists". Codes: kInvalid for a bad
+  // field of cfg; kExists when a device named cfg.ifname is already in the
+  // namespace (then nothing in the namespace is touched); kNotFound when the
+  // namespace does not exist.
   static StatusOr<std::unique_ptr<TapDevice>> Create(const TapConfig& cfg);
   ~TapDevice();
   TapDevice(const TapDevice&) = delete;
@@ -111,7 +126,10 @@ class TapDevice {
   const std::string& netns() const { return netns_; }
   const wire::MacAddr& mac() const { return mac_; }
   uint32_t mtu() const { return mtu_; }
-  const std::string& address() const { return address_; }
+  int ifindex() const { return ifindex_; }  // inside its namespace
+  // As configured, in canonical form ("fd00::5/64").
+  const std::vector<std::string>& addresses() const { return addresses_; }
+  const std::vector<IpRoute>& routes() const { return routes_; }
   unsigned offloads() const { return offloads_; }  // TUNSETOFFLOAD bits accepted
   std::string offloads_string() const;             // "csum,tso4,tso6", "none"
   const TapCounters& counters() const { return counters_; }
@@ -130,7 +148,9 @@ class TapDevice {
   std::string netns_;
   wire::MacAddr mac_;
   uint32_t mtu_ = 0;
-  std::string address_;
+  int ifindex_ = 0;
+  std::vector<std::string> addresses_;
+  std::vector<IpRoute> routes_;
   unsigned offloads_ = 0;
   TapCounters counters_;
 };

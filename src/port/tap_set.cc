@@ -132,7 +132,9 @@ std::vector<TapPortInfo> TapSet::Snapshot() const {
     i.vni = p->vni;
     i.mac = d.mac();
     i.mtu = d.mtu();
-    i.address = d.address();
+    i.ifindex = d.ifindex();
+    i.addresses = d.addresses();
+    i.routes = d.routes();
     i.offloads = d.offloads();
     i.offloads_string = d.offloads_string();
     i.rx_frames = c.rx_frames.load(std::memory_order_relaxed);

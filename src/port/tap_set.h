@@ -48,12 +48,14 @@ namespace mflow {
 
 struct TapPortInfo {
   uint16_t id = 0;
-  std::string name;
+  std::string name;  // the device's (interface) name
   std::string netns;
+  int ifindex = 0;   // inside netns
   uint32_t vni = 0;
   wire::MacAddr mac;
   uint32_t mtu = 0;
-  std::string address;
+  std::vector<std::string> addresses;  // CIDRs, as configured
+  std::vector<IpRoute> routes;         // every route mflowd added (default ones included)
   unsigned offloads = 0;        // TUNSETOFFLOAD bits
   std::string offloads_string;  // "csum,tso4,tso6"
   uint64_t rx_frames = 0;       // container -> mflow

@@ -316,18 +316,32 @@ TEST(NetnsTest, ErrorsNameThePath) {
   EXPECT_EQ(s.message(), "boom");
 
   TapConfig c;
-  c.name = "mft0";
+  c.ifname = "mft0";
   c.netns = "/nonexistent/mflowt-ns";
   auto dev = TapDevice::Create(c);
   ASSERT_FALSE(dev.ok());
   EXPECT_EQ(dev.status().message(),
             "tap mft0: netns /nonexistent/mflowt-ns: No such file or directory");
   c.netns.clear();
-  c.address = "198.19.0.1/33";
+  c.addresses = {"198.19.0.1/33"};
   EXPECT_NE(TapDevice::Create(c).status().message().find("address '198.19.0.1/33'"),
             std::string::npos);
-  c.address.clear();
-  c.name = "mft-name-too-long";
+  EXPECT_EQ(TapDevice::Create(c).status().code(), StatusCode::kInvalid);
+  c.addresses = {"fd00::1/129"};
+  EXPECT_NE(TapDevice::Create(c).status().message().find("address 'fd00::1/129'"),
+            std::string::npos);
+  c.addresses.clear();
+  c.gateway = "fd00::zz";
+  EXPECT_NE(TapDevice::Create(c).status().message().find("gateway 'fd00::zz'"), std::string::npos);
+  c.gateway.clear();
+  c.routes = {{"fd00:1::/64", "198.19.0.1"}};
+  EXPECT_EQ(TapDevice::Create(c).status().message(),
+            "tap mft0: routes[0]: gw '198.19.0.1': not of the address family of dst 'fd00:1::/64'");
+  c.routes = {{"fd00:1::/200", ""}};
+  EXPECT_NE(TapDevice::Create(c).status().message().find("routes[0]: dst 'fd00:1::/200'"),
+            std::string::npos);
+  c.routes.clear();
+  c.ifname = "mft-name-too-long";
   EXPECT_NE(TapDevice::Create(c).status().message().find("at most 15"), std::string::npos);
 }
 
@@ -389,9 +403,9 @@ class TapTest : public ::testing::Test {
     for (const auto& ns : netns_) RunCmd({"ip", "netns", "del", ns});
   }
 
-  // A fresh namespace (lo up, IPv6 off to keep router solicitations and
-  // MLD reports out of the captures); returns its path.
-  std::string NewNetns() {
+  // A fresh namespace (lo up, IPv6 off unless asked for, to keep router
+  // solicitations and MLD reports out of the captures); returns its path.
+  std::string NewNetns(bool ipv6 = false) {
     const std::string name =
         "mflowt-" + std::to_string(getpid()) + "-" + std::to_string(netns_.size());
     RunCmd({"ip", "netns", "del", name});  // a leftover of a crashed run with our pid
@@ -399,6 +413,7 @@ class TapTest : public ::testing::Test {
     netns_.push_back(name);
     RunCmd({"ip", "-n", name, "link", "set", "lo", "up"});
     const std::string path = "/var/run/netns/" + name;
+    if (ipv6) return path;
     Status s = RunInNetns(path, [] {
       for (const char* f : {"/proc/sys/net/ipv6/conf/default/disable_ipv6",
                             "/proc/sys/net/ipv6/conf/all/disable_ipv6"}) {
@@ -417,9 +432,9 @@ class TapTest : public ::testing::Test {
   std::unique_ptr<TapDevice> NewTap(const std::string& name, const std::string& ns,
                                     const std::string& address, bool offload = true) {
     TapConfig c;
-    c.name = name;
+    c.ifname = name;
     c.netns = ns;
-    c.address = address;
+    if (!address.empty()) c.addresses = {address};
     c.offload = offload;
     auto dev = TapDevice::Create(c);
     EXPECT_TRUE(dev.ok()) << dev.status().message();
@@ -474,11 +489,11 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
   const std::string ns = NewNetns();
   const std::string n = NsName(ns);
   TapConfig c;
-  c.name = "mftcfg";
+  c.ifname = "mftcfg";
   c.netns = ns;
   c.mac = wire::MacAddr{{0x02, 0x19, 0, 0, 0, 0x01}};
   c.mtu = 1400;
-  c.address = "198.19.0.1/24";
+  c.addresses = {"198.19.0.1/24"};
   c.gso_max_size = 60000;
   {
     auto dev = TapDevice::Create(c);
@@ -508,9 +523,9 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
     // no MAC given: 0a:58 and its address (locally administered, unicast,
     // the same after a restart).
     TapConfig g;
-    g.name = "mftgw";
+    g.ifname = "mftgw";
     g.netns = ns;
-    g.address = "198.19.1.1/24";
+    g.addresses = {"198.19.1.1/24"};
     g.gateway = "198.19.1.254";
     g.offload = false;
     auto gw = TapDevice::Create(g);
@@ -525,7 +540,7 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
 
     // The same name again in the namespace: the kernel refuses, we say where.
     TapConfig dup = c;
-    dup.address.clear();
+    dup.addresses.clear();
     auto d = TapDevice::Create(dup);
     ASSERT_FALSE(d.ok());
     EXPECT_EQ(d.status().message().rfind("tap mftcfg: ", 0), 0u) << d.status().message();
@@ -533,6 +548,95 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
   // Destroyed: the devices and their routes are gone.
   EXPECT_NE(RunCmd({"ip", "-n", n, "link", "show", "dev", "mftcfg"}), 0);
   EXPECT_EQ(Capture("ip -n " + n + " route show default"), "");
+}
+
+// Dual stack through netlink: both addresses with their prefixes (the IPv6
+// one usable at once: no DAD), default routes per family, extra routes
+// on-link and via a gateway, gso_max_size; then a device name that is taken
+// is refused as kExists and the namespace is left exactly as it was.
+TEST_F(TapTest, DualStackAddressesRoutesAndExistingName) {
+  const std::string ns = NewNetns(/*ipv6=*/true);
+  const std::string n = NsName(ns);
+  TapConfig c;
+  c.ifname = "mftds";
+  c.netns = ns;
+  c.addresses = {"198.19.5.1/24", "fd00:198:19::1/64"};
+  c.routes = {{"fd00:1::/64", "fd00:198:19::fe"}, {"198.51.100.0/24", ""}, {"198.51.101.0/24", "198.19.5.254"}};
+  c.gso_max_size = 60000;
+  auto dev = TapDevice::Create(c);
+  ASSERT_TRUE(dev.ok()) << dev.status().message();
+  EXPECT_EQ((*dev)->mac().ToString(), "0a:58:c6:13:05:01");  // the first IPv4 address
+  EXPECT_EQ((*dev)->addresses(), (std::vector<std::string>{"198.19.5.1/24", "fd00:198:19::1/64"}));
+  EXPECT_EQ((*dev)->routes(),
+            (std::vector<IpRoute>{{"0.0.0.0/0", ""},
+                                  {"::/0", ""},
+                                  {"fd00:1::/64", "fd00:198:19::fe"},
+                                  {"198.51.100.0/24", ""},
+                                  {"198.51.101.0/24", "198.19.5.254"}}));
+  const std::string index = Capture("ip -n " + n + " -o link show dev mftds");
+  EXPECT_EQ(index.rfind(std::to_string((*dev)->ifindex()) + ": mftds:", 0), 0u) << index;
+  const std::string a4 = Capture("ip -n " + n + " -o -4 addr show dev mftds");
+  EXPECT_NE(a4.find("inet 198.19.5.1/24 brd 198.19.5.255 "), std::string::npos) << a4;
+  const std::string a6 = Capture("ip -n " + n + " -o -6 addr show dev mftds scope global");
+  EXPECT_NE(a6.find("inet6 fd00:198:19::1/64 "), std::string::npos) << a6;
+  EXPECT_EQ(a6.find("tentative"), std::string::npos) << a6;  // usable at once
+  const std::string r4 = Capture("ip -n " + n + " -4 route show");
+  EXPECT_NE(r4.find("default dev mftds"), std::string::npos) << r4;
+  EXPECT_NE(r4.find("198.19.5.0/24 dev mftds"), std::string::npos) << r4;
+  EXPECT_NE(r4.find("198.51.100.0/24 dev mftds"), std::string::npos) << r4;
+  EXPECT_NE(r4.find("198.51.101.0/24 via 198.19.5.254 dev mftds"), std::string::npos) << r4;
+  const std::string r6 = Capture("ip -n " + n + " -6 route show");
+  EXPECT_NE(r6.find("fd00:198:19::/64 dev mftds"), std::string::npos) << r6;
+  EXPECT_NE(r6.find("fd00:1::/64 via fd00:198:19::fe dev mftds"), std::string::npos) << r6;
+  EXPECT_NE(r6.find("default dev mftds"), std::string::npos) << r6;
+  const std::string details = Capture("ip -n " + n + " -d -o link show dev mftds");
+  EXPECT_NE(details.find("gso_max_size 60000 "), std::string::npos) << details;
+
+  // IPv6 only, a gateway of that family: the MAC from the IPv6 address's
+  // last 4 bytes, one default route via the gateway and none for IPv4.
+  TapConfig v6;
+  v6.ifname = "mftv6";
+  v6.netns = ns;
+  v6.addresses = {"fd00:198:20::a:b0c/64"};
+  v6.gateway = "fd00:198:20::1";
+  auto d6 = TapDevice::Create(v6);
+  ASSERT_TRUE(d6.ok()) << d6.status().message();
+  EXPECT_EQ((*d6)->mac().ToString(), "0a:58:00:0a:0b:0c");
+  EXPECT_NE(Capture("ip -n " + n + " -6 route show default").find("via fd00:198:20::1 dev mftv6"),
+            std::string::npos);
+  EXPECT_EQ(Capture("ip -n " + n + " -4 route show dev mftv6"), "");
+
+  // A device of that name exists (a veth, as a runtime's eth0 would be):
+  // refused before anything is changed in the namespace.
+  ASSERT_EQ(RunCmd({"ip", "-n", n, "link", "add", "mftexist", "type", "veth", "peer", "name",
+                    "mftexistp"}),
+            0);
+  auto state = [&] {
+    return Capture("ip -n " + n + " -o addr show") + Capture("ip -n " + n + " -4 route show") +
+           Capture("ip -n " + n + " -6 route show") + Capture("ip -n " + n + " -o link show");
+  };
+  const std::string before = state();
+  TapConfig taken = c;
+  taken.ifname = "mftexist";
+  taken.addresses = {"198.19.6.1/24", "fd00:198:21::1/64"};
+  taken.routes.clear();
+  auto t = TapDevice::Create(taken);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), StatusCode::kExists) << t.status().message();
+  EXPECT_EQ(t.status().message(), "tap mftexist: a device named mftexist exists in the namespace");
+  EXPECT_EQ(state(), before);
+
+  // A failing step names itself: the same route twice on one device.
+  TapConfig dup;
+  dup.ifname = "mftdup";
+  dup.netns = ns;
+  dup.gateway = "none";
+  dup.routes = {{"fd00:1::/64", ""}, {"fd00:1::/64", ""}};
+  dup.addresses = {"fd00:198:19::2/64"};
+  auto d = TapDevice::Create(dup);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(), "tap mftdup: route fd00:1::/64 on-link: File exists");
+  EXPECT_NE(RunCmd({"ip", "-n", n, "link", "show", "dev", "mftdup"}), 0);  // gone again
 }
 
 // ARP and ping from inside a namespace, answered by the test through TapSet.
@@ -624,7 +728,7 @@ TEST_F(TapTest, ArpAndPingAnsweredThroughTheSet) {
   ASSERT_EQ(info.size(), 1u);
   EXPECT_EQ(info[0].name, "mftping");
   EXPECT_EQ(info[0].vni, kVni);
-  EXPECT_EQ(info[0].address, "198.19.0.1/24");
+  EXPECT_EQ(info[0].addresses, std::vector<std::string>{"198.19.0.1/24"});
   EXPECT_GE(info[0].rx_frames, 2u);
   EXPECT_EQ(info[0].tx_frames, 2u);
   EXPECT_EQ(Drop(info[0], "tx_error"), 0u);

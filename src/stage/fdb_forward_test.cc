@@ -163,6 +163,26 @@ TEST_F(FdbForwardTest, TxForwardsToRemoteLocalOrFlood) {
   EXPECT_EQ(v, FdbValue::Local(3));
 }
 
+// IPv6 neighbour discovery: the solicitation goes to the solicited-node
+// multicast MAC 33:33:ff:xx:xx:xx (RFC 4861, RFC 2464), the advertisement
+// back as unicast. The multicast is flooded both ways, like an ARP
+// broadcast, and the senders are learned, so the answer and what follows
+// are unicast.
+TEST_F(FdbForwardTest, Ipv6NeighbourDiscoveryIsFloodedAndTeaches) {
+  const wire::MacAddr kSolicitedNode{{0x33, 0x33, 0xff, 0x00, 0x00, 0x02}};
+  Run(*tx_, {Tx(Mac(1), kSolicitedNode, 3)});  // the container on port 3 solicits
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0]->out_port, kPortFlood);
+  Run(*rx_, {Rx(Mac(2), kSolicitedNode, kVtepA), Rx(Mac(2), Mac(1), kVtepA)});
+  ASSERT_EQ(out_.size(), 2u);
+  EXPECT_EQ(out_[0]->out_port, kPortFlood);  // a remote solicitation reaches every local port
+  EXPECT_EQ(out_[1]->out_port, 3u);          // the advertisement only the solicitor
+  Run(*tx_, {Tx(Mac(1), Mac(2), 3)});
+  ASSERT_EQ(out_.size(), 1u);
+  EXPECT_EQ(out_[0]->out_port, kPortNone);  // unicast to the learned VTEP
+  EXPECT_EQ(out_[0]->remote, kVtepA);
+}
+
 TEST_F(FdbForwardTest, TxToIngressPortDropped) {
   Run(*tx_, {Tx(Mac(1), kBroadcast, 3), Tx(Mac(2), Mac(1), 3), Tx(Mac(2), Mac(1), 4)});
   ASSERT_EQ(out_.size(), 2u);
