@@ -3,6 +3,8 @@
 # mflow "hosts" through mflow-cni, and the test checks what a user would:
 #   - a container on host A pings a container on host B and sends it 4 MiB over TCP (busybox nc;
 #     the bytes that arrive are counted);
+#   - CHECK (the plugin run by hand with a prevResult) passes for a live container and fails with
+#     code 102 for an address it does not have;
 #   - `podman rm -f` removes the container's port from mflowd (`mflowctl ports`) and its address
 #     from host-local's store (the files in its dataDir);
 #   - mflowd killed (SIGKILL) before `podman rm`, then restarted, in both orders (rm while it is
@@ -26,7 +28,7 @@ while (($#)); do
   case $1 in
     --build-dir) BUILD=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;  # leave the temp dir (logs) for a look
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "podman-test: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -184,7 +186,7 @@ else fail "ping A -> B: $(tail -2 "$T/ping.out" | tr '\n' ' ')"; fi
 
 # TCP: B listens and counts what arrives (sleep keeps nc's stdin open), A sends 4 MiB.
 bytes=$((4 * 1024 * 1024))
-P exec -d mfc-b1 sh -c 'sleep 60 | nc -l -p 5001 | wc -c > /tmp/count'
+P exec -d mfc-b1 sh -c 'sleep 60 | nc -l -p 5001 | wc -c > /tmp/count' >/dev/null
 sleep 1
 P exec mfc-a1 sh -c "dd if=/dev/zero bs=65536 count=64 2>/dev/null | timeout 30 nc $ip_b 5001" \
   || fail "nc A -> B exited non-zero"
@@ -195,6 +197,28 @@ for _ in $(seq 40); do
   sleep 0.25
 done
 [[ $got == "$bytes" ]] && pass "TCP A -> B moved $got bytes" || fail "TCP A -> B: $bytes sent, '$got' counted"
+
+echo "== CHECK against the real mflowd (podman run and rm do not send CHECK)"
+# The plugin run by hand as the runtime would, with the network's config and a prevResult.
+netns_a=$(P inspect -f '{{.NetworkSettings.SandboxKey}}' mfc-a1)
+cni_check() {  # cni_check ADDRESS: runs CHECK for container A with prevResult holding ADDRESS
+  python3 - "$T/cni-conf/mflow-a.conflist" "$netns_a" "$1" <<'PY' |
+import json, sys
+conf = json.load(open(sys.argv[1]))
+plugin = dict(conf["plugins"][0], cniVersion=conf["cniVersion"], name=conf["name"])
+plugin["prevResult"] = {"cniVersion": conf["cniVersion"],
+                        "interfaces": [{"name": "eth0", "sandbox": sys.argv[2]}],
+                        "ips": [{"address": sys.argv[3], "interface": 0}]}
+print(json.dumps(plugin))
+PY
+  CNI_COMMAND=CHECK CNI_CONTAINERID=$id_a CNI_NETNS=$netns_a CNI_IFNAME=eth0 \
+    CNI_PATH=$T/cni-bin:$HOST_LOCAL_DIR "$T/cni-bin/mflow"
+}
+if out=$(cni_check "$ip_a/24" 2>/dev/null); then pass "CHECK of container A passes"
+else fail "CHECK of container A: $out"; fi
+if out=$(cni_check 198.19.64.250/24 2>/dev/null); then fail "CHECK with a wrong address passed"
+elif [[ $out == *'"code":102'* ]]; then pass "CHECK with a wrong address fails with code 102"
+else fail "CHECK with a wrong address: $out"; fi
 
 echo "== podman rm removes the port and the address"
 P rm -f -t 0 mfc-a1 >/dev/null
