@@ -1,5 +1,6 @@
 #include "cni/plugin.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,6 +51,15 @@ class Log {
   std::FILE* out_;
   std::string prefix_;
 };
+
+// Two paths name the same namespace when they are equal or are the same nsfs
+// inode (/run/netns/x and /proc/PID/ns/net of a process in it).
+bool SameNetns(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  struct stat sa {}, sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
 
 PluginOutput Fail(const CniError& e, const std::string& version, const Log* log) {
   if (log) (*log)("error " + std::to_string(e.code) + ": " + e.msg + (e.details.empty() ? "" : " (" + e.details + ")"));
@@ -179,7 +189,7 @@ PluginOutput Check(const Invocation& inv) {
   if (!port->has_value())
     return Fail({kCheckMismatch, "mflowd has no port " + inv.port_name, "socket " + inv.cfg.socket}, version, &inv.log);
   const json& p = **port;
-  if (p.contains("netns") && p["netns"].is_string() && p["netns"].get<std::string>() != inv.env.netns)
+  if (p.contains("netns") && p["netns"].is_string() && !SameNetns(p["netns"].get<std::string>(), inv.env.netns))
     return Fail({kCheckMismatch,
                  "port " + inv.port_name + " is in " + p["netns"].get<std::string>() + ", not CNI_NETNS " +
                      inv.env.netns,

@@ -400,6 +400,19 @@ TEST_F(PluginTest, CheckPassesAfterAddAndFindsWhatIsMissing) {
   EXPECT_NE(e["msg"].get<std::string>().find("no port"), std::string::npos);
 }
 
+TEST_F(PluginTest, CheckTakesAnotherPathToTheSameNamespace) {
+  json c = ScriptConfig(R"(echo '{"cniVersion":"1.0.0","ips":[{"address":"198.19.64.7/24"}]}')");
+  EnvMap env = Env("ADD");
+  env["CNI_NETNS"] = "/proc/self/ns/net";
+  auto add = Run(env, c);
+  ASSERT_EQ(add.exit_code, 0) << add.out;
+  c["prevResult"] = json::parse(add.out);
+  env["CNI_COMMAND"] = "CHECK";
+  env["CNI_NETNS"] = "/proc/" + std::to_string(::getpid()) + "/ns/net";
+  auto out = Run(env, c);
+  EXPECT_EQ(out.exit_code, 0) << out.out;
+}
+
 TEST_F(PluginTest, CheckNeedsPrevResultAnd040) {
   json c = Config();
   EXPECT_EQ(ErrorOf(Run(Env("CHECK"), c))["code"], kInvalidConfig);
