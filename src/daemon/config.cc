@@ -21,7 +21,7 @@ control_socket = "/run/mflow/mflowd.sock"  # root only (mode 0600)
 log_level = "info"                         # debug | info | warn | error
 log_format = "text"                        # text (logfmt) | json
 stats_interval_s = 0                       # counters in the log every N s; 0 = off
-# metrics = "127.0.0.1:9464"               # Prometheus /metrics on ADDRESS:PORT ([::1]:9464); off by default
+# metrics = "127.0.0.1:9464"               # Prometheus /metrics on ADDRESS:PORT; off by default
 
 [engine]
 mode = "microflow"      # flow | stage | microflow

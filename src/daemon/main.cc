@@ -71,7 +71,10 @@ Status ApplyFlags(const Flags& f, Config& c) {
   if (f.mtu != 0) c.mtu = f.mtu;
   if (f.stats_interval != 0) c.stats_interval_s = f.stats_interval;
   if (!f.control.empty()) c.control_socket = f.control;
-  if (!f.metrics.empty()) c.metrics = f.metrics;
+  if (!f.metrics.empty()) {
+    if (Status s = CheckMetricsAddress(f.metrics); !s.ok()) return Status::Error("--metrics: " + s.message());
+    c.metrics = f.metrics;
+  }
   if (!f.log_level.empty()) c.log_level = f.log_level;
   if (!f.log_format.empty()) c.log_format = f.log_format;
   if (f.no_gso) c.gso = false;
@@ -138,7 +141,7 @@ int main(int argc, char** argv) {
                  "[,gateway=IP|none] (repeat)");
   app.add_option("--control", f.control, "control socket path");
   app.add_option("--metrics", f.metrics,
-                 "serve Prometheus metrics on http://ADDRESS:PORT/metrics (127.0.0.1:9464, [::1]:9464)");
+                 "serve Prometheus metrics on http://ADDRESS:PORT/metrics (e.g. 127.0.0.1:9464)");
   app.add_option("--log-level", f.log_level, "debug | info | warn | error");
   app.add_option("--log-format", f.log_format, "text | json");
   app.add_option("--stats-interval", f.stats_interval, "log counters every N seconds");
