@@ -12,6 +12,7 @@ PKGS=(build-essential cmake ninja-build g++ pkg-config
       libcli11-dev nlohmann-json3-dev
       clang libclang-rt-14-dev
       libtomlplusplus-dev libspdlog-dev libfmt-dev libnl-route-3-dev
+      prometheus-cpp-dev prometheus curl
       iproute2 iputils-ping ethtool procps iperf3 sockperf python3 gnuplot-nox gdb
       podman runc containernetworking-plugins busybox-static)  # CNI plugin's podman test
 

@@ -9,7 +9,10 @@
 #   - the end-to-end test: mflowd in each mode and against the kernel's own
 #     VXLAN, real ping/TCP/UDP in namespaces, data intact and in order; then
 #     daemon faults under a TCP flow (peer down, no route, address change and
-#     reload, bad reload, restart and crash, spoofed-MAC flood).
+#     reload, bad reload, restart and crash, spoofed-MAC flood);
+#   - the metrics test: mflowd --metrics answers /metrics (404 elsewhere, an idle
+#     client blocks nothing), promtool accepts it, and a real Prometheus's query
+#     API reports the same counters as mflowctl after traffic.
 # No timing thresholds anywhere: tests check behaviour, benchmarks report figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,4 +49,6 @@ build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --direction tx --gs
   --merge queue,window >/dev/null
 echo "== end-to-end: mflowd in each mode and against Linux VXLAN (namespaces)"
 scripts/e2e-test.sh --build-dir build
+echo "== Prometheus metrics: mflowd --metrics, promtool, a real Prometheus scraping (namespaces)"
+scripts/metrics-test.sh --build-dir build
 echo "all tests passed"

@@ -276,6 +276,21 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
     for (const auto& stg : es.stages)
       std::fprintf(stderr, "    stage %-15s in %lu out %lu\n", stg.name.c_str(),
                    static_cast<unsigned long>(stg.in), static_cast<unsigned long>(stg.out));
+    // The engine's micro-flow latency histogram (split point -> release),
+    // as mflowd exports it: the count per bucket up to each bound.
+    const MicroflowLatency& lat = es.latency;
+    std::fprintf(stderr, "    micro-flow latency (%lu, mean %.1f us), count per bucket <= us:",
+                 static_cast<unsigned long>(lat.count()),
+                 lat.count() != 0 ? static_cast<double>(lat.sum_ns) / static_cast<double>(lat.count()) / 1e3 : 0.0);
+    for (uint32_t i = 0; i < MicroflowLatency::kBuckets; ++i) {
+      if (lat.buckets[i] == 0) continue;
+      if (i < MicroflowLatency::kBoundsNs.size())
+        std::fprintf(stderr, " %g:%lu", static_cast<double>(MicroflowLatency::kBoundsNs[i]) / 1e3,
+                     static_cast<unsigned long>(lat.buckets[i]));
+      else
+        std::fprintf(stderr, " inf:%lu", static_cast<unsigned long>(lat.buckets[i]));
+    }
+    std::fprintf(stderr, "\n");
   }
   const uint64_t accounted = s.delivered + s.drops * segs;
   s.lost = s.generated > accounted ? s.generated - accounted : 0;

@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "common/errno_text.h"
+#include "daemon/metrics.h"
 
 namespace mflow::daemon {
 namespace {
@@ -22,6 +23,7 @@ control_socket = "/run/mflow/mflowd.sock"  # root only (mode 0600)
 log_level = "info"                         # debug | info | warn | error
 log_format = "text"                        # text (logfmt) | json
 stats_interval_s = 0                       # counters in the log every N s; 0 = off
+# metrics = "127.0.0.1:9464"               # Prometheus /metrics on ADDRESS:PORT; off by default
 
 [engine]
 mode = "microflow"      # flow | stage | microflow
@@ -131,8 +133,9 @@ Status GetIp(const toml::node& n, const std::string& field, wire::IpAddr* out, c
   } while (0)
 
 Status ParseDaemon(const toml::table& t, Config& c, const Err& err) {
-  MFLOW_TRY(CheckKeys(t, "daemon", {"control_socket", "log_level", "log_format", "stats_interval_s"},
-                      err));
+  MFLOW_TRY(CheckKeys(t, "daemon",
+                      {"control_socket", "log_level", "log_format", "stats_interval_s", "metrics"}, err));
+  MFLOW_TRY(GetString(t, "daemon", "metrics", &c.metrics, err));
   MFLOW_TRY(GetString(t, "daemon", "control_socket", &c.control_socket, err));
   MFLOW_TRY(GetString(t, "daemon", "log_level", &c.log_level, err));
   MFLOW_TRY(GetString(t, "daemon", "log_format", &c.log_format, err));
@@ -435,6 +438,9 @@ Status Validate(const Config& c) {
     return Status::Error("daemon.log_format: '" + c.log_format + "' is not text or json");
   if (c.control_socket.empty() || c.control_socket.front() != '/')
     return Status::Error("daemon.control_socket: must be an absolute path");
+  if (!c.metrics.empty())
+    if (Status s = CheckMetricsAddress(c.metrics); !s.ok())
+      return Status::Error("daemon.metrics: " + s.message());
   std::set<std::string> names, devices;
   for (size_t i = 0; i < c.ports.size(); ++i) {
     const PortConfig& p = c.ports[i];
@@ -462,6 +468,7 @@ std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
   cmp("daemon.control_socket", a.control_socket, b.control_socket);
   cmp("daemon.log_format", a.log_format, b.log_format);
   cmp("daemon.stats_interval_s", a.stats_interval_s, b.stats_interval_s);
+  cmp("daemon.metrics", a.metrics, b.metrics);
   cmp("engine.mode", a.mode, b.mode);
   cmp("engine.workers", a.workers, b.workers);
   cmp("engine.cpus", a.cpus, b.cpus);

@@ -50,6 +50,7 @@ struct Config {
   std::string log_level = "info";   // debug | info | warn | error
   std::string log_format = "text";  // text (logfmt) | json
   uint32_t stats_interval_s = 0;    // periodic counters in the log; 0 = off
+  std::string metrics;              // Prometheus /metrics on "ADDRESS:PORT"; "" = off
 
   // [engine]
   SteeringMode mode = SteeringMode::kMicroflow;

@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/config.h"
+#include "daemon/metrics.h"
 #include "engine/engine.h"
 #include "packet/pool.h"
 #include "port/tap_set.h"
@@ -88,6 +89,9 @@ class Daemon {
   // One log line of the main counters (stats_interval_s).
   void LogStats();
   uint64_t out_of_order() const;
+  // The counters the metrics endpoint exports, read live (metrics.cc).
+  // Any thread.
+  MetricsSnapshot Metrics() const;
 
  private:
   explicit Daemon(const Config& cfg) : cfg_(cfg), started_at_(std::chrono::steady_clock::now()) {}

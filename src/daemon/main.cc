@@ -24,7 +24,7 @@ struct Flags {
   std::string config_file;
   bool print_default = false;
   bool check_only = false;
-  std::string mode, local, control, log_level, log_format, placement;
+  std::string mode, local, control, log_level, log_format, placement, metrics;
   std::vector<std::string> peers, ports;
   std::vector<uint32_t> vnis;
   std::vector<int> cpus;
@@ -71,6 +71,10 @@ Status ApplyFlags(const Flags& f, Config& c) {
   if (f.mtu != 0) c.mtu = f.mtu;
   if (f.stats_interval != 0) c.stats_interval_s = f.stats_interval;
   if (!f.control.empty()) c.control_socket = f.control;
+  if (!f.metrics.empty()) {
+    if (Status s = CheckMetricsAddress(f.metrics); !s.ok()) return Status::Error("--metrics: " + s.message());
+    c.metrics = f.metrics;
+  }
   if (!f.log_level.empty()) c.log_level = f.log_level;
   if (!f.log_format.empty()) c.log_format = f.log_format;
   if (f.no_gso) c.gso = false;
@@ -137,6 +141,8 @@ int main(int argc, char** argv) {
                  "[,mac=M][,mtu=N][,gateway=IP|none][,route=DST[,via=GW]]... (repeat; address "
                  "and route repeat within a spec)");
   app.add_option("--control", f.control, "control socket path");
+  app.add_option("--metrics", f.metrics,
+                 "serve Prometheus metrics on http://ADDRESS:PORT/metrics (e.g. 127.0.0.1:9464)");
   app.add_option("--log-level", f.log_level, "debug | info | warn | error");
   app.add_option("--log-format", f.log_format, "text | json");
   app.add_option("--stats-interval", f.stats_interval, "log counters every N seconds");
@@ -186,6 +192,17 @@ int main(int argc, char** argv) {
     LogError("start failed", {{"error", ctl.status().message()}});
     return 1;
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (!c.metrics.empty()) {
+    auto collector = std::make_shared<MetricsCollector>([&daemon] { return daemon.Metrics(); });
+    auto m = MetricsServer::Start(c.metrics, std::move(collector));
+    if (!m.ok()) {
+      LogError("start failed", {{"error", "daemon.metrics: " + m.status().message()}});
+      return 1;
+    }
+    metrics = std::move(m).value();
+    LogInfo("serving metrics", {{"address", c.metrics}, {"port", metrics->port()}});
+  }
   daemon.Start();
   std::string peers;
   for (const auto& p : c.peers) peers += (peers.empty() ? "" : ",") + p.ToString();
@@ -221,6 +238,7 @@ int main(int argc, char** argv) {
     }
   }
   ctl->reset();  // no requests while we tear down
+  metrics.reset();  // nor scrapes
   daemon.Stop();
   LogInfo("mflowd stopped", {{"out_of_order", daemon.out_of_order()}});
   return 0;

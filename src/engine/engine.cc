@@ -217,7 +217,7 @@ void Engine::RunStages(Worker& w, Path& path, MicroFlow* mf, uint32_t first, uin
 
 // Hands a micro-flow's surviving packets to the TX port, in order. Runs on
 // one thread at a time per flow (the merger, or the flow's only worker).
-void Engine::Deliver(MicroFlow* mf) {
+void Engine::Deliver(Worker& w, MicroFlow* mf) {
   FlowState* f = mf->flow;
   Batch& b = mf->batch;
   for (uint32_t i = 0; i < b.n; ++i) {
@@ -228,7 +228,11 @@ void Engine::Deliver(MicroFlow* mf) {
   }
   f->released_pkts += b.n;
   if (b.n == 0) ++f->empty_mfs;
-  if (b.n != 0) PathOf(mf).tx->TxBurst(b.pkts, b.n);
+  if (b.n != 0) {
+    // One clock read per micro-flow (vDSO), into this worker's histogram.
+    w.latency[f->path].Add(MonotonicNs() - mf->born_ns);
+    PathOf(mf).tx->TxBurst(b.pkts, b.n);
+  }
   // Single writer: a plain increment published with release, no RMW.
   f->released_mfs.store(f->released_mfs.load(std::memory_order_relaxed) + 1,
                         std::memory_order_release);

@@ -58,6 +58,7 @@
 #include "engine/classify.h"
 #include "engine/placement.h"
 #include "engine/microflow.h"
+#include "engine/microflow_latency.h"
 #include "engine/parker.h"
 #include "engine/port.h"
 #include "packet/pool.h"
@@ -111,6 +112,7 @@ struct StageStats {
   uint64_t in = 0;
   uint64_t out = 0;
   std::vector<std::pair<std::string, uint64_t>> drops;  // "<stage>_<reason>", non-zero only
+  std::vector<std::string> reasons;  // every reason the stage counts ("<reason>"), zeros included
 };
 
 // Per worker, for one path; sleeps and cpu_ns belong to the thread, which
@@ -123,7 +125,8 @@ struct WorkerStats {
   uint64_t sleeps = 0;
   uint64_t pushback_waits = 0;  // split point waited for a bounded queue
   uint64_t mice_handoffs = 0;   // mice micro-flows handed to a peer (placement: spread)
-  uint64_t cpu_ns = 0;          // thread CPU time (set at Stop)
+  uint64_t cpu_ns = 0;          // thread CPU time: read live from the thread's CPU clock
+                                // while it runs, its last value once it has ended
 };
 
 struct EngineStats {
@@ -146,6 +149,9 @@ struct EngineStats {
   uint64_t placement_spread_pps = 0;  // ... and spread
   bool spread = false;
   bool solo = false;
+  // Each released micro-flow with packets: time from the split point
+  // reading its first packet to its release (microflow_latency.h).
+  MicroflowLatency latency;
   uint64_t drops() const;
 };
 
@@ -196,7 +202,8 @@ class Engine {
   void HelpUntil(Worker& w, const Path& path, Ready&& ready);
   void Process(Worker& w, MicroFlow* mf);
   void RunStages(Worker& w, Path& path, MicroFlow* mf, uint32_t first, uint32_t last);
-  void Deliver(MicroFlow* mf);
+  // On w's thread (it records the micro-flow's latency).
+  void Deliver(Worker& w, MicroFlow* mf);
   Path& PathOf(const MicroFlow* mf) const;
 
   // Mode-specific parts (flow_mode.cc, stage_mode.cc, microflow_mode.cc).

@@ -4,6 +4,24 @@
 #include "engine/engine_internal.h"
 
 namespace mflow {
+namespace {
+
+// A worker thread's CPU time: read from its CPU clock while it runs (a
+// system call on the reader's side only), else what it stored on exit. The
+// flag is checked again after the read: once the thread has ended, its
+// clock id may name another thread.
+uint64_t ThreadCpuNs(const std::atomic<clockid_t>& clock, const std::atomic<bool>& live,
+                     const Relaxed<uint64_t>& final_ns) {
+  if (live.load(std::memory_order_acquire)) {
+    timespec ts;
+    const bool ok = clock_gettime(clock.load(std::memory_order_relaxed), &ts) == 0;
+    if (ok && live.load(std::memory_order_acquire))
+      return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  }
+  return final_ns;
+}
+
+}  // namespace
 
 uint64_t EngineStats::drops() const {
   uint64_t n = 0;
@@ -33,6 +51,7 @@ EngineStats Engine::Stats(uint32_t path) const {
     StageStats ss;
     ss.name = std::string(st.name());
     const auto reasons = st.drop_reasons();
+    for (std::string_view r : reasons) ss.reasons.emplace_back(r);
     std::vector<uint64_t> drops(kMaxDropReasons, 0);
     for (const auto& w : workers_) {
       const StageCounters& c = w->counters[path][i];
@@ -49,8 +68,9 @@ EngineStats Engine::Stats(uint32_t path) const {
   for (const auto& w : workers_) {
     WorkerStats ws = w->stats[path].Snapshot();
     ws.sleeps = w->stats[0].sleeps;
-    ws.cpu_ns = w->stats[0].cpu_ns;
+    ws.cpu_ns = ThreadCpuNs(w->cpu_clock, w->cpu_clock_live, w->stats[0].cpu_ns);
     s.workers.push_back(ws);
+    w->latency[path].AddTo(s.latency);
   }
   // The engine's totals are the slots' running totals (they never fall when
   // a slot changes hands; see FlowIdentity).

@@ -141,6 +141,9 @@ TEST(Engine, AllModesDeliverEveryFlowInOrderRx) {
     EXPECT_EQ(o.stats.out_of_order, 0u);
     EXPECT_EQ(o.stats.drops(), 0u);
     EXPECT_EQ(o.stats.released_packets, o.sink.frames);  // frames after coalescing
+    // Every micro-flow that delivered packets is in the latency histogram.
+    EXPECT_EQ(o.stats.latency.count(), o.stats.released_microflows - o.stats.empty_microflows);
+    EXPECT_GT(o.stats.latency.sum_ns, 0u);
     // Coalescing really happened: fewer frames than segments.
     EXPECT_LT(o.sink.frames, o.sink.segments);
   }
@@ -469,6 +472,36 @@ TEST(Engine, IdleWorkersSleep) {
     EXPECT_GT(w.sleeps, 10u);
     EXPECT_LT(w.cpu_ns, wall_ns / 2) << "an idle worker used most of its time";
   }
+}
+
+// A worker's CPU time is read live from its thread's CPU clock (the
+// metrics endpoint reads it at every scrape) and never falls, also across
+// Stop, where the final value the thread stored takes over.
+TEST(Engine, WorkerCpuTimeIsReadLive) {
+  TrafficPath t(bench::Direction::kRx, 4, 1000000, 0);
+  EngineConfig ec;
+  ec.workers = 2;
+  auto engine = Engine::Create(ec, {t.Path()});
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  Engine& e = **engine;
+  EXPECT_EQ(e.Stats().workers.at(0).cpu_ns, 0u);  // not started
+  e.Start();
+  std::vector<uint64_t> last(2, 0);
+  bool grew = false;
+  for (int i = 0; i < 20; ++i) {
+    const EngineStats s = e.Stats();
+    for (size_t w = 0; w < 2; ++w) {
+      EXPECT_GE(s.workers[w].cpu_ns, last[w]) << "worker " << w;
+      grew |= s.workers[w].cpu_ns > last[w] && last[w] != 0;
+      last[w] = s.workers[w].cpu_ns;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  t.src->Stop();
+  e.Stop();
+  EXPECT_TRUE(grew) << "no worker's CPU time moved while it ran";
+  const EngineStats s = e.Stats();
+  for (size_t w = 0; w < 2; ++w) EXPECT_GE(s.workers[w].cpu_ns, last[w]) << "worker " << w;
 }
 
 // A port that can block, like a socket: an eventfd that only Interrupt

@@ -80,7 +80,7 @@ uint32_t Engine::PickWorker(Worker& sw, const Path& path, FlowState* f, bool idl
 void Engine::ProcessFlow(Worker& w, MicroFlow* mf) {
   Path& path = PathOf(mf);
   RunStages(w, path, mf, 0, path.chain->size());
-  Deliver(mf);
+  Deliver(w, mf);
 }
 
 }  // namespace mflow

@@ -30,6 +30,7 @@ struct MicroFlow {
   FlowState* flow = nullptr;
   uint64_t seq = 0;          // micro-flow number within its flow (from 0)
   uint32_t next_group = 0;   // stage mode: next stage group to run
+  uint64_t born_ns = 0;      // when the split point read its first packet (MonotonicNs)
   // Written by the worker that processed the batch, read by the merger. The
   // store is release (or stronger) so the batch contents are visible to
   // whoever acquires it; see FlowMerge.

@@ -11,7 +11,7 @@ namespace mflow {
 void Engine::ProcessMicroflow(Worker& w, MicroFlow* mf) {
   Path& path = PathOf(mf);
   RunStages(w, path, mf, 0, path.chain->size());
-  mf->flow->merge->Complete(mf, [this](MicroFlow* m) { Deliver(m); });
+  mf->flow->merge->Complete(mf, [this, &w](MicroFlow* m) { Deliver(w, m); });
 }
 
 }  // namespace mflow

@@ -11,7 +11,8 @@ namespace mflow {
 // The split point: numbers each packet within its flow (contract rule 1),
 // cuts flows into micro-flows and dispatches them.
 void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
-  const uint64_t now_ms = MonotonicNs() / 1000000;
+  const uint64_t now_ns = MonotonicNs();
+  const uint64_t now_ms = now_ns / 1000000;
   w.ctx.now_ms = now_ms;
   FlowState* touched[kMaxBatch];
   uint32_t ntouched = 0;
@@ -43,6 +44,7 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
     if (f->open == nullptr) {
       f->open = AllocMicroFlow(w, path);
       f->open->flow = f;
+      f->open->born_ns = now_ns;
       touched[ntouched++] = f;
     }
     f->open->batch.Push(p);

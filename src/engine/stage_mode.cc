@@ -16,7 +16,7 @@ void Engine::ProcessStage(Worker& w, MicroFlow* mf) {
   // An emptied micro-flow still walks the whole pipeline: delivering it early
   // from this worker would race the last worker's deliveries for the flow.
   if (mf->next_group + 1 >= begin.size()) {
-    Deliver(mf);
+    Deliver(w, mf);
     return;
   }
   Worker& next = *workers_[mf->next_group];

@@ -10,6 +10,11 @@ void Engine::WorkerLoop(Worker& w) {
   uint32_t idle = 0;
   uint32_t sleep_us = 20;
   WorkerCounters& thread_stats = w.stats[0];  // sleeps, cpu_ns: the thread's
+  clockid_t cpu_clock;
+  if (pthread_getcpuclockid(pthread_self(), &cpu_clock) == 0) {
+    w.cpu_clock.store(cpu_clock, std::memory_order_relaxed);
+    w.cpu_clock_live.store(true, std::memory_order_release);
+  }
   for (;;) {
     bool did = false;
     MicroFlow* mf = nullptr;
@@ -93,6 +98,8 @@ void Engine::WorkerLoop(Worker& w) {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   thread_stats.cpu_ns =
       static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  // Release: a reader that sees the clock gone sees the final cpu_ns.
+  w.cpu_clock_live.store(false, std::memory_order_release);
 }
 
 // One poll() over the descriptors of every path's port.
