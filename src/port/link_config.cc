@@ -159,13 +159,10 @@ Status LinkConfig::AddAddress(int ifindex, const IpPrefix& addr) {
   if (const int err = rtnl_addr_set_local(a.get(), local.get()); err < 0) return NlError(step, err);
   NlAddr brd;
   if (addr.addr.is_v4() && addr.len < 31) {
-    // The prefix's broadcast address, as the ioctl path and `ip addr add
-    // ... brd +` set it: the host part all ones.
-    wire::IpAddr b = addr.addr;
+    // The prefix's broadcast address (the host part all ones), as `ip addr
+    // add ... brd +` sets it and the SIOCSIFNETMASK ioctl used before did.
     const uint32_t host_mask = addr.len == 0 ? ~0u : ~0u >> addr.len;
-    const uint32_t v = b.v4_host() | host_mask;
-    b = wire::IpAddr::V4(v);
-    brd = BuildAddr(b, 32);
+    brd = BuildAddr(wire::IpAddr::V4(addr.addr.v4_host() | host_mask), 32);
     if (!brd) return Status::Error(step + ": out of memory");
     if (const int err = rtnl_addr_set_broadcast(a.get(), brd.get()); err < 0)
       return NlError(step, err);

@@ -1,12 +1,9 @@
 #include "port/tap_device.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -22,7 +19,6 @@
 #include "port/vnet_hdr.h"
 #include "wire/checksum.h"
 #include "wire/ip_addr.h"
-#include "wire/ipv4.h"
 #include "wire/parse.h"
 #include "wire/tcp.h"
 
