@@ -141,6 +141,7 @@ TEST_F(PortApiTest, ErrorCodes) {
       {{{"name", "c1"}, {"vni", -1}}, "invalid", "port-add: vni: must be an integer"},
       {{{"name", "c1"}, {"mac", "ff:ff:ff:ff:ff:ff"}}, "invalid", "mac 'ff:ff:ff:ff:ff:ff'"},
       {{{"name", "c1"}, {"mtu", 9000}}, "invalid", "exceeds the inner MTU"},
+      {{{"name", "c1"}, {"mtu", 10}}, "invalid", "mtu 10: must be 0 (the inner MTU) or at least 68"},
   };
   for (const Case& c : cases) {
     r = PortAdd(c.fields);

@@ -221,10 +221,10 @@ Status OpenTap(const std::string& want_name, bool offload, Fd* out, std::string*
 
 // The settings of a new device, in an order the kernel accepts: the MAC
 // while the device is down (a TAP refuses it when up), the MTU and
-// gso_max_size, up (IPv6 assigns addresses only to an up device's
-// configuration and routes need a running device), the addresses (their
-// prefix routes come with them), then the routes. Runs in the target
-// namespace, with a netlink socket opened there.
+// gso_max_size, up (a route through a device that is down is refused with
+// ENETDOWN), the addresses (their prefix routes come with them, which a
+// route via a gateway needs), then the default and extra routes. Runs in
+// the target namespace, with a netlink socket opened there.
 struct LinkPlan {
   wire::MacAddr mac;
   uint32_t mtu = 0;
