@@ -104,7 +104,9 @@ container_ip() {  # container_ip NETWORK CONTAINER-ID: the address host-local ga
 }
 
 echo "== podman with mflow-cni: setup in $T"
-# Hosts A and B: namespaces joined by a veth; the underlay.
+# Hosts A and B: namespaces joined by a veth; the underlay. (Leftovers of a killed run go first.)
+ip netns del $NS_A 2>/dev/null || true
+ip netns del $NS_B 2>/dev/null || true
 ip netns add $NS_A
 ip netns add $NS_B
 ip link add mfc-va netns $NS_A type veth peer name mfc-vb netns $NS_B
