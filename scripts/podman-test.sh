@@ -7,6 +7,8 @@
 #     code 102 for an address it does not have;
 #   - `podman rm -f` removes the container's port from mflowd (`mflowctl ports`) and its address
 #     from host-local's store (the files in its dataDir);
+#   - four containers started at once, then removed at once: four ports and distinct addresses,
+#     then nothing left;
 #   - mflowd killed (SIGKILL) before `podman rm`, then restarted, in both orders (rm while it is
 #     down; rm after the restart): no port and no address is left behind;
 #   - a broken conflist (vni a string; vni missing) makes `podman run` fail with the field named.
@@ -230,6 +232,24 @@ P rm -f -t 0 mfc-a1 >/dev/null
   || fail "mflowd A still has '$(cni_ports "$SOCK_A")'"
 [[ -z $(allocated mflow-a) ]] && pass "address gone from host-local's store after podman rm" \
   || fail "host-local still holds '$(allocated mflow-a)'"
+
+echo "== parallel podman run and rm on one host"
+pids=()
+for i in 1 2 3 4; do
+  P run -d --name mfc-p$i --network mflow-a "${RUN_OPTS[@]}" $IMAGE sleep 300 >/dev/null 2>"$T/par$i.err" &
+  pids+=($!)
+done
+ok=1
+for pid in "${pids[@]}"; do wait "$pid" || ok=0; done
+n_ports=$(cni_ports "$SOCK_A" | wc -l)
+n_addrs=$(allocated mflow-a | sort -u | wc -l)
+((ok && n_ports == 4 && n_addrs == 4)) && pass "4 containers started at once: 4 ports, 4 distinct addresses" \
+  || fail "parallel run: ok=$ok ports=$n_ports addresses=$n_addrs $(cat "$T"/par*.err | tr '\n' ' ')"
+pids=()
+for i in 1 2 3 4; do P rm -f -t 0 mfc-p$i >/dev/null 2>&1 & pids+=($!); done
+for pid in "${pids[@]}"; do wait "$pid" || true; done
+left="$(cni_ports "$SOCK_A")$(allocated mflow-a)"
+[[ -z $left ]] && pass "4 containers removed at once: nothing left" || fail "parallel rm left: $left"
 
 echo "== mflowd killed before podman rm"
 for order in rm-while-down rm-after-restart; do
