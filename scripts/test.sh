@@ -29,7 +29,7 @@ unset TSAN_OPTIONS
 echo "== wire / stage tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-wire
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-stage
-echo "== config parser and virtio-net header tests under AddressSanitizer + UBSan"
+echo "== config parser, port API (control socket, namespaces), netlink and virtio-net header tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/daemon/mflow-test-daemon
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/port/mflow-test-port
 echo "== CNI plugin (parses runtime input) under AddressSanitizer + UBSan, then with real podman"

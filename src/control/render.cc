@@ -50,7 +50,27 @@ std::string MergeErrorWarning(uint64_t n) {
                       " broken invariant(s) (must be 0; handled without loss, please report)\n";
 }
 
+// Every address of a port, comma-separated; older daemons send one "address".
+std::string Addresses(const json& p) {
+  std::string out;
+  if (const auto it = p.find("addresses"); it != p.end() && it->is_array())
+    for (const json& a : *it)
+      if (a.is_string()) out += (out.empty() ? "" : ",") + a.get<std::string>();
+  if (out.empty()) return Cell(p, "address");
+  return out;
+}
+
 }  // namespace
+
+// status's short port list (name, device, addresses); nothing from a
+// daemon that does not send one.
+std::string StatusPorts(const json& r) {
+  const json& ports = Array(r, "port_list");
+  if (ports.empty()) return "";
+  Table t({{"PORT"}, {"IFNAME"}, {"ADDRESSES"}});
+  for (const json& p : ports) t.Add({Cell(p, "name"), Cell(p, "ifname"), Addresses(p)});
+  return "\n" + t.Render();
+}
 
 std::string RenderStatus(const json& r) {
   std::string head = "mflowd " + Cell(r, "version") + ", pid " + Plain(r, "pid") + ", up ";
@@ -74,22 +94,9 @@ std::string RenderStatus(const json& r) {
              {"peers", Plain(r, "peers")},
              {"out of order", Cell(r, "out_of_order")},
          }) +
-         OutOfOrderWarning(Count(r, "out_of_order"));
+         OutOfOrderWarning(Count(r, "out_of_order")) + StatusPorts(r);
 }
 
-namespace {
-
-// Every address of a port, comma-separated; older daemons send one "address".
-std::string Addresses(const json& p) {
-  std::string out;
-  if (const auto it = p.find("addresses"); it != p.end() && it->is_array())
-    for (const json& a : *it)
-      if (a.is_string()) out += (out.empty() ? "" : ",") + a.get<std::string>();
-  if (out.empty()) return Cell(p, "address");
-  return out;
-}
-
-}  // namespace
 
 std::string RenderPorts(const json& r) {
   const json& ports = Array(r, "ports");

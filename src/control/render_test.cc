@@ -173,6 +173,16 @@ TEST(Render, MissingAndUnknownFieldsAreTolerated) {
   EXPECT_TRUE(Contains(RenderStatus(json::object()), "mflowd -, pid -, up -\n"));
 }
 
+TEST(Render, StatusListsPortsWithIfnameAndAddresses) {
+  const json r = json::parse(R"({"ok": true, "ports": 1, "port_list": [
+      {"name": "podman/c1", "ifname": "eth0", "addresses": ["198.19.0.5/24", "fd00:198:19::5/64"]}]})");
+  const std::string out = RenderStatus(r);
+  EXPECT_TRUE(Contains(out, "PORT       IFNAME  ADDRESSES\n"
+                            "podman/c1  eth0    198.19.0.5/24,fd00:198:19::5/64\n"))
+      << out;
+  EXPECT_FALSE(Contains(RenderStatus(json{{"ok", true}, {"ports", 0}}), "IFNAME"));
+}
+
 TEST(Render, ReloadListsAppliedAndNotApplied) {
   EXPECT_EQ(RenderReload(json{{"ok", true}, {"applied", json::array()}}), "reloaded: nothing changed\n");
   EXPECT_EQ(RenderReload(json{{"ok", true},

@@ -402,6 +402,13 @@ Status CheckPort(const PortConfig& p) {
     if (!IpPrefix::Parse(p.addresses[i]))
       return invalid("addresses[" + std::to_string(i) + "] '" + p.addresses[i] +
                      "': expected an IPv4 or IPv6 address with prefix (198.19.0.5/24, fd00::5/64)");
+  if (p.mtu != 0 && p.mtu < 68)
+    return invalid("mtu " + std::to_string(p.mtu) + ": must be 0 (the inner MTU) or at least 68");
+  if (p.mtu != 0 && p.mtu < 1280)
+    for (size_t i = 0; i < p.addresses.size(); ++i)
+      if (IpPrefix::Parse(p.addresses[i])->addr.is_v6())
+        return invalid("mtu " + std::to_string(p.mtu) + ": below 1280, the minimum of IPv6 (RFC 8200), "
+                       "and addresses[" + std::to_string(i) + "] is IPv6");
   if (!p.gateway.empty() && p.gateway != "none" && !wire::IpAddr::Parse(p.gateway))
     return invalid("gateway '" + p.gateway + "': expected an IPv4 or IPv6 address, \"\" or \"none\"");
   for (size_t i = 0; i < p.routes.size(); ++i)

@@ -104,6 +104,7 @@ TEST(ConfigTest, BadPortFieldsNameTheField) {
        "port[0] (c1).routes[0]: gw '198.19.0.1': not of the address family of dst 'fd00:1::/64'"},
       {"routes = [\"fd00:1::/64\"]", "port[0].routes[0]: must be a table"},
       {"mac = \"01:00:5e:00:00:01\"", "port[0] (c1).mac '01:00:5e:00:00:01': not a unicast"},
+      {"addresses = [\"198.19.0.5/24\", \"fd00::5/64\"]\nmtu = 1200", "port[0] (c1).mtu 1200: below 1280"},
   };
   for (const Bad& b : cases) {
     const std::string text = std::string(b.toml).rfind("[[port]]", 0) == 0 ? b.toml : head + b.toml;

@@ -176,6 +176,9 @@ json Daemon::HandleLocked(const json& req) {
     json vnis = cfg_.vnis;
     const UdpPortInfo u = udp_->Snapshot();
     const auto ports = taps_->Snapshot();
+    json port_list = json::array();
+    for (const TapPortInfo& p : ports)
+      port_list.push_back({{"name", PortName(p.id)}, {"ifname", p.name}, {"addresses", p.addresses}});
     std::string tap_offloads = "-";
     if (!ports.empty()) tap_offloads = ports.front().offloads_string;
     const double uptime =
@@ -193,6 +196,7 @@ json Daemon::HandleLocked(const json& req) {
             {"vnis", vnis},
             {"offloads", {{"tap", tap_offloads}, {"udp_gso", u.gso}, {"udp_gro", u.gro}}},
             {"ports", ports.size()},
+            {"port_list", port_list},
             {"peers", cfg_.peers.size()},
             {"out_of_order", out_of_order()}};
   }

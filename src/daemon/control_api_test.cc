@@ -91,6 +91,11 @@ TEST_F(PortApiTest, DualStackPortAddReplyAndPorts) {
   EXPECT_EQ(p["routes"], json::parse(R"([{"dst":"0.0.0.0/0"},{"dst":"::/0"},
       {"dst":"fd00:1::/64","gw":"fd00:198:19::1"},{"dst":"198.51.100.0/24"}])"));
 
+  const json status = daemon_->Handle({{"cmd", "status"}});
+  EXPECT_EQ(status["ports"], 1);
+  EXPECT_EQ(status["port_list"], json::parse(R"([{"name":"podman/c1:eth0","ifname":"eth0",
+      "addresses":["198.19.0.5/24","fd00:198:19::5/64"]}])"));
+
   // The same name again: exists.
   json again = PortAdd({{"name", "podman/c1:eth0"}, {"ifname", "eth1"}});
   EXPECT_EQ(again["ok"], false);
@@ -136,6 +141,7 @@ TEST_F(PortApiTest, ErrorCodes) {
       {{{"name", "c1"}, {"vni", -1}}, "invalid", "port-add: vni: must be an integer"},
       {{{"name", "c1"}, {"mac", "ff:ff:ff:ff:ff:ff"}}, "invalid", "mac 'ff:ff:ff:ff:ff:ff'"},
       {{{"name", "c1"}, {"mtu", 9000}}, "invalid", "exceeds the inner MTU"},
+      {{{"name", "c1"}, {"mtu", 10}}, "invalid", "mtu 10: must be 0 (the inner MTU) or at least 68"},
   };
   for (const Case& c : cases) {
     r = PortAdd(c.fields);

@@ -40,7 +40,29 @@ std::string NlErrorText(int err) {
   }
 }
 
-Status NlError(const std::string& step, int err) {
+// The kernel's errno of the last error acknowledgement, kept by an error
+// callback on the socket: libnl's own codes merge several errnos into one
+// ("Unspecific failure" for ENETUNREACH), the user should see the kernel's.
+int KeepKernelErrno(sockaddr_nl*, nlmsgerr* e, void* arg) {
+  *static_cast<int*>(arg) = e->error < 0 ? -e->error : e->error;
+  return NL_STOP;  // libnl then returns its code for it, as without the callback
+}
+
+StatusCode CodeOfErrno(int e) {
+  switch (e) {
+    case EEXIST: return StatusCode::kExists;
+    case ENODEV: return StatusCode::kNotFound;
+    case EINVAL:
+    case ERANGE: return StatusCode::kInvalid;
+    default: return StatusCode::kFailed;
+  }
+}
+
+}  // namespace
+
+Status LinkConfig::Error(const std::string& step, int err) const {
+  if (*kernel_errno_ != 0)
+    return Status::Error(CodeOfErrno(*kernel_errno_), step + ": " + ErrnoText(*kernel_errno_));
   const int e = err < 0 ? -err : err;
   const StatusCode code = e == NLE_EXIST                              ? StatusCode::kExists
                           : e == NLE_OBJ_NOTFOUND || e == NLE_NODEV ? StatusCode::kNotFound
@@ -48,6 +70,8 @@ Status NlError(const std::string& step, int err) {
                                                                       : StatusCode::kFailed;
   return Status::Error(code, step + ": " + NlErrorText(err));
 }
+
+namespace {
 
 // Owners of libnl's reference-counted objects.
 struct AddrPut {
@@ -80,6 +104,8 @@ NlAddr BuildAddr(const wire::IpAddr& a, unsigned prefix_len) {
 
 void LinkConfig::SockDeleter::operator()(nl_sock* s) const { nl_socket_free(s); }
 
+LinkConfig::LinkConfig(nl_sock* s) : sock_(s), kernel_errno_(std::make_unique<int>(0)) {}
+
 LinkConfig::~LinkConfig() = default;
 
 StatusOr<LinkConfig> LinkConfig::Open() {
@@ -87,15 +113,19 @@ StatusOr<LinkConfig> LinkConfig::Open() {
   if (s == nullptr) return Status::Error("netlink: cannot allocate a socket");
   LinkConfig lc(s);
   // Connect creates the socket, in this thread's network namespace.
-  if (const int err = nl_connect(s, NETLINK_ROUTE); err < 0) return NlError("netlink connect", err);
+  if (const int err = nl_connect(s, NETLINK_ROUTE); err < 0) return lc.Error("netlink connect", err);
+  if (const int err = nl_socket_modify_err_cb(s, NL_CB_CUSTOM, KeepKernelErrno, lc.kernel_errno_.get());
+      err < 0)
+    return lc.Error("netlink error callback", err);
   return lc;
 }
 
 StatusOr<int> LinkConfig::IfIndex(const std::string& name) {
+  *kernel_errno_ = 0;
   rtnl_link* raw = nullptr;
   const int err = rtnl_link_get_kernel(sock_.get(), 0, name.c_str(), &raw);
   Link link(raw);
-  if (err < 0) return NlError("device " + name, err);
+  if (err < 0) return Error("device " + name, err);
   return rtnl_link_get_ifindex(link.get());
 }
 
@@ -113,8 +143,9 @@ Status LinkConfig::ChangeLink(int ifindex, const std::string& step,
   if (!orig || !change) return Status::Error(step + ": out of memory");
   rtnl_link_set_ifindex(orig.get(), ifindex);
   fill(change.get());
+  *kernel_errno_ = 0;
   if (const int err = rtnl_link_change(sock_.get(), orig.get(), change.get(), 0); err < 0)
-    return NlError(step, err);
+    return Error(step, err);
   return Status::Ok();
 }
 
@@ -145,30 +176,29 @@ Status LinkConfig::SetGsoMaxSize(int ifindex, uint32_t size) {
       nla_put_u32(msg.get(), IFLA_GSO_MAX_SIZE, size) < 0)
     return Status::Error(step + ": message too large");
   // nl_send_sync sends, waits for the acknowledgement and frees the message.
+  *kernel_errno_ = 0;
   const int err = nl_send_sync(sock_.get(), msg.release());
-  if (err < 0) return NlError(step, err);
+  if (err < 0) return Error(step, err);
   return Status::Ok();
 }
 
 Status LinkConfig::AddAddress(int ifindex, const IpPrefix& addr) {
   const std::string step = "address " + addr.ToString();
+  *kernel_errno_ = 0;
   std::unique_ptr<rtnl_addr, RtAddrPut> a(rtnl_addr_alloc());
   NlAddr local = BuildAddr(addr.addr, addr.len);
   if (!a || !local) return Status::Error(step + ": out of memory");
   rtnl_addr_set_ifindex(a.get(), ifindex);
-  if (const int err = rtnl_addr_set_local(a.get(), local.get()); err < 0) return NlError(step, err);
+  if (const int err = rtnl_addr_set_local(a.get(), local.get()); err < 0) return Error(step, err);
   NlAddr brd;
   if (addr.addr.is_v4() && addr.len < 31) {
-    // The prefix's broadcast address, as the ioctl path and `ip addr add
-    // ... brd +` set it: the host part all ones.
-    wire::IpAddr b = addr.addr;
+    // The prefix's broadcast address (the host part all ones), as `ip addr
+    // add ... brd +` sets it and the SIOCSIFNETMASK ioctl used before did.
     const uint32_t host_mask = addr.len == 0 ? ~0u : ~0u >> addr.len;
-    const uint32_t v = b.v4_host() | host_mask;
-    b = wire::IpAddr::V4(v);
-    brd = BuildAddr(b, 32);
+    brd = BuildAddr(wire::IpAddr::V4(addr.addr.v4_host() | host_mask), 32);
     if (!brd) return Status::Error(step + ": out of memory");
     if (const int err = rtnl_addr_set_broadcast(a.get(), brd.get()); err < 0)
-      return NlError(step, err);
+      return Error(step, err);
   }
   if (addr.addr.is_v6()) {
     // No duplicate address detection: a DAD address stays "tentative" for
@@ -180,21 +210,23 @@ Status LinkConfig::AddAddress(int ifindex, const IpPrefix& addr) {
     rtnl_addr_set_flags(a.get(), IFA_F_NODAD);
   }
   // NLM_F_EXCL: an address that is already there is an error, not a no-op.
+  *kernel_errno_ = 0;
   if (const int err = rtnl_addr_add(sock_.get(), a.get(), NLM_F_EXCL); err < 0)
-    return NlError(step, err);
+    return Error(step, err);
   return Status::Ok();
 }
 
 Status LinkConfig::AddRoute(int ifindex, const IpPrefix& dst, const std::optional<wire::IpAddr>& gw) {
   const std::string step =
       "route " + dst.ToString() + (gw ? " via " + gw->ToString() : std::string(" on-link"));
+  *kernel_errno_ = 0;
   if (gw && gw->family != dst.addr.family)
     return Status::Error(StatusCode::kInvalid, step + ": gateway of another address family");
   std::unique_ptr<rtnl_route, RoutePut> r(rtnl_route_alloc());
   NlAddr d = BuildAddr(dst.Network().addr, dst.len);
   if (!r || !d) return Status::Error(step + ": out of memory");
   rtnl_route_set_family(r.get(), static_cast<uint8_t>(Af(dst.addr)));
-  if (const int err = rtnl_route_set_dst(r.get(), d.get()); err < 0) return NlError(step, err);
+  if (const int err = rtnl_route_set_dst(r.get(), d.get()); err < 0) return Error(step, err);
   rtnl_route_set_table(r.get(), RT_TABLE_MAIN);
   rtnl_route_set_protocol(r.get(), RTPROT_BOOT);
   rtnl_route_set_type(r.get(), RTN_UNICAST);
@@ -216,8 +248,9 @@ Status LinkConfig::AddRoute(int ifindex, const IpPrefix& dst, const std::optiona
   // same route twice is an error ("File exists"), but a default route of a
   // second port in the same namespace (another device) is added beside the
   // first one instead of being refused.
+  *kernel_errno_ = 0;
   if (const int err = rtnl_route_add(sock_.get(), r.get(), 0); err < 0)
-    return NlError(step, err);
+    return Error(step, err);
   return Status::Ok();
 }
 

@@ -63,12 +63,16 @@ class LinkConfig {
   struct SockDeleter {
     void operator()(nl_sock* s) const;
   };
-  explicit LinkConfig(nl_sock* s) : sock_(s) {}
+  explicit LinkConfig(nl_sock* s);
+  // step + the kernel's errno text if it sent one, else libnl's error text.
+  Status Error(const std::string& step, int err) const;
   // One RTM_NEWLINK on the device with the changes fill sets.
   Status ChangeLink(int ifindex, const std::string& step,
                     const std::function<void(rtnl_link*)>& fill);
 
   std::unique_ptr<nl_sock, SockDeleter> sock_;
+  // Set by the socket's error callback (a stable address: LinkConfig moves).
+  std::unique_ptr<int> kernel_errno_;
 };
 
 }  // namespace mflow

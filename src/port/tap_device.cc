@@ -1,12 +1,9 @@
 #include "port/tap_device.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -22,7 +19,6 @@
 #include "port/vnet_hdr.h"
 #include "wire/checksum.h"
 #include "wire/ip_addr.h"
-#include "wire/ipv4.h"
 #include "wire/parse.h"
 #include "wire/tcp.h"
 
@@ -225,10 +221,10 @@ Status OpenTap(const std::string& want_name, bool offload, Fd* out, std::string*
 
 // The settings of a new device, in an order the kernel accepts: the MAC
 // while the device is down (a TAP refuses it when up), the MTU and
-// gso_max_size, up (IPv6 assigns addresses only to an up device's
-// configuration and routes need a running device), the addresses (their
-// prefix routes come with them), then the routes. Runs in the target
-// namespace, with a netlink socket opened there.
+// gso_max_size, up (a route through a device that is down is refused with
+// ENETDOWN), the addresses (their prefix routes come with them, which a
+// route via a gateway needs), then the default and extra routes. Runs in
+// the target namespace, with a netlink socket opened there.
 struct LinkPlan {
   wire::MacAddr mac;
   uint32_t mtu = 0;

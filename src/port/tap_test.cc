@@ -637,6 +637,13 @@ TEST_F(TapTest, DualStackAddressesRoutesAndExistingName) {
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.status().message(), "tap mftdup: route fd00:1::/64 on-link: File exists");
   EXPECT_NE(RunCmd({"ip", "-n", n, "link", "show", "dev", "mftdup"}), 0);  // gone again
+  // The kernel's own reason, not libnl's summary of it.
+  dup.routes.clear();
+  dup.addresses = {"198.19.7.1/24"};
+  dup.gateway = "198.18.200.1";  // not on any link of the namespace
+  d = TapDevice::Create(dup);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().message(), "tap mftdup: route 0.0.0.0/0 via 198.18.200.1: Network is unreachable");
 }
 
 // ARP and ping from inside a namespace, answered by the test through TapSet.
