@@ -7,14 +7,17 @@
 #     code 102 for an address it does not have;
 #   - `podman rm -f` removes the container's port from mflowd (`mflowctl ports`) and its address
 #     from host-local's store (the files in its dataDir);
+#   - four containers started at once, then removed at once: four ports and distinct addresses,
+#     then nothing left;
 #   - mflowd killed (SIGKILL) before `podman rm`, then restarted, in both orders (rm while it is
 #     down; rm after the restart): no port and no address is left behind;
 #   - a broken conflist (vni a string; vni missing) makes `podman run` fail with the field named.
 # The two hosts are network namespaces mfc-a and mfc-b joined by a veth (198.18.44.0/30), each with
 # its own mflowd (VNI 42, its own control socket in a temp dir); the containers' addresses come from
-# two host-local ranges of 198.19.64.0/24. podman runs with everything temporary: containers.conf
-# (CONTAINERS_CONF: network_backend cni, the temp CNI config and plugin dirs), storage (vfs, --root,
-# --runroot), an image imported offline from a busybox-static tree. Under two minutes.
+# two host-local ranges of 198.19.64.0/24 (network A speaks CNI 1.0.0, B 0.4.0). podman runs with
+# everything temporary: containers.conf (CONTAINERS_CONF: network_backend cni, the temp CNI config
+# and plugin dirs), storage (vfs, --root, --runroot), an image imported offline from a
+# busybox-static tree. About 40 s.
 #   bash scripts/podman-test.sh [--build-dir DIR] [--keep]   (root; uses DIR/src/cni/mflow-cni,
 #   DIR/src/daemon/mflowd, DIR/src/control/mflowctl; does not build)
 # Cleans up on every exit (trap): podman containers, the mflowd processes (by PID), namespaces
@@ -28,7 +31,7 @@ while (($#)); do
   case $1 in
     --build-dir) BUILD=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;  # leave the temp dir (logs) for a look
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
     *) echo "podman-test: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -121,11 +124,11 @@ start_mflowd b
 # The plugin, installed under its type name, and the conflists: one network per host.
 mkdir -p "$T/cni-bin" "$T/cni-conf" "$T/tmp" "$T/ipam-a" "$T/ipam-b"
 install -m 0755 "$CNI_BIN" "$T/cni-bin/mflow"
-conflist() {  # conflist NAME SOCKET RANGE-START RANGE-END [VNI-LINE]
-  local vni_line=${5-"\"vni\": $VNI,"}
+conflist() {  # conflist NAME SOCKET RANGE-START RANGE-END CNI-VERSION [VNI-LINE]
+  local vni_line=${6-"\"vni\": $VNI,"}
   cat >"$T/cni-conf/$1.conflist" <<EOF
 {
-  "cniVersion": "1.0.0",
+  "cniVersion": "$5",
   "name": "$1",
   "plugins": [{
     "type": "mflow",
@@ -141,10 +144,11 @@ conflist() {  # conflist NAME SOCKET RANGE-START RANGE-END [VNI-LINE]
 }
 EOF
 }
-conflist mflow-a "$SOCK_A" 198.19.64.10 198.19.64.99
-conflist mflow-b "$SOCK_B" 198.19.64.100 198.19.64.199
-conflist mflow-bad "$SOCK_A" 198.19.64.200 198.19.64.209 '"vni": "42",'
-conflist mflow-novni "$SOCK_A" 198.19.64.210 198.19.64.219 ''
+# Host B's network speaks CNI 0.4.0 (results with per-IP "version"), host A's 1.0.0.
+conflist mflow-a "$SOCK_A" 198.19.64.10 198.19.64.99 1.0.0
+conflist mflow-b "$SOCK_B" 198.19.64.100 198.19.64.199 0.4.0
+conflist mflow-bad "$SOCK_A" 198.19.64.200 198.19.64.209 1.0.0 '"vni": "42",'
+conflist mflow-novni "$SOCK_A" 198.19.64.210 198.19.64.219 0.4.0 ''
 cat >"$CONTAINERS_CONF" <<EOF
 [engine]
 runtime = "runc"
@@ -228,6 +232,24 @@ P rm -f -t 0 mfc-a1 >/dev/null
   || fail "mflowd A still has '$(cni_ports "$SOCK_A")'"
 [[ -z $(allocated mflow-a) ]] && pass "address gone from host-local's store after podman rm" \
   || fail "host-local still holds '$(allocated mflow-a)'"
+
+echo "== parallel podman run and rm on one host"
+pids=()
+for i in 1 2 3 4; do
+  P run -d --name mfc-p$i --network mflow-a "${RUN_OPTS[@]}" $IMAGE sleep 300 >/dev/null 2>"$T/par$i.err" &
+  pids+=($!)
+done
+ok=1
+for pid in "${pids[@]}"; do wait "$pid" || ok=0; done
+n_ports=$(cni_ports "$SOCK_A" | wc -l)
+n_addrs=$(allocated mflow-a | sort -u | wc -l)
+((ok && n_ports == 4 && n_addrs == 4)) && pass "4 containers started at once: 4 ports, 4 distinct addresses" \
+  || fail "parallel run: ok=$ok ports=$n_ports addresses=$n_addrs $(cat "$T"/par*.err | tr '\n' ' ')"
+pids=()
+for i in 1 2 3 4; do P rm -f -t 0 mfc-p$i >/dev/null 2>&1 & pids+=($!); done
+for pid in "${pids[@]}"; do wait "$pid" || true; done
+left="$(cni_ports "$SOCK_A")$(allocated mflow-a)"
+[[ -z $left ]] && pass "4 containers removed at once: nothing left" || fail "parallel rm left: $left"
 
 echo "== mflowd killed before podman rm"
 for order in rm-while-down rm-after-restart; do

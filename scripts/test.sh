@@ -3,6 +3,7 @@
 #   - all unit tests in the release build (ctest);
 #   - ring, merge and engine tests under ThreadSanitizer;
 #   - parser and stage tests under AddressSanitizer + UBSan;
+#   - the CNI plugin: unit tests under ASan, then real podman through it (scripts/podman-test.sh);
 #   - ports (TAP devices in namespaces), control socket and daemon tests;
 #   - the libFuzzer targets for a few seconds each (scripts/fuzz.sh);
 #   - a short mflow-bench smoke run that fails on any reordering or loss;

@@ -16,7 +16,8 @@ container on each. Then:
              unconfigured VNI from host B, each dropped by host A as
              vxlan_decap/unknown_vni) has stopped and a scrape newer than the traffic is in,
              its query API reports the same drop counter and the same container-port packet
-             counter as `mflowctl --json stats` / `ports`
+             counter as `mflowctl --json stats` / `ports`, and its micro-flow latency histogram
+             counts the micro-flows mflowctl says were released with packets
 The micro-flow latency histogram of host A is printed at the end (figures, not judged).
 One PASS/FAIL line per check; exit status 1 if any failed, 2 if the testbed could not be built.
 Creates only namespaces named mfp-* and a temporary directory, removed on every exit; processes
@@ -81,15 +82,17 @@ def ctl(tb: topo.Testbed, h: str, *args: str) -> dict:
     return json.loads(cp.stdout)
 
 
-def ctl_figures(tb: topo.Testbed) -> tuple[int, int]:
-    """(rx vxlan_decap_unknown_vni drops, mf0 tx packets) of host A, from mflowctl."""
+def ctl_figures(tb: topo.Testbed) -> tuple[int, int, int]:
+    """Host A's rx vxlan_decap_unknown_vni drops, mf0 tx packets and rx micro-flows released
+    with packets (released - empty), from mflowctl."""
     st = ctl(tb, "a", "stats")
     rx = next(e for e in st["engines"] if e["name"] == "rx")
     decap = next(s for s in rx["stages"] if s["name"] == "vxlan_decap")
     drops = int(decap["drops"].get("vxlan_decap_unknown_vni", 0))
+    mfs = int(rx["released_microflows"]) - int(rx["empty_microflows"])
     ports = ctl(tb, "a", "ports")
     mf0 = next(p for p in ports["ports"] if p["name"] == "mf0")
-    return drops, int(mf0["tx_frames"])
+    return drops, int(mf0["tx_frames"]), mfs
 
 
 def send_bad_vni(n: int) -> None:
@@ -106,7 +109,7 @@ def send_bad_vni(n: int) -> None:
     run([PY, "-c", code], ns=topo.host_ns("b"), timeout=10)
 
 
-def quiet_figures(tb: topo.Testbed) -> tuple[int, int] | None:
+def quiet_figures(tb: topo.Testbed) -> tuple[int, int, int] | None:
     """ctl_figures when they did not move for half a second, else None."""
     first = ctl_figures(tb)
     time.sleep(0.5)
@@ -235,8 +238,9 @@ def run_test(args) -> int:
             drops_prom = prom_value('mflow_engine_drops_total{engine="rx",stage="vxlan_decap",'
                                     'reason="unknown_vni"}')
             pkts_prom = prom_value('mflow_port_packets_total{port="mf0",direction="tx"}')
-            drops_ctl, pkts_ctl = ctl_figures(tb)
-            if (drops_ctl, pkts_ctl) == before:
+            mfs_prom = prom_value('mflow_engine_microflow_latency_seconds_count{engine="rx"}')
+            drops_ctl, pkts_ctl, mfs_ctl = ctl_figures(tb)
+            if (drops_ctl, pkts_ctl, mfs_ctl) == before:
                 break
             log(f"metrics: counters moved during the comparison (try {attempt + 1}), again")
         c.report("prometheus drops", drops_prom is not None and drops_prom == drops_ctl
@@ -246,6 +250,10 @@ def run_test(args) -> int:
         c.report("prometheus packets", pkts_prom is not None and pkts_prom == pkts_ctl
                  == before[1] and pkts_ctl > 0,
                  f"port mf0 tx: Prometheus {pkts_prom}, mflowctl {pkts_ctl}")
+        # The latency histogram counts every micro-flow released with packets.
+        c.report("prometheus histogram", mfs_prom is not None and mfs_prom == mfs_ctl > 0,
+                 f"rx micro-flow latency count: Prometheus {mfs_prom}, mflowctl released - empty "
+                 f"{mfs_ctl}")
         up = prom_value('up{job="mflowd"}')
         c.report("prometheus target up", up == 1.0, f"up = {up}")
 

@@ -304,8 +304,9 @@ Status CheckMetricsAddress(const std::string& address) {
   if (ip->is_v6() != bracketed)
     return Status::Error(ip->is_v6() ? "an IPv6 address goes in brackets: [" + host + "]:" + port
                                      : "'" + address + "': brackets are for IPv6 addresses");
-  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-      std::stoul(port) > 65535)
+  const bool digits =
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (port.size() > 5 || !digits || std::stoul(port) > 65535)
     return Status::Error("port '" + port + "' is not 0..65535");
   return Status::Ok();
 }

@@ -17,6 +17,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -119,7 +120,8 @@ void ExpectPromtoolAccepts(const std::string& text) {
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
   }
-  char path[] = "/tmp/mflow-metrics-XXXXXX";
+  std::string tmpl = (std::filesystem::temp_directory_path() / "mflow-metrics-XXXXXX").string();
+  char* path = tmpl.data();
   const int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
