@@ -49,7 +49,7 @@ CniOr<std::string> StringField(const json& j, const char* key, bool required) {
 CniOr<uint64_t> UnsignedField(const json& j, const char* key, uint64_t lo, uint64_t hi) {
   const json& v = j.at(key);
   const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
-  if (!v.is_number_integer() || (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0)) {
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0)) {
     return Invalid(std::string("field \"") + key + "\" must be an integer " + range + ", got " + TypeName(v) + " " +
                    Shorten(v.dump()));
   }
