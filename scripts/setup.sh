@@ -8,11 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake ninja-build g++ pkg-config
+      prometheus-cpp-dev prometheus curl
       libgtest-dev libgmock-dev libbenchmark-dev
       libcli11-dev nlohmann-json3-dev
       clang libclang-rt-14-dev
       libtomlplusplus-dev libspdlog-dev libfmt-dev
-      prometheus-cpp-dev prometheus curl
       iproute2 iputils-ping ethtool procps iperf3 sockperf python3 gnuplot-nox gdb)
 
 missing=()
