@@ -441,13 +441,13 @@ Status Validate(const Config& c) {
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
       c.log_level != "error")
     return Status::Error("daemon.log_level: '" + c.log_level + "' is not debug, info, warn or error");
+  if (!c.metrics.empty())
+    if (Status s = CheckMetricsAddress(c.metrics); !s.ok())
+      return Status::Error("daemon.metrics: " + s.message());
   if (c.log_format != "text" && c.log_format != "json")
     return Status::Error("daemon.log_format: '" + c.log_format + "' is not text or json");
   if (c.control_socket.empty() || c.control_socket.front() != '/')
     return Status::Error("daemon.control_socket: must be an absolute path");
-  if (!c.metrics.empty())
-    if (Status s = CheckMetricsAddress(c.metrics); !s.ok())
-      return Status::Error("daemon.metrics: " + s.message());
   std::set<std::string> names, devices;
   for (size_t i = 0; i < c.ports.size(); ++i) {
     const PortConfig& p = c.ports[i];

@@ -141,11 +141,11 @@ int main(int argc, char** argv) {
                  "[,mac=M][,mtu=N][,gateway=IP|none][,route=DST[,via=GW]]... (repeat; address "
                  "and route repeat within a spec)");
   app.add_option("--control", f.control, "control socket path");
-  app.add_option("--metrics", f.metrics,
-                 "serve Prometheus metrics on http://ADDRESS:PORT/metrics (e.g. 127.0.0.1:9464)");
   app.add_option("--log-level", f.log_level, "debug | info | warn | error");
   app.add_option("--log-format", f.log_format, "text | json");
   app.add_option("--stats-interval", f.stats_interval, "log counters every N seconds");
+  app.add_option("--metrics", f.metrics,
+                 "serve Prometheus metrics on http://ADDRESS:PORT/metrics (e.g. 127.0.0.1:9464)");
   app.add_flag("--no-gso", f.no_gso, "do not use UDP_SEGMENT on the underlay");
   app.add_flag("--no-gro", f.no_gro, "do not use UDP_GRO on the underlay");
   app.add_flag("--no-tso", f.no_tso, "do not offer checksum/TSO offload on the TAPs");
