@@ -24,9 +24,10 @@ while (($#)); do
 done
 
 # target:max_len. Frames are at most 9000 bytes (jumbo) from the underlay; a
-# container's super-frame up to 64 KiB; batches hold several frames.
+# container's super-frame up to 64 KiB; batches hold several frames; a CNI
+# network configuration or IPAM result is a small JSON document.
 TARGETS=(parse_frame:9000 classify_vxlan:9000 classify_inner:9000 ip_addr:64
-         rx_chain:9000 rx_batch:40000 tx_chain:65600 tx_batch:65600)
+         rx_chain:9000 rx_batch:40000 tx_chain:65600 tx_batch:65600 cni_input:8192)
 
 if [[ -n $only ]] && ! printf '%s\n' "${TARGETS[@]%%:*}" | grep -qx "$only"; then
   echo "fuzz.sh: no target '$only' (targets: ${TARGETS[*]%%:*})" >&2
