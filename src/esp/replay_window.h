@@ -61,6 +61,7 @@ class ReplayWindow {
   uint64_t Reconstruct(uint32_t seq_lo) const noexcept;
 
   uint64_t top() const { return top_; }  // highest sequence number recorded; 0 = none yet
+  bool operator==(const ReplayWindow&) const = default;  // tests: "unchanged"
 
   // Resets the window to a top of `top` with only top itself marked seen:
   // seq <= top - kWindow is then left of the window, the rest of the window
