@@ -20,10 +20,10 @@
 // EspInbound (esp_endpoint.h) does both for a single-threaded caller.
 //
 // The explicit IV is the 64-bit sequence number, big-endian: unique per
-// packet under one key (RFC 4106 3.1 asks exactly that), and it lets the
-// receiver's nonce be checked against nothing else. Linux's seqiv template
-// XORs the same counter with a per-SA random value instead; both are valid
-// and the receiver only copies the IV into the nonce, so they interoperate.
+// packet under one key (RFC 4106 3.1 asks exactly that) and needs no random
+// bytes per packet. Linux's seqiv template XORs the same counter with a
+// per-SA random value instead; both are valid, and the receiver only copies
+// the IV into the nonce, so they interoperate.
 //
 // Thread-safety: the functions are reentrant; the AesGcm passed in is the
 // calling thread's own (aes_gcm.h), the window is only read.
