@@ -332,6 +332,30 @@ TEST_F(EspCodec, LeftOfWindowWithEsnBeforeTheFirstWrap) {
   ExpectOnly(in, kEspLeftOfWindow, 1, 1);
 }
 
+TEST_F(EspCodec, SplitDecryptThenUpdateInOrder) {
+  // The engine's split: two copies of one packet are decrypted on two
+  // workers (both pass the read-only Check), then the merge updates the
+  // window in order and refuses the second copy.
+  const EspSa sa = MakeSa(EspAlg::kAes128Gcm, true);
+  auto out = EspOutbound::Create(sa);
+  auto open1 = AesGcm::Create(sa.key_bytes(), AesGcm::Direction::kOpen);
+  auto open2 = AesGcm::Create(sa.key_bytes(), AesGcm::Direction::kOpen);
+  ASSERT_TRUE(out.ok() && open1.ok() && open2.ok());
+  const auto esp = Seal(*out, Payload(300, 1));
+  ReplayWindow window;
+  Packet* a = Make(esp);
+  Packet* b = Make(esp);
+  uint64_t seq_a = 0, seq_b = 0;
+  ASSERT_EQ(EspDecrypt(a, sa, open1.value(), window, &seq_a), kEspOk);
+  ASSERT_EQ(EspDecrypt(b, sa, open2.value(), window, &seq_b), kEspOk);
+  EXPECT_EQ(window.top(), 0u) << "decryption alone records nothing";
+  EXPECT_EQ(Bytes(a), Payload(300, 1));
+  EXPECT_EQ(window.Update(seq_a), ReplayVerdict::kOk);
+  EXPECT_EQ(window.Update(seq_b), ReplayVerdict::kReplayed);
+  PacketFree(a);
+  PacketFree(b);
+}
+
 TEST_F(EspCodec, EsnHighHalfIsAuthenticated) {
   // The sender is at 2^32 + 5; a receiver that believes the high half is 0
   // (its window at 10) computes another AAD and must refuse the packet.
