@@ -235,6 +235,41 @@ void Write(Writer& w) {
   AppendRecord(v6_batch, Inner(Tcp4(), 5000), &tso_v6u);
   AppendRecord(v6_batch, udp6, &plain_v6u);
   w.Put("tx_batch", "v6u_mixed", v6_batch);
+
+  // ESP decap (esp_decap_fuzz.cc): flags, window top, then a packet or, when
+  // sealed, a sequence number and the plaintext the harness encrypts. The
+  // plaintext is a VXLAN UDP datagram with an RFC 4303 trailer.
+  auto be64 = [](Bytes& b, uint64_t v) {
+    for (int i = 7; i >= 0; --i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  auto esp_seed = [&](uint8_t flags, uint64_t top, uint64_t seq, uint32_t payload_len,
+                      uint8_t pad_len, bool good_pad, uint8_t next_header) {
+    Bytes b{flags};
+    be64(b, top);
+    be64(b, seq);
+    const Bytes inner = Inner(Udp4(), payload_len);
+    const uint8_t udp_vxlan[16] = {0xc0, 0x00, 0x12, 0xb5, 0, 0, 0, 0,
+                                   0x08, 0, 0, 0, 0, 0, 0x2a, 0};
+    b.insert(b.end(), udp_vxlan, udp_vxlan + 16);
+    b.insert(b.end(), inner.begin(), inner.end());
+    for (uint8_t i = 1; i <= pad_len; ++i) b.push_back(good_pad ? i : static_cast<uint8_t>(i + 1));
+    b.push_back(pad_len);
+    b.push_back(next_header);
+    return b;
+  };
+  const uint64_t k2_32 = uint64_t{1} << 32;
+  w.Put("esp_decap", "sealed_esn", esp_seed(5, 0, 1, 64, 2, true, 17));
+  w.Put("esp_decap", "sealed_noesn_udp", esp_seed(6, 100, 50, 100, 1, true, 17));
+  w.Put("esp_decap", "sealed_esn_wrap", esp_seed(5, k2_32 - 5, k2_32 + 2, 40, 3, true, 17));
+  w.Put("esp_decap", "sealed_bad_nh", esp_seed(5, 0, 1, 64, 2, true, 4));
+  w.Put("esp_decap", "sealed_bad_pad", esp_seed(4, 0, 7, 64, 3, false, 17));
+  Bytes raw{1, 0, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x00, 0x10, 0x00, 0, 0, 0, 1};
+  raw.resize(raw.size() + 60, 0x5a);
+  w.Put("esp_decap", "raw_forged", raw);
+  w.Put("esp_decap", "raw_keepalive", Bytes{0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff});
+  Bytes ike{2, 0, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x94, 0x11, 0x94, 0, 20, 0, 0, 0, 0, 0, 0};
+  ike.resize(ike.size() + 8, 1);
+  w.Put("esp_decap", "raw_udp_ike", ike);
 }
 
 }  // namespace

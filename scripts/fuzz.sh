@@ -25,9 +25,11 @@ done
 
 # target:max_len. Frames are at most 9000 bytes (jumbo) from the underlay; a
 # container's super-frame up to 64 KiB; batches hold several frames; a CNI
-# network configuration or IPAM result is a small JSON document.
+# network configuration or IPAM result is a small JSON document; an ESP
+# datagram is at most a jumbo frame.
 TARGETS=(parse_frame:9000 classify_vxlan:9000 classify_inner:9000 ip_addr:64
-         rx_chain:9000 rx_batch:40000 tx_chain:65600 tx_batch:65600 cni_input:8192)
+         rx_chain:9000 rx_batch:40000 tx_chain:65600 tx_batch:65600 cni_input:8192
+         esp_decap:9100)
 
 if [[ -n $only ]] && ! printf '%s\n' "${TARGETS[@]%%:*}" | grep -qx "$only"; then
   echo "fuzz.sh: no target '$only' (targets: ${TARGETS[*]%%:*})" >&2

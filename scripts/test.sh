@@ -3,6 +3,8 @@
 #   - all unit tests in the release build (ctest);
 #   - ring, merge and engine tests under ThreadSanitizer;
 #   - parser and stage tests under AddressSanitizer + UBSan;
+#   - ESP: AES-GCM known answers, codec, replay window (ASan+UBSan), and
+#     interop with scapy's ESP in both directions (ctest mflow-esp-interop);
 #   - the CNI plugin: unit tests under ASan, then real podman through it (scripts/podman-test.sh);
 #   - ports (TAP devices in namespaces), control socket and daemon tests;
 #   - the libFuzzer targets for a few seconds each (scripts/fuzz.sh);
@@ -33,6 +35,9 @@ unset TSAN_OPTIONS
 echo "== wire / stage tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-wire
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/mflow-test-stage
+echo "== ESP codec, AES-GCM known answers and replay window under AddressSanitizer + UBSan"
+ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/esp/mflow-test-esp
+ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/esp/mflow-test-esp-alloc
 echo "== config parser, port API (control socket, namespaces), netlink and virtio-net header tests under AddressSanitizer + UBSan"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/daemon/mflow-test-daemon
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/port/mflow-test-port
