@@ -14,7 +14,8 @@ PKGS=(build-essential cmake ninja-build g++ pkg-config
       libtomlplusplus-dev libspdlog-dev libfmt-dev libnl-route-3-dev
       prometheus-cpp-dev prometheus curl
       iproute2 iputils-ping ethtool procps iperf3 sockperf python3 gnuplot-nox gdb
-      podman runc containernetworking-plugins busybox-static)  # CNI plugin's podman test
+      podman runc containernetworking-plugins busybox-static  # CNI plugin's podman test
+      etcd-server etcd-client libcurl4-openssl-dev openssl)  # the store (src/store, docs/STORE.md)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -4,6 +4,8 @@
 #   - ring, merge and engine tests under ThreadSanitizer;
 #   - parser and stage tests under AddressSanitizer + UBSan;
 #   - the CNI plugin: unit tests under ASan, then real podman through it (scripts/podman-test.sh);
+#   - the store: etcd reply/record parsers under ASan; the client, watch and
+#     subnet registry against a real etcd each test starts (in ctest);
 #   - ports (TAP devices in namespaces), control socket and daemon tests;
 #   - the libFuzzer targets for a few seconds each (scripts/fuzz.sh);
 #   - a short mflow-bench smoke run that fails on any reordering or loss;
@@ -39,6 +41,8 @@ ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/
 echo "== CNI plugin (parses runtime input) under AddressSanitizer + UBSan, then with real podman"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/cni/mflow-test-cni
 scripts/podman-test.sh --build-dir build
+echo "== store: etcd reply and record parsers under AddressSanitizer + UBSan (the etcd tests ran in ctest)"
+ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/store/mflow-test-store
 
 echo "== fuzz targets, ~3 s each (longer: scripts/fuzz.sh --long 600)"
 scripts/fuzz.sh

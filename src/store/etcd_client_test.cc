@@ -368,3 +368,55 @@ TEST(EtcdClientHostile, BrokenRepliesAreErrorsNamingEndpointAndField) {
 
 }  // namespace
 }  // namespace mflow::store
+
+namespace mflow::store {
+namespace {
+
+// The right client certificate, checked against a CA that did not sign the server's.
+TlsFiles OtherCa(TlsFiles t) {
+  t.ca_file = t.ca_file.substr(0, t.ca_file.rfind('/')) + "/other-ca.pem";
+  return t;
+}
+
+// https with client certificates required (etcd --client-cert-auth), as
+// flanneld's --etcd-cafile/--etcd-certfile/--etcd-keyfile.
+TEST(EtcdClientTls, ClientCertificatesAreUsedAndChecked) {
+  if (EtcdTestServer::FindBinary().empty()) GTEST_SKIP() << "no etcd binary (Debian: etcd-server)";
+  if (!EtcdTestServer::HaveOpenssl()) GTEST_SKIP() << "no openssl command to make test certificates";
+  EtcdTestServer server;
+  Status s = server.Start(/*tls=*/true);
+  ASSERT_TRUE(s.ok()) << s.message();
+  auto make = [&](TlsFiles tls) {
+    EtcdClientOptions o;
+    o.endpoints = {server.url()};
+    o.tls = std::move(tls);
+    o.request_timeout = 3s;
+    auto c = EtcdClient::Create(o);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return std::move(c.value());
+  };
+  auto good = make(server.client_tls());
+  ASSERT_TRUE(good->Put("/tls/k", "v").ok());
+  auto r = good->Range("/tls/k");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->kvs.at(0).value, "v");
+  Recorder rec;
+  auto w = EtcdWatch::Start(good.get(), "/tls/", true, r->revision + 1, rec.Callbacks());
+  ASSERT_TRUE(w.ok());
+  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(good->Put("/tls/k2", "v2").ok());
+  ASSERT_TRUE(rec.WaitEvents(1));
+
+  // A certificate from a CA etcd does not trust, no certificate, no CA: refused.
+  for (TlsFiles bad : {server.bad_client_tls(), TlsFiles{server.client_tls().ca_file, "", ""},
+                       OtherCa(server.client_tls())}) {
+    auto c = make(bad);
+    auto e = c->Range("/tls/k");
+    ASSERT_FALSE(e.ok()) << bad.ca_file << " " << bad.cert_file;
+    EXPECT_NE(e.status().message().find("etcd " + server.url() + " kv/range: "), std::string::npos)
+        << e.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace mflow::store

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -16,6 +17,8 @@
 #include "store/http_post.h"
 
 namespace mflow::store {
+
+bool EtcdTestServer::HaveOpenssl() { return access("/usr/bin/openssl", X_OK) == 0; }
 
 std::string EtcdTestServer::FindBinary() {
   if (const char* env = std::getenv("MFLOW_ETCD"); env != nullptr && access(env, X_OK) == 0) return env;
@@ -47,7 +50,8 @@ EtcdTestServer::~EtcdTestServer() {
   }
 }
 
-Status EtcdTestServer::Start() {
+Status EtcdTestServer::Start(bool tls) {
+  tls_ = tls;
   binary_ = FindBinary();
   if (binary_.empty()) return Status::Error(StatusCode::kNotFound, "no etcd binary");
   char tmpl[] = "/tmp/mflow-etcd-test.XXXXXX";
@@ -58,7 +62,36 @@ Status EtcdTestServer::Start() {
   peer_port_ = FreePort();
   if (client_port_ == 0 || peer_port_ == 0 || client_port_ == peer_port_)
     return Status::Error("no free loopback ports");
+  if (tls_) MFLOW_RETURN_IF_ERROR(MakeCertificates());
   return Launch();
+}
+
+// A test CA, a server certificate for 127.0.0.1, a client certificate, and
+// a second CA with a client certificate etcd must refuse. EC keys: fast.
+Status EtcdTestServer::MakeCertificates() {
+  const std::string d = dir_ + "/pki";
+  std::string script =
+      "set -e; mkdir -p '" + d + "'; cd '" + d + "'\n"
+      "key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1.key 2>/dev/null; }\n"
+      "ca() { key $1; openssl req -x509 -new -key $1.key -out $1.pem -days 2 -subj /CN=$1 2>/dev/null; }\n"
+      "cert() { key $2; openssl req -new -key $2.key -out $2.csr -subj /CN=$2 2>/dev/null;"
+      "  printf '%s\\n' \"$3\" > $2.ext;"
+      "  openssl x509 -req -in $2.csr -CA $1.pem -CAkey $1.key -CAcreateserial -out $2.pem -days 2"
+      "  -extfile $2.ext 2>/dev/null; }\n"
+      "ca ca; ca other-ca\n"
+      "cert ca server 'subjectAltName=IP:127.0.0.1'\n"
+      "cert ca client 'extendedKeyUsage=clientAuth'\n"
+      "cert other-ca stranger 'extendedKeyUsage=clientAuth'\n";
+  std::string path = dir_ + "/make-pki.sh";
+  FILE* f = fopen(path.c_str(), "w");
+  if (f == nullptr) return Status::Error("cannot write " + path);
+  fputs(script.c_str(), f);
+  fclose(f);
+  int rc = std::system(("/bin/sh '" + path + "' >/dev/null 2>&1").c_str());
+  if (rc != 0) return Status::Error("openssl could not make the test certificates");
+  client_tls_ = {d + "/ca.pem", d + "/client.pem", d + "/client.key"};
+  bad_client_tls_ = {d + "/ca.pem", d + "/stranger.pem", d + "/stranger.key"};
+  return Status::Ok();
 }
 
 Status EtcdTestServer::Launch() {
@@ -72,6 +105,12 @@ Status EtcdTestServer::Launch() {
                                    "--initial-advertise-peer-urls", peer,
                                    "--initial-cluster", "t=" + peer,
                                    "--log-outputs", "stderr"};
+  if (tls_) {
+    const std::string d = dir_ + "/pki/";
+    for (std::string a : {"--cert-file=" + d + "server.pem", "--key-file=" + d + "server.key",
+                          "--trusted-ca-file=" + d + "ca.pem", std::string("--client-cert-auth")})
+      args.push_back(a);
+  }
   pid_ = fork();
   if (pid_ < 0) return Status::Error("fork failed");
   if (pid_ == 0) {
@@ -89,7 +128,7 @@ Status EtcdTestServer::Launch() {
   // Ready = answers a range request; bounded at 15 s.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto r = HttpPost(url() + "/v3/kv/range", R"({"key":"AA=="})", {}, std::chrono::milliseconds(200),
+    auto r = HttpPost(url() + "/v3/kv/range", R"({"key":"AA=="})", client_tls_, std::chrono::milliseconds(200),
                       std::chrono::milliseconds(500), 1 << 20);
     if (r.ok() && r->code == 200) return Status::Ok();
     int st = 0;
