@@ -26,7 +26,8 @@ done
 # target:max_len. Frames are at most 9000 bytes (jumbo) from the underlay; a
 # container's super-frame up to 64 KiB; batches hold several frames.
 TARGETS=(parse_frame:9000 classify_vxlan:9000 classify_inner:9000 ip_addr:64
-         rx_chain:9000 rx_batch:40000 tx_chain:65600 tx_batch:65600)
+         rx_chain:9000 rx_batch:40000 tx_chain:65600 tx_batch:65600
+         etcd_reply:8192 store_record:4096)
 
 if [[ -n $only ]] && ! printf '%s\n' "${TARGETS[@]%%:*}" | grep -qx "$only"; then
   echo "fuzz.sh: no target '$only' (targets: ${TARGETS[*]%%:*})" >&2

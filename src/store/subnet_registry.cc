@@ -170,7 +170,10 @@ Status SubnetRegistry::Claim() {
     if (mine != nullptr) {
       IpNet subnet = *IpNet::ParseKey(std::string_view(mine->key).substr(SubnetKeyStart()));
       auto kept = Keep(subnet, mine->mod_revision, lease);
-      if (!kept.ok()) return kept.status();
+      if (!kept.ok()) {
+        (void)client_->LeaseRevoke(lease);
+        return kept.status();
+      }
       if (*kept) {
         // The old lease held only this record; it goes now rather than at its TTL.
         if (mine->lease != 0 && mine->lease != lease) (void)client_->LeaseRevoke(mine->lease);
