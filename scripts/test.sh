@@ -5,7 +5,7 @@
 #   - parser and stage tests under AddressSanitizer + UBSan;
 #   - the CNI plugin: unit tests under ASan, then real podman through it (scripts/podman-test.sh);
 #   - the store: etcd reply/record parsers under ASan; the client, watch and
-#     subnet registry against a real etcd each test starts (in ctest);
+#     subnet registry against a real etcd each test starts (ctest, and TSan);
 #   - ports (TAP devices in namespaces), control socket and daemon tests;
 #   - the libFuzzer targets for a few seconds each (scripts/fuzz.sh);
 #   - a short mflow-bench smoke run that fails on any reordering or loss;
@@ -30,6 +30,8 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 build-tsan/src/mflow-test-engine
 build-tsan/src/port/mflow-test-port
 build-tsan/src/control/mflow-test-control
+echo "== store: etcd client, watch and subnet registry threads (a real etcd per test) under ThreadSanitizer"
+build-tsan/src/store/mflow-test-store-etcd
 unset TSAN_OPTIONS
 
 echo "== wire / stage tests under AddressSanitizer + UBSan"

@@ -223,7 +223,7 @@ TEST_F(EtcdClientTest, WatchResumesAfterDisconnectWithoutLossOrRepeat) {
   wo.retry_min = 300ms;
   auto w = EtcdWatch::Start(client_.get(), "/r/", true, 0, rec.Callbacks(), wo);
   ASSERT_TRUE(w.ok());
-  // "From now" is pinned by the created message; wait for it with a first event.
+  // "From now" is pinned by Start.
   ASSERT_TRUE(client_->Put("/r/1", "a").ok());
   ASSERT_TRUE(rec.WaitEvents(1));
   // Cut every connection: the member stops and comes back on the same ports.
@@ -290,7 +290,6 @@ TEST_F(EtcdClientTest, FailoverSkipsADeadEndpoint) {
   Recorder rec;
   auto w = EtcdWatch::Start(c.get(), "/f/", true, 0, rec.Callbacks());
   ASSERT_TRUE(w.ok());
-  std::this_thread::sleep_for(200ms);
   ASSERT_TRUE(c->Put("/f/2", "y").ok());
   ASSERT_TRUE(rec.WaitEvents(1));
   // Everything dead: the error names the endpoint and the step.
@@ -403,7 +402,6 @@ TEST(EtcdClientTls, ClientCertificatesAreUsedAndChecked) {
   Recorder rec;
   auto w = EtcdWatch::Start(good.get(), "/tls/", true, r->revision + 1, rec.Callbacks());
   ASSERT_TRUE(w.ok());
-  std::this_thread::sleep_for(200ms);
   ASSERT_TRUE(good->Put("/tls/k2", "v2").ok());
   ASSERT_TRUE(rec.WaitEvents(1));
 

@@ -13,6 +13,13 @@ StatusOr<std::unique_ptr<EtcdWatch>> EtcdWatch::Start(EtcdClient* client, std::s
   if (start_revision < 0) return Status::Error(StatusCode::kInvalid, "watch: negative start revision");
   if (options.retry_min.count() <= 0 || options.retry_max < options.retry_min)
     return Status::Error(StatusCode::kInvalid, "watch: retry_min must be positive and <= retry_max");
+  if (start_revision == 0) {
+    // "From now" is pinned here, not when the stream first connects: a put
+    // made after Start returns is always seen.
+    auto now = client->Range(key);
+    if (!now.ok()) return now.status().Prefixed("watch: reading the current revision: ");
+    start_revision = now->revision + 1;
+  }
   std::unique_ptr<EtcdWatch> w(
       new EtcdWatch(client, std::move(key), prefix, start_revision, std::move(callbacks), options));
   w->thread_ = std::thread([p = w.get()] { p->Run(); });
@@ -112,11 +119,7 @@ bool EtcdWatch::HandleLine(std::string_view line, bool* got_created, Status* why
     *why = Status::Error("canceled by the server" + (m->cancel_reason.empty() ? "" : ": " + m->cancel_reason));
     return false;
   }
-  if (m->created && !*got_created) {
-    *got_created = true;
-    // A watch "from now": pin now, so that a reconnect resumes from here.
-    if (next_revision() == 0 && m->revision > 0) next_revision_.store(m->revision + 1, std::memory_order_release);
-  }
+  if (m->created) *got_created = true;
   if (!m->events.empty()) {
     // Resume after the last event delivered (all events of one revision
     // come in one message).
@@ -127,8 +130,10 @@ bool EtcdWatch::HandleLine(std::string_view line, bool* got_created, Status* why
                            " before the watch's " + std::to_string(next_revision()));
       return false;
     }
-    if (cb_.on_events) cb_.on_events(m->events, m->revision);
+    // Stored first, so that whoever sees the callback's effects sees the
+    // watch past these events too.
     next_revision_.store(next, std::memory_order_release);
+    if (cb_.on_events) cb_.on_events(m->events, m->revision);
   }
   return true;
 }

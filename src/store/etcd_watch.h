@@ -48,8 +48,10 @@ struct WatchOptions {
 
 class EtcdWatch {
  public:
-  // Watches key (or every key under it when prefix) from start_revision
-  // (0 = from now). client must outlive the watch.
+  // Watches key (or every key under it when prefix) from start_revision.
+  // 0 = from now: Start reads the current revision first (an error if no
+  // endpoint answers), so every change after Start returns is delivered.
+  // client must outlive the watch.
   static StatusOr<std::unique_ptr<EtcdWatch>> Start(EtcdClient* client, std::string key, bool prefix,
                                                     int64_t start_revision, WatchCallbacks callbacks,
                                                     WatchOptions options = {});
