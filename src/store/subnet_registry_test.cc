@@ -2,6 +2,7 @@
 #include "store/subnet_registry.h"
 
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -41,8 +42,9 @@ class SubnetRegistryTest : public ::testing::Test {
     o.prefix = kPrefix;
     o.record.host_id = host;
     o.record.underlay = {wire::IpAddr::V4(0xc6120000u + static_cast<uint32_t>(n))};  // 198.18.0.n
-    o.record.vtep_mac = *wire::MacAddr::Parse("02:00:c6:12:00:" + std::string(n < 16 ? "0" : "") +
-                                              [&] { char b[3]; snprintf(b, sizeof b, "%x", n & 0xff); return std::string(b); }());
+    char mac[18];
+    snprintf(mac, sizeof mac, "02:00:c6:12:00:%02x", n & 0xff);
+    o.record.vtep_mac = *wire::MacAddr::Parse(mac);
     o.record.port = 0;
     o.record.version = "0.1.0";
     o.record.mode = "microflow";
