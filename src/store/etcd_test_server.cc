@@ -54,8 +54,9 @@ Status EtcdTestServer::Start(bool tls) {
   tls_ = tls;
   binary_ = FindBinary();
   if (binary_.empty()) return Status::Error(StatusCode::kNotFound, "no etcd binary");
-  char tmpl[] = "/tmp/mflow-etcd-test.XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return Status::Error("mkdtemp failed");
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/mflow-etcd-test.XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) return Status::Error("mkdtemp failed in " + tmpl);
   dir_ = tmpl;
   log_ = dir_ + "/etcd.log";
   client_port_ = FreePort();
