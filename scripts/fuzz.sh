@@ -29,7 +29,7 @@ done
 # datagram is at most a jumbo frame.
 TARGETS=(parse_frame:9000 classify_vxlan:9000 classify_inner:9000 ip_addr:64
          rx_chain:9000 rx_batch:40000 tx_chain:65600 tx_batch:65600 cni_input:8192
-         esp_decap:9100)
+         esp_decap:9100 etcd_reply:8192 store_record:4096)
 
 if [[ -n $only ]] && ! printf '%s\n' "${TARGETS[@]%%:*}" | grep -qx "$only"; then
   echo "fuzz.sh: no target '$only' (targets: ${TARGETS[*]%%:*})" >&2

@@ -6,6 +6,8 @@
 #   - ESP: AES-GCM known answers, codec, replay window (ASan+UBSan), and
 #     interop with scapy's ESP in both directions (ctest mflow-esp-interop);
 #   - the CNI plugin: unit tests under ASan, then real podman through it (scripts/podman-test.sh);
+#   - the store: etcd reply/record parsers under ASan; the client, watch and
+#     subnet registry against a real etcd each test starts (ctest, and TSan);
 #   - ports (TAP devices in namespaces), control socket and daemon tests;
 #   - the libFuzzer targets for a few seconds each (scripts/fuzz.sh);
 #   - a short mflow-bench smoke run that fails on any reordering or loss;
@@ -30,6 +32,8 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 build-tsan/src/mflow-test-engine
 build-tsan/src/port/mflow-test-port
 build-tsan/src/control/mflow-test-control
+echo "== store: etcd client, watch and subnet registry threads (a real etcd per test) under ThreadSanitizer"
+build-tsan/src/store/mflow-test-store-etcd
 unset TSAN_OPTIONS
 
 echo "== wire / stage tests under AddressSanitizer + UBSan"
@@ -44,6 +48,8 @@ ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/
 echo "== CNI plugin (parses runtime input) under AddressSanitizer + UBSan, then with real podman"
 ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/cni/mflow-test-cni
 scripts/podman-test.sh --build-dir build
+echo "== store: etcd reply and record parsers under AddressSanitizer + UBSan (the etcd tests ran in ctest)"
+ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" build-asan/src/store/mflow-test-store
 
 echo "== fuzz targets, ~3 s each (longer: scripts/fuzz.sh --long 600)"
 scripts/fuzz.sh
