@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang++, ASan + UBSan, build dir build-fuzz)
 # and runs each for a bounded time from the committed seeds in fuzz/corpus/.
-#   scripts/fuzz.sh                  # 3 s per target (~35 s in all; part of scripts/test.sh)
+#   scripts/fuzz.sh                  # 3 s per target (about a minute in all; part of scripts/test.sh)
 #   scripts/fuzz.sh --long 600       # 600 s per target
 #   scripts/fuzz.sh --only rx_batch --long 60
 # Prints executions and coverage per target (libFuzzer's final stats) and
