@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "common/shell_capture.h"
 #include "daemon/daemon.h"
 
 namespace mflow::daemon {
@@ -16,23 +17,13 @@ namespace {
 
 using nlohmann::json;
 
-std::string Capture(const std::string& cmd) {
-  std::string out;
-  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
-  if (f == nullptr) return out;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof(buf), f)) out.append(buf, n);
-  pclose(f);
-  return out;
-}
-
 class PortApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, /dev/net/tun)";
     ns_ = "mfn-api-" + std::to_string(getpid());
-    Capture("ip netns del " + ns_);
-    ASSERT_EQ(Capture("ip netns add " + ns_), "");
+    ShellCapture("ip netns del " + ns_);
+    ASSERT_EQ(ShellCapture("ip netns add " + ns_), "");
     path_ = "/var/run/netns/" + ns_;
     Config c;
     c.local = *wire::IpAddr::Parse("127.0.0.1");
@@ -46,7 +37,7 @@ class PortApiTest : public ::testing::Test {
   }
   void TearDown() override {
     daemon_.reset();  // removes the ports before their namespace goes
-    if (!ns_.empty()) Capture("ip netns del " + ns_);
+    if (!ns_.empty()) ShellCapture("ip netns del " + ns_);
   }
   json PortAdd(json fields) {
     fields["cmd"] = "port-add";
@@ -54,7 +45,7 @@ class PortApiTest : public ::testing::Test {
     if (!fields.contains("vni")) fields["vni"] = 42;
     return daemon_->Handle(fields);
   }
-  std::string Ip(const std::string& args) { return Capture("ip -n " + ns_ + " " + args); }
+  std::string Ip(const std::string& args) { return ShellCapture("ip -n " + ns_ + " " + args); }
 
   std::string ns_, path_;
   std::unique_ptr<Daemon> daemon_;
@@ -103,7 +94,7 @@ TEST_F(PortApiTest, DualStackPortAddReplyAndPorts) {
 
   // Deleting: ok once, then not_found (a CNI DEL treats it as success).
   EXPECT_EQ(daemon_->Handle({{"cmd", "port-del"}, {"name", "podman/c1:eth0"}})["ok"], true);
-  EXPECT_NE(Capture("ip -n " + ns_ + " link show dev eth0").find("does not exist"), std::string::npos);
+  EXPECT_NE(ShellCapture("ip -n " + ns_ + " link show dev eth0").find("does not exist"), std::string::npos);
   const json gone = daemon_->Handle({{"cmd", "port-del"}, {"name", "podman/c1:eth0"}});
   EXPECT_EQ(gone["ok"], false);
   EXPECT_EQ(gone["code"], "not_found") << gone;

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/shell_capture.h"
 #include "packet/pool.h"
 #include "port/netns.h"
 #include "port/tap_device.h"
@@ -367,17 +368,6 @@ int RunCmd(const std::vector<std::string>& argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// Output of a shell command (for `ip ... show`).
-std::string Capture(const std::string& cmd) {
-  std::string out;
-  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
-  if (f == nullptr) return out;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof(buf), f)) out.append(buf, n);
-  pclose(f);
-  return out;
-}
-
 uint32_t Ip4(const char* s) {
   in_addr a{};
   inet_pton(AF_INET, s, &a);
@@ -506,15 +496,15 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
     EXPECT_EQ((*dev)->offloads() & ~uso, kTunFCsum | kTunFTso4 | kTunFTso6);
     EXPECT_EQ((*dev)->offloads_string(), uso != 0 ? "csum,tso4,tso6,uso4,uso6" : "csum,tso4,tso6");
     EXPECT_EQ((*dev)->rx_buf_size(), kTapRxBufSize);
-    const std::string link = Capture("ip -n " + n + " -o link show dev mftcfg");
+    const std::string link = ShellCapture("ip -n " + n + " -o link show dev mftcfg");
     EXPECT_NE(link.find("mtu 1400"), std::string::npos) << link;
     EXPECT_NE(link.find("02:19:00:00:00:01"), std::string::npos) << link;
     EXPECT_NE(link.find(",UP"), std::string::npos) << link;
-    const std::string details = Capture("ip -n " + n + " -d -o link show dev mftcfg");
+    const std::string details = ShellCapture("ip -n " + n + " -d -o link show dev mftcfg");
     EXPECT_NE(details.find("gso_max_size 60000 "), std::string::npos) << details;
-    const std::string addr = Capture("ip -n " + n + " -o -4 addr show dev mftcfg");
+    const std::string addr = ShellCapture("ip -n " + n + " -o -4 addr show dev mftcfg");
     EXPECT_NE(addr.find("198.19.0.1/24"), std::string::npos) << addr;
-    const std::string route = Capture("ip -n " + n + " route show default");
+    const std::string route = ShellCapture("ip -n " + n + " route show default");
     EXPECT_NE(route.find("default dev mftcfg"), std::string::npos) << route;
     // Not in our namespace.
     EXPECT_NE(RunCmd({"ip", "link", "show", "dev", "mftcfg"}), 0);
@@ -535,7 +525,7 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
     EXPECT_EQ((*gw)->rx_buf_size(), kHeadroom + 1450 + 18);
     EXPECT_EQ((*gw)->mac().b[0] & 0x03, 0x02);
     EXPECT_EQ((*gw)->mac().ToString(), "0a:58:c6:13:01:01");
-    EXPECT_NE(Capture("ip -n " + n + " route show default").find("via 198.19.1.254 dev mftgw"),
+    EXPECT_NE(ShellCapture("ip -n " + n + " route show default").find("via 198.19.1.254 dev mftgw"),
               std::string::npos);
 
     // The same name again in the namespace: the kernel refuses, we say where.
@@ -547,7 +537,7 @@ TEST_F(TapTest, CreateConfiguresTheDeviceInItsNamespace) {
   }
   // Destroyed: the devices and their routes are gone.
   EXPECT_NE(RunCmd({"ip", "-n", n, "link", "show", "dev", "mftcfg"}), 0);
-  EXPECT_EQ(Capture("ip -n " + n + " route show default"), "");
+  EXPECT_EQ(ShellCapture("ip -n " + n + " route show default"), "");
 }
 
 // Dual stack through netlink: both addresses with their prefixes (the IPv6
@@ -573,23 +563,23 @@ TEST_F(TapTest, DualStackAddressesRoutesAndExistingName) {
                                   {"fd00:1::/64", "fd00:198:19::fe"},
                                   {"198.51.100.0/24", ""},
                                   {"198.51.101.0/24", "198.19.5.254"}}));
-  const std::string index = Capture("ip -n " + n + " -o link show dev mftds");
+  const std::string index = ShellCapture("ip -n " + n + " -o link show dev mftds");
   EXPECT_EQ(index.rfind(std::to_string((*dev)->ifindex()) + ": mftds:", 0), 0u) << index;
-  const std::string a4 = Capture("ip -n " + n + " -o -4 addr show dev mftds");
+  const std::string a4 = ShellCapture("ip -n " + n + " -o -4 addr show dev mftds");
   EXPECT_NE(a4.find("inet 198.19.5.1/24 brd 198.19.5.255 "), std::string::npos) << a4;
-  const std::string a6 = Capture("ip -n " + n + " -o -6 addr show dev mftds scope global");
+  const std::string a6 = ShellCapture("ip -n " + n + " -o -6 addr show dev mftds scope global");
   EXPECT_NE(a6.find("inet6 fd00:198:19::1/64 "), std::string::npos) << a6;
   EXPECT_EQ(a6.find("tentative"), std::string::npos) << a6;  // usable at once
-  const std::string r4 = Capture("ip -n " + n + " -4 route show");
+  const std::string r4 = ShellCapture("ip -n " + n + " -4 route show");
   EXPECT_NE(r4.find("default dev mftds"), std::string::npos) << r4;
   EXPECT_NE(r4.find("198.19.5.0/24 dev mftds"), std::string::npos) << r4;
   EXPECT_NE(r4.find("198.51.100.0/24 dev mftds"), std::string::npos) << r4;
   EXPECT_NE(r4.find("198.51.101.0/24 via 198.19.5.254 dev mftds"), std::string::npos) << r4;
-  const std::string r6 = Capture("ip -n " + n + " -6 route show");
+  const std::string r6 = ShellCapture("ip -n " + n + " -6 route show");
   EXPECT_NE(r6.find("fd00:198:19::/64 dev mftds"), std::string::npos) << r6;
   EXPECT_NE(r6.find("fd00:1::/64 via fd00:198:19::fe dev mftds"), std::string::npos) << r6;
   EXPECT_NE(r6.find("default dev mftds"), std::string::npos) << r6;
-  const std::string details = Capture("ip -n " + n + " -d -o link show dev mftds");
+  const std::string details = ShellCapture("ip -n " + n + " -d -o link show dev mftds");
   EXPECT_NE(details.find("gso_max_size 60000 "), std::string::npos) << details;
 
   // IPv6 only, a gateway of that family: the MAC from the IPv6 address's
@@ -602,9 +592,9 @@ TEST_F(TapTest, DualStackAddressesRoutesAndExistingName) {
   auto d6 = TapDevice::Create(v6);
   ASSERT_TRUE(d6.ok()) << d6.status().message();
   EXPECT_EQ((*d6)->mac().ToString(), "0a:58:00:0a:0b:0c");
-  EXPECT_NE(Capture("ip -n " + n + " -6 route show default").find("via fd00:198:20::1 dev mftv6"),
+  EXPECT_NE(ShellCapture("ip -n " + n + " -6 route show default").find("via fd00:198:20::1 dev mftv6"),
             std::string::npos);
-  EXPECT_EQ(Capture("ip -n " + n + " -4 route show dev mftv6"), "");
+  EXPECT_EQ(ShellCapture("ip -n " + n + " -4 route show dev mftv6"), "");
 
   // A device of that name exists (a veth, as a runtime's eth0 would be):
   // refused before anything is changed in the namespace.
@@ -612,8 +602,8 @@ TEST_F(TapTest, DualStackAddressesRoutesAndExistingName) {
                     "mftexistp"}),
             0);
   auto state = [&] {
-    return Capture("ip -n " + n + " -o addr show") + Capture("ip -n " + n + " -4 route show") +
-           Capture("ip -n " + n + " -6 route show") + Capture("ip -n " + n + " -o link show");
+    return ShellCapture("ip -n " + n + " -o addr show") + ShellCapture("ip -n " + n + " -4 route show") +
+           ShellCapture("ip -n " + n + " -6 route show") + ShellCapture("ip -n " + n + " -o link show");
   };
   const std::string before = state();
   TapConfig taken = c;

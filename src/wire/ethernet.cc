@@ -2,18 +2,9 @@
 
 #include <cstdio>
 
+#include "common/hex.h"
+
 namespace mflow::wire {
-
-namespace {
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 std::optional<MacAddr> MacAddr::Parse(std::string_view text) {
   if (text.size() != 17) return std::nullopt;
