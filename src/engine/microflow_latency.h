@@ -20,7 +20,7 @@ namespace mflow {
 
 struct MicroflowLatency {
   // Powers of two from 1 us to 32.8 ms (16 bounds, a factor of 2 apart),
-  // chosen from what was measured on this project's 2-vCPU VM (2026-12-06,
+  // chosen from what was measured on this project's 2-vCPU AMD EPYC VM (2026-12-06,
   // with a finer 250 ns .. 65 ms series, other builds sharing the cores):
   //  - mflowd, microflow x2, both hosts on the same 2 cores, ping and 2 s
   //    of iperf3 TCP (scripts/metrics-test.sh, host A's rx engine): 2266
