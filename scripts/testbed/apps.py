@@ -87,6 +87,7 @@ def run_test(tb, ep, test: str, dur: float, sample_cls, sample_fields) -> dict:
     res["daemon_us_per_req"] = (round(sample["mflowd_cpu_s"] / n * 1e6, 2)
                                 if n and sample["mflowd_cpu_s"] is not None else None)
     res["gbps"] = None
+    res["wall_s"] = round(sample["wall_s"], 3)
     return res
 
 
