@@ -46,7 +46,7 @@ HTTP_CONNECTIONS = 64
 VALUE_SIZE = 32      # bytes per SET value (redis-benchmark -d, memcache_load.py --value-size)
 HTTP_FILE_SIZE = 4096
 MEMCACHE_LOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "memcache_load.py")
-TOOLS = {"redis": ["redis-server", "redis-benchmark", "redis-cli"], "http": ["nginx", "wrk"],
+TOOLS = {"redis": ["redis-server", "redis-benchmark", "redis-cli"], "http": ["nginx", "wrk", "curl"],
          "memcached": ["memcached"]}
 
 

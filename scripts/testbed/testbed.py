@@ -237,7 +237,9 @@ def loss_places(s: dict, ep: topo.Endpoints) -> dict:
     receiver (host A carries the sender's container, host B the receiver's):
       sender_dev   the sender namespace's devices dropped on the way out (a full TAP or veth
                    queue: for mflowd, the daemon did not read the TAP in time)
-      host_a       host A's UDP send buffer errors and device drops (its tunnel socket, veth)
+      host_a       host A's UDP send buffer errors and device drops (its tunnel socket, veth;
+                   for wireguard-go and nebula also the TUN device the daemon did not read
+                   in time)
       host_b_sock  host B's UDP receive buffer errors (mflowd's underlay socket overflowing)
       host_b_dev   host B's device drops
       mflowd       packets the daemons dropped, by any counted reason (mflowctl stats)
