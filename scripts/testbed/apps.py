@@ -68,7 +68,7 @@ def tools_needed(tests: list[str]) -> list[str]:
 def run_test(tb, ep, test: str, dur: float, sample_cls, sample_fields) -> dict:
     """One application measurement. sample_cls(tb, ep) is the testbed's counter context (CPU,
     daemons, nstat), sample_fields(sample, nbytes) its per-record fields."""
-    work = tempfile.mkdtemp(prefix=f"{topo.PREFIX}apps-")
+    work = tempfile.mkdtemp(prefix=f"{topo.PREFIX}apps-", dir="/tmp")
     try:
         os.chmod(work, 0o755)  # nginx's workers (user nobody) read the file served from here
         if test.startswith("redis-"):

@@ -323,7 +323,9 @@ def cleanup_leftovers(verbose: bool = True) -> list[str]:
     import tunnels  # here, not at the top: tunnels imports this module
     tunnels.cleanup_leftovers()
     for f in os.listdir("/tmp"):
-        if f.startswith(f"{PREFIX}nstat."):
+        if f.startswith((f"{PREFIX}tunnel-", f"{PREFIX}apps-")):  # tunnels.py's, apps.py's
+            shutil.rmtree(os.path.join("/tmp", f), ignore_errors=True)
+        elif f.startswith(f"{PREFIX}nstat."):
             try:
                 os.unlink(os.path.join("/tmp", f))
             except OSError:

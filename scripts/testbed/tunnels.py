@@ -65,7 +65,7 @@ def tunnel_dev(kind: str, h: str) -> str:
 
 def up(tb) -> None:
     """Builds the tunnel topology tb.topology on tb's hosts (namespaces already made)."""
-    tb.tunnel_dir = tempfile.mkdtemp(prefix=f"{topo.PREFIX}tunnel-")
+    tb.tunnel_dir = tempfile.mkdtemp(prefix=f"{topo.PREFIX}tunnel-", dir="/tmp")
     for h in HOSTS:
         _routed_container(tb, h)
     if tb.topology == "wireguard-go":
@@ -92,7 +92,8 @@ def down(tb) -> None:
 
 
 def cleanup_leftovers() -> list[str]:
-    """Stale wireguard-go sockets and key directories of an earlier run with this prefix."""
+    """Stale wireguard-go sockets of an earlier run with this prefix (topo.cleanup_leftovers
+    removes the key directories)."""
     gone = []
     if os.path.isdir(WG_SOCKET_DIR):
         for f in os.listdir(WG_SOCKET_DIR):
@@ -102,11 +103,6 @@ def cleanup_leftovers() -> list[str]:
                     gone.append(os.path.join(WG_SOCKET_DIR, f))
                 except OSError:
                     pass
-    tmp = tempfile.gettempdir()
-    for f in os.listdir(tmp):
-        if f.startswith(f"{topo.PREFIX}tunnel-"):
-            shutil.rmtree(os.path.join(tmp, f), ignore_errors=True)
-            gone.append(os.path.join(tmp, f))
     return gone
 
 
