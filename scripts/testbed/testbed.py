@@ -19,8 +19,12 @@ For every topology x offloads x test x repeat it runs one measurement:
   latency  sockperf ping-pong (UDP, 64 B): round-trip time p50 / p99 in microseconds, client
            and server pinned to CPU 0 (--latency-cpu) so that the figure is the network path's,
            not the VM's cross-core wake-up (~40 us each way here)
+  redis, http, memcached  (optional; apps.py) request/response applications container to
+           container: redis-benchmark SET and GET, nginx + wrk, memcached + memcache_load.py;
+           requests/s, p50 / p99, CPU per request, a table of their own
 and per measurement: /proc/stat busy time of every core, CPU-seconds per GB delivered (whole
-machine), mflowd's own CPU-seconds per GB (both daemons, /proc/PID/stat) and the sum of mflowd's
+machine), the overlay daemons' own CPU-seconds per GB (both mflowd, or both wireguard-go or
+nebula processes of tunnels.py's topologies; /proc/PID/stat) and the sum of mflowd's
 out-of-order counter over engines and hosts.
 
 By default the repeats are interleaved: each round builds every topology once, runs all its
