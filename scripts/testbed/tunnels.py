@@ -249,8 +249,8 @@ def _wait_path(tb, timeout: float = 15.0) -> None:
                  ns=topo.container_ns("a"), check=False, timeout=5)
         if cp.returncode == 0:
             return
-        last = (cp.stdout + cp.stderr).strip().splitlines()[-1:] or [""]
-        last = last[0]
+        lines = (cp.stdout + cp.stderr).strip().splitlines()
+        last = lines[-1] if lines else f"ping exited with {cp.returncode}"
     raise TestbedError(f"{tb.topology}: container a cannot reach container b through the "
                        f"tunnel after {timeout}s ({last}); logs: "
                        + ", ".join(t.log_path for t in tb.tunnels))
