@@ -16,7 +16,9 @@ PKGS=(build-essential cmake ninja-build g++ pkg-config
       iproute2 iputils-ping ethtool procps iperf3 sockperf python3 gnuplot-nox gdb
       podman runc containernetworking-plugins busybox-static  # CNI plugin's podman test
       libssl-dev python3-scapy python3-cryptography  # ESP: OpenSSL's AES-GCM; scapy for interop
-      etcd-server etcd-client libcurl4-openssl-dev openssl)  # the store (src/store, docs/STORE.md)
+      etcd-server etcd-client libcurl4-openssl-dev openssl  # the store (src/store, docs/STORE.md)
+      wireguard-go wireguard-tools nebula  # testbed topologies wireguard-go, nebula (tunnels.py)
+      redis-server redis-tools nginx wrk memcached)  # testbed application tests (apps.py)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -30,7 +32,23 @@ if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # Servers in PKGS (redis, nginx, memcached, etcd, prometheus) would start as system services
+  # on install. Nothing here uses those: the tests and the testbed start their own, by PID, in
+  # their own namespaces, ports and temp dirs. So, where the machine has no policy of its own,
+  # a policy-rc.d for the length of this install keeps them from starting (and stops nothing).
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# scripts/setup.sh: no service starts during its install\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    made_policy=1
+    trap '((made_policy)) && rm -f "$policy"' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ((made_policy)); then
+    rm -f "$policy"
+    made_policy=0
+  fi
 fi
 
 jobs=$(nproc)

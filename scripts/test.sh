@@ -15,6 +15,8 @@
 #     VXLAN, real ping/TCP/UDP in namespaces, data intact and in order; then
 #     daemon faults under a TCP flow (peer down, no route, address change and
 #     reload, bad reload, restart and crash, spoofed-MAC flood);
+#   - the testbed's peers: wireguard-go and nebula topologies (ping, full MTU,
+#     daemons stopped), the redis/nginx/memcached tests run for a second each;
 #   - the metrics test: mflowd --metrics answers /metrics (404 elsewhere, an idle
 #     client blocks nothing), promtool accepts it, and a real Prometheus's query
 #     API reports the same counters as mflowctl after traffic.
@@ -61,6 +63,8 @@ build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --direction tx --gs
   --merge queue,window >/dev/null
 echo "== end-to-end: mflowd in each mode and against Linux VXLAN (namespaces)"
 scripts/e2e-test.sh --build-dir build
+echo "== testbed peers: wireguard-go and nebula topologies up, ping and full-MTU ping through each; redis, nginx, memcached tests for 1 s each"
+/usr/bin/python3 scripts/testbed/peers_test.py
 echo "== Prometheus metrics: mflowd --metrics, promtool, a real Prometheus scraping (namespaces)"
 scripts/metrics-test.sh --build-dir build
 echo "all tests passed"

@@ -19,8 +19,12 @@ For every topology x offloads x test x repeat it runs one measurement:
   latency  sockperf ping-pong (UDP, 64 B): round-trip time p50 / p99 in microseconds, client
            and server pinned to CPU 0 (--latency-cpu) so that the figure is the network path's,
            not the VM's cross-core wake-up (~40 us each way here)
+  redis, http, memcached  (optional; apps.py) request/response applications container to
+           container: redis-benchmark SET and GET, nginx + wrk, memcached + memcache_load.py;
+           requests/s, p50 / p99, CPU per request, a table of their own
 and per measurement: /proc/stat busy time of every core, CPU-seconds per GB delivered (whole
-machine), mflowd's own CPU-seconds per GB (both daemons, /proc/PID/stat) and the sum of mflowd's
+machine), the overlay daemons' own CPU-seconds per GB (both mflowd, or both wireguard-go or
+nebula processes of tunnels.py's topologies; /proc/PID/stat) and the sum of mflowd's
 out-of-order counter over engines and hosts.
 
 By default the repeats are interleaved: each round builds every topology once, runs all its
@@ -45,6 +49,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apps  # noqa: E402
 import topo  # noqa: E402
 from topo import TestbedError, log, run, spawn, finish, stop  # noqa: E402
 
@@ -236,7 +241,9 @@ def loss_places(s: dict, ep: topo.Endpoints) -> dict:
     receiver (host A carries the sender's container, host B the receiver's):
       sender_dev   the sender namespace's devices dropped on the way out (a full TAP or veth
                    queue: for mflowd, the daemon did not read the TAP in time)
-      host_a       host A's UDP send buffer errors and device drops (its tunnel socket, veth)
+      host_a       host A's UDP send buffer errors and device drops (its tunnel socket, veth;
+                   for wireguard-go and nebula also the TUN device the daemon did not read
+                   in time)
       host_b_sock  host B's UDP receive buffer errors (mflowd's underlay socket overflowing)
       host_b_dev   host B's device drops
       mflowd       packets the daemons dropped, by any counted reason (mflowctl stats)
@@ -349,6 +356,8 @@ def run_test(tb: topo.Testbed, test: str, dur: float) -> dict:
         return test_paced_udp(tb, ep, dur, 0)
     if test == "udp1400gso":
         return test_paced_udp(tb, ep, dur, 16)
+    if test in apps.SUBTESTS:
+        return apps.run_test(tb, ep, test, dur, Sample, sample_fields)
     raise TestbedError(f"unknown test {test}")
 
 
@@ -364,7 +373,10 @@ def med_min_max(vals):
 
 
 def primary(test: str, run_: dict):
-    """The figure a ratio is taken of: throughput, or p50 RTT for latency."""
+    """The figure a ratio is taken of: throughput (requests/s for applications), or p50 RTT
+    for latency."""
+    if test in apps.SUBTESTS:
+        return run_.get("rps")
     return run_.get("p50_us") if test == "latency" else run_.get("gbps")
 
 
@@ -378,7 +390,8 @@ def aggregate(results: dict, order: list, args, command: list[str]) -> list[dict
         rec = {"topology": topology, "test": test, "offloads": off, "repeats": len(runs),
                "duration_s": args.duration, "command": command}
         for f in ("gbps", "pps", "p50_us", "p99_us", "loss_pct", "cpu_s_per_gb",
-                  "mflowd_s_per_gb", "cpu_busy_cores", "underlay_rx_avg_bytes"):
+                  "mflowd_s_per_gb", "cpu_busy_cores", "underlay_rx_avg_bytes", "rps",
+                  "cpu_us_per_req", "daemon_us_per_req"):
             m, lo, hi = med_min_max([r.get(f) for r in runs])
             rec[f] = m
             rec[f + "_min"] = lo
@@ -387,6 +400,8 @@ def aggregate(results: dict, order: list, args, command: list[str]) -> list[dict
             vals = [r.get(f) for r in runs if r.get(f) is not None]
             rec[f] = statistics.median(vals) if vals else None
             rec[f + "_total"] = sum(vals) if vals else None
+        ae = [r["request_errors"] for r in runs if r.get("request_errors") is not None]
+        rec["app_errors"] = statistics.median(ae) if ae else None
         oo = [r.get("mflow_out_of_order") for r in runs if r.get("mflow_out_of_order") is not None]
         rec["mflow_out_of_order"] = sum(oo) if oo else None
         dr = [r.get("mflow_drops") for r in runs if r.get("mflow_drops") is not None]
@@ -396,7 +411,8 @@ def aggregate(results: dict, order: list, args, command: list[str]) -> list[dict
               if r.get("loss_places") is not None and r.get("sent_packets")]
         rec["loss_places_pct"] = ({k: round(statistics.median(100.0 * p.get(k, 0) / n for p, n in lp), 2)
                                    for k in lp[0][0]} if lp else None)
-        rec["latency_kind"] = "rtt" if test == "latency" else None
+        rec["latency_kind"] = ("rtt" if test == "latency" else
+                               "request" if test in apps.SUBTESTS else None)
         # ratio against kernel, taken within each round
         rec["ratio_vs_kernel"] = ratio(results, key, ("kernel", off, test))
         if topology in ("mflow-stage", "mflow-microflow"):
@@ -453,6 +469,8 @@ def print_loss_table(records: list[dict], out=sys.stdout) -> None:
 
 
 def print_table(records: list[dict], out=sys.stdout) -> None:
+    if not records:
+        return
     tw = max([8] + [len(r["test"]) for r in records])
     hdr = (f"{'topology':<16} {'offl':<4} {'test':<{tw}}| {'Gbit/s':>7} {'[min..max]':<16}|"
            f" {'x kernel':>8} {'[min..max]':<12}| {'Mpps':>6} {'loss%':>6} |"
@@ -484,7 +502,8 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
           "time (RTT, 64 B UDP; client and server pinned with --latency-cpu).\nretr: iperf3 retransmits (median); ofo: receiver "
           "TcpExtTCPOFOQueue (median); ooo: mflowd out_of_order, sum over engines, hosts, "
           "repeats (must be 0).\nCPU s/GB: busy CPU-seconds (niced time excluded) of the whole machine per GB "
-          "received; mflowd: both daemons' CPU-seconds per GB; cores: busy cores during the "
+          "received; mflowd: both overlay daemons' CPU-seconds per GB (mflowd, or wireguard-go / "
+          "nebula); cores: busy cores during the "
           "run.", file=out)
     if any(r["test"] in OPTIONAL_TESTS for r in records):
         print("udp1400p/udp1400gso: paced at the same rate (xfer.py, every datagram checked), so "
@@ -507,46 +526,84 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
 # chart
 
 
+# Topologies of the "encrypted" chart panel, in this order, where the run has them (the ESP
+# topologies come with mflowd's encrypted underlay; the tunnels from tunnels.py).
+ENCRYPTED_TOPOLOGIES = ("mflow-esp-flow", "mflow-esp-stage", "mflow-esp-microflow",
+                        "wireguard-go", "nebula")
+SERIES_COLORS = ("#3060c0", "#e08030", "#40a040", "#c04040", "#8050b0", "#707070")
+
+
+def _bar_panel(tmp: str, name: str, groups: list[str], series: list[tuple[str, str]], value,
+               title: str, ylabel: str) -> str | None:
+    """One gnuplot histogram panel: a group of bars per entry of groups, one bar per series
+    (key, legend title); value(group, key) -> (median, min, max) or None. Groups without any
+    value are left out; a missing bar is drawn as 0 and its group marked with *. Returns the
+    plot commands, or None when nothing is there to draw."""
+    groups = [g for g in groups if any(value(g, k) is not None for k, _ in series)]
+    if not groups:
+        return None
+    dat = os.path.join(tmp, f"{name}.dat")
+    missing = False
+    with open(dat, "w") as f:
+        f.write("# group " + " ".join(f"{k} {k}_min {k}_max" for k, _ in series) + "\n")
+        for g in groups:
+            row, hole = [], False
+            for k, _ in series:
+                v = value(g, k)
+                if v is None:
+                    row += ["0", "0", "0"]
+                    hole = True
+                else:
+                    row += [f"{x:.4f}" for x in v]
+            missing = missing or hole
+            f.write(f'"{g}{"*" if hole else ""}" ' + " ".join(row) + "\n")
+    plot = ", ".join(
+        (f"'{dat}' using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}" + (":xtic(1)" if i == 0 else "")
+         + f" title '{label}' lc rgb '{SERIES_COLORS[i % len(SERIES_COLORS)]}'")
+        for i, (_, label) in enumerate(series))
+    note = " (* = no result)" if missing else ""
+    return (f"set title '{title}{note}'\nset ylabel '{ylabel}'\n"
+            f"set xrange [-0.6:{len(groups) - 0.4}]\nplot {plot}\n")
+
+
 def write_chart(records: list[dict], path: str, topologies: list[str]) -> None:
-    """Grouped bars: one panel per throughput test, one group per topology, one bar per offloads
-    setting (median, error bar min..max). gnuplot, SVG (or PNG if the name ends in .png)."""
-    panels = [("tcp", "gbps", 1.0, "TCP, one flow (iperf3)", "Gbit/s received"),
-              ("udp1400", "gbps", 1.0, "UDP, 1400 B datagrams, -b 0 (iperf3)", "Gbit/s received"),
-              ("udp64", "pps", 1e-6, "UDP, 64 B datagrams, -b 0 (iperf3)", "Mpps received")]
+    """Grouped bars (median, error bar min..max): one panel per throughput test with a group per
+    topology and a bar per offloads setting; an "encrypted" panel (TCP, the encrypted
+    topologies of the run: ENCRYPTED_TOPOLOGIES); an "applications" panel per offloads setting
+    (requests/s, a bar per application test). gnuplot, SVG (or PNG if the name ends in .png)."""
+    panels = [("tcp", "gbps", 1.0, "TCP, one flow (iperf3)", "Gbit/s received", topologies),
+              ("udp1400", "gbps", 1.0, "UDP, 1400 B datagrams, -b 0 (iperf3)", "Gbit/s received",
+               topologies),
+              ("udp64", "pps", 1e-6, "UDP, 64 B datagrams, -b 0 (iperf3)", "Mpps received",
+               topologies),
+              ("tcp", "gbps", 1.0, "Encrypted overlays: TCP, one flow (iperf3)",
+               "Gbit/s received", [t for t in ENCRYPTED_TOPOLOGIES if t in topologies])]
     by = {(r["topology"], r["offloads"], r["test"]): r for r in records}
     offloads = [o for o in ("on", "off") if any(r["offloads"] == o for r in records)]
-    colors = {"on": "#3060c0", "off": "#e08030"}
+    off_series = [(o, f"offloads {o}") for o in offloads]
+
+    def figure(key, field, scale):
+        r = by.get(key)
+        if not r or r.get(field) is None:
+            return None
+        return r[field] * scale, r[field + "_min"] * scale, r[field + "_max"] * scale
+
     tmp = tempfile.mkdtemp(prefix=f"{topo.PREFIX}chart-")
     try:
         plots = []
-        for test, field, scale, title, ylabel in panels:
-            tops = [tp for tp in topologies
-                    if any(by.get((tp, o, test), {}).get(field) is not None for o in offloads)]
-            if not tops:
-                continue
-            dat = os.path.join(tmp, f"{test}.dat")
-            missing = False
-            with open(dat, "w") as f:
-                f.write("# topology " + " ".join(f"{o} {o}_min {o}_max" for o in offloads) + "\n")
-                for tp in tops:
-                    row = []
-                    for o in offloads:
-                        r = by.get((tp, o, test))
-                        if r and r.get(field) is not None:
-                            row += [f"{r[field] * scale:.4f}", f"{r[field + '_min'] * scale:.4f}",
-                                    f"{r[field + '_max'] * scale:.4f}"]
-                        else:
-                            row += ["0", "0", "0"]
-                            missing = True
-                    label = tp + ("*" if "0" in row[::3] and missing else "")
-                    f.write(f'"{label}" ' + " ".join(row) + "\n")
-            series = ", ".join(
-                (f"'{dat}' using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}" + (":xtic(1)" if i == 0 else "")
-                 + f" title 'offloads {o}' lc rgb '{colors[o]}'")
-                for i, o in enumerate(offloads))
-            note = " (* = no result)" if missing else ""
-            plots.append(f"set title '{title}{note}'\nset ylabel '{ylabel}'\n"
-                         f"set xrange [-0.6:{len(tops) - 0.4}]\nplot {series}\n")
+        for i, (test, field, scale, title, ylabel, tops) in enumerate(panels):
+            p = _bar_panel(tmp, f"p{i}", tops, off_series,
+                           lambda tp, o: figure((tp, o, test), field, scale), title, ylabel)
+            if p:
+                plots.append(p)
+        app_tests = [x for x in apps.SUBTESTS if any(r["test"] == x for r in records)]
+        for o in offloads if app_tests else []:
+            p = _bar_panel(tmp, f"apps-{o}", topologies, [(x, x) for x in app_tests],
+                           lambda tp, x: figure((tp, o, x), "rps", 1e-3),
+                           f"Applications, container to container (offloads {o})",
+                           "thousand requests/s")
+            if p:
+                plots.append(p)
         if not plots:
             log("chart: no throughput results, nothing to draw")
             return
@@ -603,6 +660,13 @@ def preflight(args) -> None:
         need += ["sockperf", "taskset"]
     if args.chart:
         need.append("gnuplot")
+    need += apps.tools_needed(args.tests)
+    if "wireguard-go" in args.topologies:
+        need += ["wireguard-go", "wg"]
+    if "nebula" in args.topologies:
+        need += ["nebula", "nebula-cert"]
+    if set(args.topologies) & set(topo.TUNNEL_TOPOLOGIES):
+        need.append("ping")
     missing = [t for t in need if not any(os.access(os.path.join(d, t), os.X_OK)
                                           for d in os.environ.get("PATH", "").split(":")
                                           + ["/usr/sbin", "/sbin"])]
@@ -636,8 +700,10 @@ def main() -> int:
                     help="comma list of " + ",".join(topo.TOPOLOGIES) + " (default all)")
     ap.add_argument("--offloads", default="on,off", help="comma list of on,off (default both)")
     ap.add_argument("--tests", default=",".join(TESTS),
-                    help="comma list of " + ",".join(TESTS + OPTIONAL_TESTS) + " (default: "
-                         + ",".join(TESTS) + ")")
+                    help="comma list of " + ",".join(TESTS + OPTIONAL_TESTS + tuple(apps.TESTS))
+                         + " (default: " + ",".join(TESTS) + "; the applications: "
+                         + ", ".join(f"{k} = {'+'.join(v)}" for k, v in apps.TESTS.items())
+                         + ")")
     ap.add_argument("--paced-rate", type=int, default=PACED_RATE[0],
                     help="datagrams per second in udp1400p and udp1400gso (50000)")
     ap.add_argument("--duration", type=float, default=10, help="seconds per measurement (10)")
@@ -663,7 +729,13 @@ def main() -> int:
                     help="leave the last topology up (clean later with --cleanup)")
     ap.add_argument("--cleanup", action="store_true",
                     help="remove leftover mfb- namespaces, processes in them and sockets, exit")
+    ap.add_argument("--prefix", default=topo.PREFIX,
+                    help=f"name prefix of every namespace, socket and temp file ({topo.PREFIX}); "
+                         "another prefix lets a second run go on beside this one")
     args = ap.parse_args()
+    if not re.fullmatch(r"[a-z][a-z0-9]{1,4}-", args.prefix):
+        raise SystemExit("testbed: --prefix is 2-5 lower-case letters/digits and a '-' (mfb-)")
+    topo.set_prefix(args.prefix)
 
     if args.cleanup:
         with topo.Lock():
@@ -673,7 +745,8 @@ def main() -> int:
 
     args.topologies = parse_list(args.topologies, topo.TOPOLOGIES, "topology")
     args.offloads = parse_list(args.offloads, ("on", "off"), "offloads")
-    args.tests = parse_list(args.tests, TESTS + OPTIONAL_TESTS, "test")
+    args.tests = apps.expand(parse_list(args.tests, TESTS + OPTIONAL_TESTS + tuple(apps.TESTS)
+                                        + apps.SUBTESTS, "test"))
     if args.paced_rate < 1:
         raise SystemExit("testbed: --paced-rate >= 1")
     PACED_RATE[0] = args.paced_rate
@@ -780,8 +853,9 @@ def main() -> int:
         print()
         print(meta["provenance"])
         print("command: " + shlex.join(command))
-        print_table(records)
+        print_table([r for r in records if r["test"] not in apps.SUBTESTS])
         print_loss_table(records)
+        apps.print_table(records)
         if args.json:
             write_json(args.json, dict(meta, records=records, finished=time.strftime(
                 "%Y-%m-%dT%H:%M:%S%z")))
@@ -796,8 +870,9 @@ def main() -> int:
     except (KeyboardInterrupt, topo.Interrupted):
         rc = 130
         if results:
-            print_table([r for r in aggregate(results, [k for k in order if k in results], args,
-                                              command)])
+            partial = aggregate(results, [k for k in order if k in results], args, command)
+            print_table([r for r in partial if r["test"] not in apps.SUBTESTS])
+            apps.print_table(partial)
     finally:
         topo.block_signals_during_cleanup()
         if tb is not None:
@@ -818,6 +893,9 @@ def summary(test: str, r: dict) -> str:
         cpu += f" (WARNING: {r['background_busy_cores']} cores busy before the run)"
     elif (r.get("background_nice_cores") or 0) > 0.2:
         cpu += f" (niced load before the run: {r['background_nice_cores']} cores)"
+    if test in apps.SUBTESTS:
+        return (f"{r['rps'] / 1e3:.1f} k req/s, p50 {r['p50_us']} us, p99 {r['p99_us']} us, "
+                f"{r['request_errors']} failed{cpu}{ooo}")
     if test == "tcp":
         return (f"{r['gbps']:.2f} Gbit/s, retr {r['retransmits']}, ofo {r['tcp_ofo']}, "
                 f"underlay avg frame {r.get('underlay_rx_avg_bytes')} B{cpu}{ooo}")

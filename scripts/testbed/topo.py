@@ -13,6 +13,8 @@ Topologies:
   mflow-stage      mflowd on both hosts, --mode stage
   mflow-microflow  mflowd on both hosts, --mode microflow
   mixed            kernel VXLAN on host A, mflowd (microflow) on host B
+  wireguard-go     wireguard-go on both hosts, routed containers (tunnels.py)
+  nebula           nebula (AES, one routine per core) on both hosts, routed containers
 
 Everything this module creates carries the prefix "mfb-" (namespaces, log and nstat files, control
 sockets /run/mflow/mfb-*.sock); teardown() and cleanup_leftovers() remove it. Processes are started
@@ -60,7 +62,9 @@ UNDERLAY_MTU = 1500
 CONTROL_DIR = "/run/mflow"
 
 MFLOW_MODES = {"mflow-flow": "flow", "mflow-stage": "stage", "mflow-microflow": "microflow"}
-TOPOLOGIES = ("native", "kernel", "mflow-flow", "mflow-stage", "mflow-microflow", "mixed")
+TOPOLOGIES = ("native", "kernel", "mflow-flow", "mflow-stage", "mflow-microflow", "mixed",
+              "wireguard-go", "nebula")
+TUNNEL_TOPOLOGIES = ("wireguard-go", "nebula")  # tunnels.py: userspace encrypted tunnels
 
 # Segmentation / coalescing features switched off on both underlay veth ends for offloads=off, so
 # that the receiving host sees MTU-sized frames as from a physical wire. Checksum offload stays on
@@ -316,8 +320,12 @@ def cleanup_leftovers(verbose: bool = True) -> list[str]:
                         log(f"cleanup: removed {CONTROL_DIR}/{f}")
                 except OSError:
                     pass
+    import tunnels  # here, not at the top: tunnels imports this module
+    tunnels.cleanup_leftovers()
     for f in os.listdir("/tmp"):
-        if f.startswith(f"{PREFIX}nstat."):
+        if f.startswith((f"{PREFIX}tunnel-", f"{PREFIX}apps-")):  # tunnels.py's, apps.py's
+            shutil.rmtree(os.path.join("/tmp", f), ignore_errors=True)
+        elif f.startswith(f"{PREFIX}nstat."):
             try:
                 os.unlink(os.path.join("/tmp", f))
             except OSError:
@@ -506,6 +514,8 @@ class Testbed:
     # on in the container namespaces (router solicitations off: no router here).
     inner_ipv6: bool = False
     daemons: dict[str, Daemon] = field(default_factory=dict)
+    tunnels: list = field(default_factory=list)  # tunnels.TunnelDaemon (wireguard-go, nebula)
+    tunnel_dir: str | None = None  # their keys and configs
     namespaces: list[str] = field(default_factory=list)
     offloads: str = "on"
     # mflowd reads its underlay settings (local, peers, VNIs) from a TOML file per host
@@ -570,8 +580,11 @@ class Testbed:
         if self.topology != "native":
             for h in HOSTS:
                 self._add_ns(container_ns(h), ipv6=self.inner_ipv6)
+        if self.topology in TUNNEL_TOPOLOGIES:
+            import tunnels  # here, not at the top: tunnels imports this module
+            tunnels.up(self)
         for h in HOSTS:
-            if self.topology == "native":
+            if self.topology == "native" or self.topology in TUNNEL_TOPOLOGIES:
                 continue
             if self.uses_mflow(h):
                 self._start_mflowd(h)
@@ -794,11 +807,13 @@ class Testbed:
         return [d.proc.pid for d in self.daemons.values() if d.proc.poll() is None]
 
     def daemons_cpu_seconds(self) -> float | None:
-        if not self.daemons:
+        """CPU time of the overlay's daemons: mflowd, or the tunnel daemons."""
+        procs = [d.proc for d in self.daemons.values()] + [t.proc for t in self.tunnels]
+        if not procs:
             return None
         total = 0.0
-        for d in self.daemons.values():
-            s = proc_cpu_seconds(d.proc.pid)
+        for p in procs:
+            s = proc_cpu_seconds(p.pid)
             if s is None:
                 return None
             total += s
@@ -842,6 +857,10 @@ class Testbed:
             if d.proc.poll() is not None:
                 raise TestbedError(f"mflowd on host {h} died with {d.proc.returncode}; "
                                    f"log {d.log_path}:\n{self.log_tail(h)}")
+        for t in self.tunnels:
+            if t.proc.poll() is not None:
+                raise TestbedError(f"{t.name} on host {t.host} died with {t.proc.returncode}; "
+                                   f"log {t.log_path}")
 
     def stop_daemons(self, grace: float = 10.0) -> dict[str, int | None]:
         """SIGTERM to each mflowd (by PID), bounded wait (then SIGKILL); returns the exit codes
@@ -886,6 +905,9 @@ class Testbed:
     # -- teardown
     def down(self) -> None:
         self.stop_daemons()
+        if self.tunnels or self.tunnel_dir:
+            import tunnels  # here, not at the top: tunnels imports this module
+            tunnels.down(self)
         stop_all_started()
         names = [n for n in self.namespaces if n in set(list_our_netns())]
         delete_netns(names)
