@@ -455,15 +455,16 @@ def print_loss_table(records: list[dict], out=sys.stdout) -> None:
     if not rows:
         return
     tw = max([8] + [len(r["test"]) for r in rows])
+    nw = max([16] + [len(r["topology"]) for r in rows])
     print(f"\nWhere UDP datagrams were lost, % of those sent (median; see loss_places in "
           f"testbed.py for each place):", file=out)
-    hdr = (f"{'topology':<16} {'offl':<4} {'test':<{tw}}| {'loss%':>6} |" +
+    hdr = (f"{'topology':<{nw}} {'offl':<4} {'test':<{tw}}| {'loss%':>6} |" +
            "".join(f" {k:>11}" for k in LOSS_PLACES))
     print(hdr, file=out)
     print("-" * len(hdr), file=out)
     for r in rows:
         lp = r["loss_places_pct"]
-        print(f"{r['topology']:<16} {r['offloads']:<4} {r['test']:<{tw}}|"
+        print(f"{r['topology']:<{nw}} {r['offloads']:<4} {r['test']:<{tw}}|"
               f" {fmt(r['loss_pct'], '6.2f', ''):>6} |" +
               "".join(f" {fmt(lp.get(k), '11.2f'):>11}" for k in LOSS_PLACES), file=out)
 
@@ -472,7 +473,8 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
     if not records:
         return
     tw = max([8] + [len(r["test"]) for r in records])
-    hdr = (f"{'topology':<16} {'offl':<4} {'test':<{tw}}| {'Gbit/s':>7} {'[min..max]':<16}|"
+    nw = max([16] + [len(r["topology"]) for r in records])  # mflow-esp-microflow is 19
+    hdr = (f"{'topology':<{nw}} {'offl':<4} {'test':<{tw}}| {'Gbit/s':>7} {'[min..max]':<16}|"
            f" {'x kernel':>8} {'[min..max]':<12}| {'Mpps':>6} {'loss%':>6} |"
            f" {'p50/p99 us':>13} | {'retr':>6} {'ofo':>6} {'ooo':>5} |"
            f" {'CPU s/GB':>8} {'mflowd':>7} {'cores':>5}")
@@ -481,7 +483,7 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
     for r in records:
         if not r["repeats"]:
             err = (r["errors"] or ["no result"])[0].splitlines()[0][:90]
-            print(f"{r['topology']:<16} {r['offloads']:<4} {r['test']:<{tw}}| FAILED: {err}", file=out)
+            print(f"{r['topology']:<{nw}} {r['offloads']:<4} {r['test']:<{tw}}| FAILED: {err}", file=out)
             continue
         g = ""
         if r["gbps"] is not None:
@@ -490,7 +492,7 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
         rs = f"{rk['median']:8.2f} [{rk['min']:4.2f}..{rk['max']:4.2f}]" if rk else f"{'':8} {'':12}"
         lat = (f"{r['p50_us']:6.1f}/{r['p99_us']:6.1f}" if r["p50_us"] is not None else "")
         pps = fmt(r["pps"] / 1e6 if r["pps"] is not None else None, "6.3f", "")
-        print(f"{r['topology']:<16} {r['offloads']:<4} {r['test']:<{tw}}| {g:<24}|"
+        print(f"{r['topology']:<{nw}} {r['offloads']:<4} {r['test']:<{tw}}| {g:<24}|"
               f" {rs:<21}| {pps:>6} {fmt(r['loss_pct'], '6.2f', ''):>6} |"
               f" {lat:>13} | {fmt(r['retransmits'], '6.0f', ''):>6}"
               f" {fmt(r['tcp_ofo'], '6.0f', ''):>6} {fmt(r['mflow_out_of_order'], '5d'):>5} |"
