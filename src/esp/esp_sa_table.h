@@ -102,6 +102,12 @@ class EspSaTable {
   // wire_seq). Starts at 1 (RFC 4303 3.3.3).
   Relaxed<uint64_t>* tx_seq() { return &tx_seq_; }
 
+  // Benchmarks only (mflow-bench --esp replays a ring of sealed frames):
+  // with false, inbound packets are neither checked against nor recorded in
+  // the replay window. Set before the engine starts.
+  void set_replay_protection(bool on) { replay_ = on; }
+  bool replay_protection() const { return replay_; }
+
   // The SPIs live now (control path: mflowctl, tests).
   std::vector<uint32_t> InboundSpis() const;
   std::vector<std::pair<wire::IpAddr, uint32_t>> OutboundSpis() const;
@@ -115,6 +121,7 @@ class EspSaTable {
   std::array<Outbound, kMaxOutbound> out_;
   std::atomic<uint32_t> peers_{0};  // live slots, both directions
   Relaxed<uint64_t> tx_seq_{1};
+  bool replay_ = true;
 };
 
 }  // namespace mflow::esp
