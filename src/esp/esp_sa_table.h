@@ -90,6 +90,10 @@ class EspSaTable {
   Inbound* FindInbound(uint32_t spi) noexcept;
   Outbound* FindOutbound(const wire::IpAddr& peer) noexcept;
   Inbound& inbound(uint32_t slot) noexcept { return in_[slot]; }
+  // The outbound SA in slot (< kMaxOutbound) if live, else nullptr.
+  Outbound* outbound(uint32_t slot) noexcept {
+    return out_[slot].live.load(std::memory_order_acquire) ? &out_[slot] : nullptr;
+  }
   uint32_t SlotOf(const Inbound* e) const noexcept {
     return static_cast<uint32_t>(e - in_.data());
   }

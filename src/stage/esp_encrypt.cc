@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "esp/esp_codec.h"
+#include "packet/pool.h"
 #include "stage/esp_outer.h"
 #include "wire/vxlan.h"
 
@@ -11,8 +12,8 @@ namespace mflow {
 namespace {
 
 constexpr std::array<std::string_view, EspEncrypt::kNumDrops> kDropNames = {
-    "no_headroom", "no_tailroom", "seq_exhausted", "train", "too_big", "cipher_error",
-    "unnumbered",  "bad_outer"};
+    "no_headroom", "no_tailroom",     "seq_exhausted",   "train",           "too_big",
+    "cipher_error", "unnumbered",     "bad_outer",       "flood_no_buffer", "flood_not_copied"};
 static_assert(esp::kEspEncapDropNames.size() == 6);
 
 // The inner UDP 4789 header of the protected datagram (socket underlay):
@@ -51,6 +52,61 @@ StatusOr<std::unique_ptr<EspEncrypt>> EspEncrypt::Create(const EspEncryptConfig&
 }
 
 std::span<const std::string_view> EspEncrypt::drop_reasons() const { return kDropNames; }
+
+void EspEncrypt::Process(Batch& b, StageContext& ctx) noexcept {
+  ctx.counters->in += b.n;
+  Packet* out[kMaxBatch];
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < b.n; ++i) {
+    Packet* p = b.pkts[i];
+    const int edge = Handle(p, ctx);
+    if (MFLOW_UNLIKELY(edge != kNext)) {
+      ctx.Drop(p, static_cast<uint32_t>(edge));
+      continue;
+    }
+    out[n++] = p;
+    if (MFLOW_UNLIKELY(p->out_port == kPortFlood) && cfg_.vxlan_only && !cfg_.table->empty())
+      CopyFlood(p, ctx, out, &n, kMaxBatch - (b.n - 1 - i));  // room for the rest kept
+  }
+  std::memcpy(b.pkts, out, n * sizeof(Packet*));
+  b.n = n;
+  ctx.counters->out += n;
+}
+
+void EspEncrypt::CopyFlood(Packet* p, StageContext& ctx, Packet** out, uint32_t* n,
+                           uint32_t cap) noexcept {
+  if (p->is_train()) {
+    ++ctx.counters->drops[kFloodNotCopied];
+    return;
+  }
+  for (uint32_t slot = 0; slot < esp::EspSaTable::kMaxOutbound; ++slot) {
+    esp::EspSaTable::Outbound* sa = cfg_.table->outbound(slot);
+    if (sa == nullptr) continue;
+    Packet* c = *n < cap && ctx.pool != nullptr ? ctx.pool->Alloc() : nullptr;
+    if (c != nullptr && c->tailroom() < p->frame_len() + 64) {
+      PacketFree(c);
+      c = nullptr;
+    }
+    if (c == nullptr) {
+      ++ctx.counters->drops[kFloodNoBuffer];
+      continue;
+    }
+    c->len = p->Flatten(c->data, c->tailroom());
+    c->seq = p->seq;
+    c->flow_hash = p->flow_hash;
+    c->vni = p->vni;
+    c->in_port = p->in_port;
+    c->out_port = kPortNone;  // a unicast to this peer
+    c->remote = sa->peer;
+    c->wire_seq = p->wire_seq;
+    const int edge = Seal(c, ctx);
+    if (edge != kNext) {
+      ctx.Drop(c, static_cast<uint32_t>(edge));
+      continue;
+    }
+    out[(*n)++] = c;
+  }
+}
 
 int EspEncrypt::Handle(Packet* p, StageContext& ctx) noexcept {
   // Hairpin frames never leave the host; with no SA at all nothing to do.

@@ -18,6 +18,13 @@
 //     header, and the outer headers put back with lengths fixed.
 // A TSO carrier's segments are each their own ESP packet.
 //
+// Floods (socket underlay): the port replicates a flood to the plain peers
+// only, so the stage adds, right behind it, one encrypted copy per
+// encrypted peer (from ctx.pool, whose buffers must hold a frame), each
+// under the number the split point gave the flood (one number, one use per
+// key). A flood TSO carrier is not copied (flood_not_copied): floods are
+// ARP, ND and the first frames to an unknown MAC.
+//
 // Thread-safety: shared table (EspSaTable: read-only lookups, per-worker
 // cipher contexts).
 #pragma once
@@ -39,12 +46,14 @@ struct EspEncryptConfig {
   wire::IpAddr local_ip;             // socket underlay over IPv6: the inner UDP checksum
 };
 
-class EspEncrypt final : public PerPacketStage<EspEncrypt> {
+class EspEncrypt final : public Stage {
  public:
   // Reasons 0..5 are esp::EspEncapDrop's.
   enum Drop : uint32_t {
     kUnnumbered = esp::kEspEncapDropCount,  // no sequence number reserved (never expected)
     kBadOuter,                              // full frame without the plain outer headers
+    kFloodNoBuffer,   // a flood's copy for an encrypted peer found no buffer (or batch room)
+    kFloodNotCopied,  // a flood TSO carrier: not sent to the encrypted peers
     kNumDrops,
   };
 
@@ -53,11 +62,14 @@ class EspEncrypt final : public PerPacketStage<EspEncrypt> {
   std::string_view name() const override { return "esp_encrypt"; }
   std::span<const std::string_view> drop_reasons() const override;
 
+  void Process(Batch& b, StageContext& ctx) noexcept override;
   int Handle(Packet* p, StageContext& ctx) noexcept;
 
  private:
   explicit EspEncrypt(const EspEncryptConfig& cfg) : cfg_(cfg) {}
   int Seal(Packet* p, StageContext& ctx) noexcept;
+  // Appends to out (room: cap) a sealed copy of flood p per encrypted peer.
+  void CopyFlood(Packet* p, StageContext& ctx, Packet** out, uint32_t* n, uint32_t cap) noexcept;
 
   EspEncryptConfig cfg_;
 };
