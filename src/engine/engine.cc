@@ -232,6 +232,7 @@ void Engine::Deliver(Worker& w, MicroFlow* mf) {
     path.chain->at(s).Release(b, w.ctx);
   }
   for (uint32_t i = 0; i < b.n; ++i) {
+    if (MFLOW_UNLIKELY(b.pkts[i]->flags & kPktFlagCopy)) continue;  // its original was counted
     const uint64_t s = b.pkts[i]->seq;
     if (f->released_any && s <= f->last_released_seq) ++f->out_of_order;
     f->last_released_seq = s;

@@ -142,6 +142,10 @@ inline constexpr uint8_t kPktFlagIpv6 = 0x04;      // inner L3 is IPv6
 // ESP in UDP (RFC 3948) on the underlay socket: received on the ESP port, or
 // encrypted and to be sent from it.
 inline constexpr uint8_t kPktFlagEsp = 0x08;
+// A copy a stage made of the packet before it (a flood's encrypted copy for
+// an encrypted peer): it carries its original's number, so the engine's
+// order check passes over it.
+inline constexpr uint8_t kPktFlagCopy = 0x10;
 
 // Returns p (and everything it owns) to its pool once the last reference goes.
 void PacketFree(Packet* p) noexcept;

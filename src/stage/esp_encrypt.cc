@@ -99,6 +99,7 @@ void EspEncrypt::CopyFlood(Packet* p, StageContext& ctx, Packet** out, uint32_t*
     c->out_port = kPortNone;  // a unicast to this peer
     c->remote = sa->peer;
     c->wire_seq = p->wire_seq;
+    c->flags = kPktFlagCopy;
     const int edge = Seal(c, ctx);
     if (edge != kNext) {
       ctx.Drop(c, static_cast<uint32_t>(edge));
