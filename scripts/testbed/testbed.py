@@ -632,8 +632,10 @@ def write_json(path: str, doc: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--topologies", default=",".join(topo.TOPOLOGIES),
-                    help="comma list of " + ",".join(topo.TOPOLOGIES) + " (default all)")
+    ap.add_argument("--topologies",
+                    default=",".join(t for t in topo.TOPOLOGIES if t not in topo.ESP_TOPOLOGIES),
+                    help="comma list of " + ",".join(topo.TOPOLOGIES) + " (default all but the "
+                         "encrypted mflow-esp-*)")
     ap.add_argument("--offloads", default="on,off", help="comma list of on,off (default both)")
     ap.add_argument("--tests", default=",".join(TESTS),
                     help="comma list of " + ",".join(TESTS + OPTIONAL_TESTS) + " (default: "
