@@ -18,12 +18,17 @@ On mflow-esp-microflow also:
   replay   UDP 4500 datagrams captured on the underlay during a transfer are sent again, 20
            times each, while a second transfer runs: that transfer is intact, and every replayed
            datagram was refused (esp_decrypt_replayed + left_of_window grew by at least as many)
+  scapy    then host a's mflowd is stopped and scapy's SecurityAssociation (esp_scapy_peer.py)
+           plays host a against mflowd on b, for AES-GCM-128 and -256, ESN on and off (b
+           restarted with fresh keys each time): 20 datagrams scapy encrypted arrive in b's
+           container, and 20 datagrams from the container, encrypted by mflowd, decrypt in scapy
 Uses names prefixed mfe- only. One line per check; exit status 1 if any failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -221,6 +226,96 @@ def check_replay(c: e2e.Checks, case: str, tb: topo.Testbed, log_dir: str) -> No
              f"replayed) (ESP drops on b: {delta}); transfer under the flood: {figures}")
 
 
+SCAPY_PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "esp_scapy_peer.py")
+
+
+def peers_reply(tb: topo.Testbed, h: str) -> dict:
+    cp = run([tb.mflowctl, "--socket", tb.daemons[h].sock, "--json", "peers"], timeout=10,
+             check=False)
+    try:
+        return json.loads(cp.stdout)
+    except ValueError:
+        return {}
+
+
+def _sa_lines(path: str) -> dict[str, str]:
+    out = {}
+    for line in open(path):
+        k, _, v = line.partition("=")
+        if k.strip() in ("in", "out"):
+            out[k.strip()] = v.strip().strip('"')
+    return out
+
+
+def check_scapy_interop(c: e2e.Checks, case: str, tb: topo.Testbed) -> None:
+    """Host a's mflowd stopped; scapy plays host a against mflowd on b, per alg and ESN."""
+    if tb.daemons.get("a") and tb.daemons["a"].proc.poll() is None:
+        topo.stop(tb.daemons["a"].proc)
+    a, b = tb.underlay_addr("a"), tb.underlay_addr("b")
+    for alg in ("aes-128-gcm", "aes-256-gcm"):
+        for esn in (True, False):
+            tag = f"{alg} esn {'on' if esn else 'off'}"
+            tb.write_esp_keys(alg=alg, esn=esn)
+            topo.stop(tb.daemons["b"].proc)
+            tb._start_mflowd("b")
+            tb._wait_ready("b")
+            sas = _sa_lines(tb.esp_keyfile("a"))  # a's out is what b takes in, and back
+            cb = topo.container_ns("b")
+            mac = json.loads(run(["ip", "-j", "link", "show", "mf0"], ns=cb).stdout)[0]["address"]
+            # scapy -> mflowd -> container b
+            rcv = topo.spawn(["/usr/bin/python3", "-c", UDP_RECV, "198.19.0.2", "7100", "20"], ns=cb)
+            time.sleep(0.3)
+            run(["/usr/bin/python3", SCAPY_PEER, "send", "--sa", sas["out"], "--local", a,
+                 "--peer", b, "--inner-dst-mac", mac, "--count", "20"], ns=topo.host_ns("a"),
+                timeout=60)
+            out, _ = rcv.communicate(timeout=15)
+            got = json.loads((out if isinstance(out, str) else out.decode()).strip().splitlines()[-1])
+            want = [f"mfe-scapy-{i}" for i in range(20)]
+            c.report(case, f"scapy->mflowd {tag}", got == want,
+                     f"{len(got)}/20 datagrams delivered into the container"
+                     + ("" if got == want else
+                        f": {got[:3]}...; stage counters on b {stage_drops(tb, 'b')}, "
+                        f"ESP peers {peers_reply(tb, 'b').get('esp_peers')}, "
+                        f"ESP socket {peers_reply(tb, 'b').get('esp_drops', '?')}"))
+            # container b -> mflowd -> scapy
+            peer = topo.spawn(["/usr/bin/python3", SCAPY_PEER, "recv", "--sa", sas["in"], "--local",
+                               a, "--peer", b, "--count", "20", "--port", "7101"],
+                              ns=topo.host_ns("a"))
+            time.sleep(1.0)
+            run(["ip", "neigh", "replace", "198.19.0.1", "lladdr", "02:00:00:00:00:01", "dev",
+                 "mf0"], ns=cb)
+            run(["/usr/bin/python3", "-c", UDP_SEND, "198.19.0.1", "7101", "20"], ns=cb)
+            out, _ = peer.communicate(timeout=30)
+            res = json.loads((out if isinstance(out, str) else out.decode()).strip().splitlines()[-1])
+            want = [f"mfe-mflowd-{i}" for i in range(20)]
+            c.report(case, f"mflowd->scapy {tag}", res.get("got") == want,
+                     f"{len(res.get('got', []))}/20 decrypted by scapy in order, "
+                     f"{res.get('undecryptable')} undecryptable")
+
+
+UDP_RECV = r"""
+import socket, sys, json
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(15)
+got = []
+try:
+    while len(got) < int(sys.argv[3]):
+        got.append(s.recv(2048).decode())
+except socket.timeout:
+    pass
+print(json.dumps(got))
+"""
+
+UDP_SEND = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[3])):
+    s.sendto(b"mfe-mflowd-%d" % i, (sys.argv[1], int(sys.argv[2])))
+    time.sleep(0.005)
+"""
+
+
 def run_case(c: e2e.Checks, args, topology: str) -> None:
     case = topology
     tb = topo.Testbed(topology, build_dir=args.build_dir, log_dir=args.log_dir,
@@ -246,6 +341,8 @@ def run_case(c: e2e.Checks, args, topology: str) -> None:
             check_rekey(c, case, tb)
             check_replay(c, case, tb, args.log_dir)
         e2e.check_daemons_at_end(c, case, tb, args)
+        if topology == "mflow-esp-microflow":
+            check_scapy_interop(c, case, tb)
     finally:
         tb.down()
         for h in topo.HOSTS:
