@@ -423,3 +423,54 @@ TEST_F(EspStage, RekeyAcceptsBothSasUntilTheOldOneIsRemoved) {
 
 }  // namespace
 }  // namespace mflow
+
+namespace mflow {
+namespace {
+
+// Socket underlay: a flood stays as it is (the port sends it to the plain
+// peers) and gets, right behind it, one sealed copy per encrypted peer under
+// the flood's number, marked as a copy for the engine's order check.
+TEST_F(EspStage, FloodGetsOneSealedCopyPerEncryptedPeer) {
+  const EspSa sa1 = MakeSa(EspAlg::kAes128Gcm, true, 0x1001);
+  const EspSa sa2 = MakeSa(EspAlg::kAes256Gcm, false, 0x1002);
+  const wire::IpAddr c4 = wire::IpAddr::V4(0xC6120003);
+  auto tx = Table();
+  ASSERT_TRUE(tx->SetOutbound(kB4, sa1).ok());
+  ASSERT_TRUE(tx->SetOutbound(c4, sa2).ok());
+  auto enc = EspEncrypt::Create({tx.get(), true, kA4});
+  ASSERT_TRUE(enc.ok());
+  const Bytes frame = VxlanFrame(kA4, kB4, 5, 60);
+  const Bytes vxlan(frame.begin() + 42, frame.end());
+  Packet* p = Make(vxlan);
+  p->out_port = kPortFlood;
+  p->wire_seq = 77;
+  p->seq = 9;
+  Batch b;
+  b.Push(p);
+  (*enc)->Process(b, ctx_);
+  ASSERT_EQ(b.n, 3u);
+  EXPECT_EQ(b.pkts[0], p);
+  EXPECT_EQ(Of(p), vxlan) << "the flood itself stays plain, for the plain peers";
+  for (uint32_t i = 1; i < 3; ++i) {
+    Packet* c = b.pkts[i];
+    EXPECT_EQ(c->flags & (kPktFlagEsp | kPktFlagCopy), kPktFlagEsp | kPktFlagCopy);
+    EXPECT_EQ(c->out_port, kPortNone);
+    EXPECT_EQ(c->seq, 9u);
+    const EspSa& sa = c->remote == kB4 ? sa1 : sa2;
+    EXPECT_TRUE(c->remote == kB4 || c->remote == c4);
+    esp::EspInbound ref;
+    ASSERT_TRUE(ref.AddSa(sa).ok());
+    ref.window(sa.spi)->StartAt(70);
+    Packet* r = Make(Of(c));
+    uint64_t seq = 0;
+    ASSERT_EQ(ref.Decap(r, &seq), esp::kEspOk);
+    EXPECT_EQ(seq, 77u);
+    EXPECT_EQ(Bytes(r->data + 8, r->data + r->len), vxlan);
+    PacketFree(r);
+  }
+  EXPECT_NE(b.pkts[1]->remote, b.pkts[2]->remote);
+  for (uint32_t i = 0; i < b.n; ++i) PacketFree(b.pkts[i]);
+}
+
+}  // namespace
+}  // namespace mflow
