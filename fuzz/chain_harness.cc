@@ -214,7 +214,18 @@ RxHarness::RxHarness(uint32_t max_packets) : max_packets_(std::min(max_packets, 
   pc.count = max_packets_ + 3;
   pc.buf_size = kHeadroom + 9216;
   pool_ = Must(PacketPool::Create(pc));
-  chain_ = Must(BuildRxChain(MakeDataPath(fdb_.get(), false)));
+  // An encrypted peer beside the plain ones (not one of them, whose VXLAN
+  // must still pass): esp_decrypt leads the chain and sees every frame; UDP
+  // 4500 frames go through its parsing, shape checks and SPI lookup (the
+  // fuzzer has no key: the sealed paths are fuzz_esp_decap's).
+  esp_ = Must(esp::EspSaTable::Create(1));
+  FUZZ_CHECK(esp_->AddInbound(wire::IpAddr::V4(0xC6120063),  // 198.18.0.99
+                              Must(esp::EspSa::Parse("spi=0x08000000 alg=aes-128-gcm key=000102030405060708090a0b0c0d0e0f "
+                                                     "salt=a0a1a2a3 esn=on")))
+                 .ok());
+  DataPathConfig dp = MakeDataPath(fdb_.get(), false);
+  dp.esp = esp_.get();
+  chain_ = Must(BuildRxChain(dp));
   counters_.resize(chain_->size());
 }
 

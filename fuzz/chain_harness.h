@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "input_format.h"
+#include "esp/esp_sa_table.h"
 #include "packet/pool.h"
 #include "stage/chain.h"
 #include "stage/inner_checksum.h"
@@ -54,6 +55,7 @@ class RxHarness {
 
   uint32_t max_packets_;
   std::unique_ptr<Fdb> fdb_;
+  std::unique_ptr<esp::EspSaTable> esp_;
   std::unique_ptr<PacketPool> pool_;
   std::unique_ptr<StageChain> chain_;
   std::vector<StageCounters> counters_;

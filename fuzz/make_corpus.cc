@@ -160,6 +160,14 @@ void Write(Writer& w) {
   wire::OuterSpec vni7;
   vni7.vni = 7;
   w.Put("rx_chain", "vxlan_vni7_tcp4", Vxlan(tcp4, vni7));
+  // ESP in UDP 4500 from the harness's encrypted peer (198.18.0.99): the 8
+  // bytes where VXLAN's header would be read as SPI 0x08000000, the
+  // harness's inbound SA, and sequence number 0x2a00 (the VNI's bytes), so
+  // the frame reaches the replay check and the ICV (which it fails).
+  wire::OuterSpec esp;
+  esp.src_ip = wire::IpAddr::V4(0xC6120063);
+  esp.dport = 4500;
+  w.Put("rx_chain", "esp_spi_known", Vxlan(tcp4, esp));
 
   // rx chain: batches (GRO runs, mixed flows).
   std::vector<Bytes> run4;

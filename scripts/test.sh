@@ -17,6 +17,8 @@
 #     reload, bad reload, restart and crash, spoofed-MAC flood);
 #   - the testbed's peers: wireguard-go and nebula topologies (ping, full MTU,
 #     daemons stopped), the redis/nginx/memcached tests run for a second each;
+#   - the encrypted overlay end to end: mflowd with ESP peers in each mode,
+#     a rekey by reload under TCP, a replay flood (scripts/esp-test.sh);
 #   - the metrics test: mflowd --metrics answers /metrics (404 elsewhere, an idle
 #     client blocks nothing), promtool accepts it, and a real Prometheus's query
 #     API reports the same counters as mflowctl after traffic.
@@ -61,10 +63,14 @@ build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --flows 8 --mouse-e
   --direction rx,tx --microflow-size 16 >/dev/null
 build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --direction tx --gso-segs 44 \
   --merge queue,window >/dev/null
+build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --direction rx,tx --esp aes-256-gcm \
+  --modes flow,stage,microflow --workers 2 >/dev/null
 echo "== end-to-end: mflowd in each mode and against Linux VXLAN (namespaces)"
 scripts/e2e-test.sh --build-dir build
 echo "== testbed peers: wireguard-go and nebula topologies up, ping and full-MTU ping through each; redis, nginx, memcached tests for 1 s each"
 /usr/bin/python3 scripts/testbed/peers_test.py
+echo "== encrypted overlay end to end: mflowd with ESP peers (namespaces)"
+scripts/esp-test.sh --build-dir build
 echo "== Prometheus metrics: mflowd --metrics, promtool, a real Prometheus scraping (namespaces)"
 scripts/metrics-test.sh --build-dir build
 echo "all tests passed"

@@ -698,8 +698,10 @@ def write_json(path: str, doc: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--topologies", default=",".join(topo.TOPOLOGIES),
-                    help="comma list of " + ",".join(topo.TOPOLOGIES) + " (default all)")
+    ap.add_argument("--topologies", default="plain",
+                    help="comma list of " + ",".join(topo.TOPOLOGIES) + ", or the groups "
+                         + "; ".join(f"{g} = {','.join(t)}" for g, t in topo.TOPOLOGY_GROUPS.items()
+                                     if g != "all") + "; all (default: plain)")
     ap.add_argument("--offloads", default="on,off", help="comma list of on,off (default both)")
     ap.add_argument("--tests", default=",".join(TESTS),
                     help="comma list of " + ",".join(TESTS + OPTIONAL_TESTS + tuple(apps.TESTS))
@@ -745,7 +747,9 @@ def main() -> int:
         log(f"cleanup: {'removed ' + str(len(names)) + ' namespaces' if names else 'nothing left'}")
         return 0
 
-    args.topologies = parse_list(args.topologies, topo.TOPOLOGIES, "topology")
+    # Groups expand in place; a topology named twice runs once.
+    names = parse_list(args.topologies, topo.TOPOLOGIES + tuple(topo.TOPOLOGY_GROUPS), "topology")
+    args.topologies = list(dict.fromkeys(t for n in names for t in topo.TOPOLOGY_GROUPS.get(n, (n,))))
     args.offloads = parse_list(args.offloads, ("on", "off"), "offloads")
     args.tests = apps.expand(parse_list(args.tests, TESTS + OPTIONAL_TESTS + tuple(apps.TESTS)
                                         + apps.SUBTESTS, "test"))

@@ -61,10 +61,19 @@ VXLAN_PORT = 4789
 UNDERLAY_MTU = 1500
 CONTROL_DIR = "/run/mflow"
 
-MFLOW_MODES = {"mflow-flow": "flow", "mflow-stage": "stage", "mflow-microflow": "microflow"}
-TOPOLOGIES = ("native", "kernel", "mflow-flow", "mflow-stage", "mflow-microflow", "mixed",
-              "wireguard-go", "nebula")
+MFLOW_MODES = {"mflow-flow": "flow", "mflow-stage": "stage", "mflow-microflow": "microflow",
+               "mflow-esp-flow": "flow", "mflow-esp-stage": "stage",
+               "mflow-esp-microflow": "microflow"}
+# The encrypted overlay (docs/ESP.md): ESP with AES-GCM-128 between the two mflowd, keys from a
+# key file per host (--encrypt), fresh for every testbed.
+ESP_TOPOLOGIES = ("mflow-esp-flow", "mflow-esp-stage", "mflow-esp-microflow")
 TUNNEL_TOPOLOGIES = ("wireguard-go", "nebula")  # tunnels.py: userspace encrypted tunnels
+PLAIN_TOPOLOGIES = ("native", "kernel", "mflow-flow", "mflow-stage", "mflow-microflow", "mixed")
+ENCRYPTED_TOPOLOGIES = ESP_TOPOLOGIES + TUNNEL_TOPOLOGIES
+TOPOLOGIES = PLAIN_TOPOLOGIES + ENCRYPTED_TOPOLOGIES
+# Names that stand for several topologies on the testbed's command line.
+TOPOLOGY_GROUPS = {"plain": PLAIN_TOPOLOGIES, "encrypted": ENCRYPTED_TOPOLOGIES, "all": TOPOLOGIES}
+ESP_OVERHEAD = 45  # ESP in UDP: UDP 8, ESP header and IV 16, padding and trailer <= 5, ICV 16
 
 # Segmentation / coalescing features switched off on both underlay veth ends for offloads=off, so
 # that the receiving host sees MTU-sized frames as from a physical wire. Checksum offload stays on
@@ -540,8 +549,32 @@ class Testbed:
 
     @property
     def inner_mtu(self) -> int:
-        """The containers' MTU: the underlay's less VXLAN over IPv4 (50) or IPv6 (70)."""
-        return UNDERLAY_MTU - (70 if self.underlay == "ipv6" else 50)
+        """The containers' MTU: the underlay's less VXLAN over IPv4 (50) or IPv6 (70), less
+        ESP in UDP on the encrypted topologies."""
+        return UNDERLAY_MTU - (70 if self.underlay == "ipv6" else 50) - \
+            (ESP_OVERHEAD if self.topology in ESP_TOPOLOGIES else 0)
+
+    def esp_keyfile(self, h: str) -> str:
+        return os.path.abspath(os.path.join(self.log_dir, f"{PREFIX}{h}-esp-keys.toml"))
+
+    def write_esp_keys(self, alg: str = "aes-128-gcm", esn: bool = True,
+                       spi_a: int = 0x1001, spi_b: int = 0x2001) -> None:
+        """Fresh keys for both hosts' key files (mode 600): host a sends with SPI spi_b... as
+        host b receives it, and the other way round. Rewriting them and reloading rekeys."""
+        import secrets
+        klen = 32 if alg == "aes-256-gcm" else 16
+        sa = {h: (f"spi={spi} alg={alg} key={secrets.token_hex(klen)} "
+                  f"salt={secrets.token_hex(4)} esn={'on' if esn else 'off'}")
+              for h, spi in (("a", spi_a), ("b", spi_b))}  # sa[h]: what host h receives
+        for h in HOSTS:
+            o = other(h)
+            text = (f'[[underlay.esp]]\npeer = "{self.underlay_addr(o)}"\n'
+                    f'in  = "{sa[h]}"\nout = "{sa[o]}"\n')
+            path = self.esp_keyfile(h)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
 
     def uses_mflow(self, h: str) -> bool:
         return self.topology in MFLOW_MODES or (self.topology == "mixed" and h == "b")
@@ -576,6 +609,8 @@ class Testbed:
                     if not os.access(b, os.X_OK):
                         raise TestbedError(f"{self.topology}: {b} not built")
         os.makedirs(self.log_dir, exist_ok=True)
+        if self.topology in ESP_TOPOLOGIES:
+            self.write_esp_keys()
         self._underlay()
         if self.topology != "native":
             for h in HOSTS:
@@ -668,6 +703,10 @@ class Testbed:
             underlay = ["--local", self.underlay_addr(h), "--peer", self.underlay_addr(other(h)),
                         "--vni", str(VNI), "--vni", str(ISOLATION_VNI),
                         "--underlay-mtu", str(UNDERLAY_MTU)]
+        if self.topology in ESP_TOPOLOGIES:
+            if not os.path.exists(self.esp_keyfile(h)):
+                self.write_esp_keys()
+            underlay += ["--encrypt", self.esp_keyfile(h)]
         return [os.path.abspath(self.mflowd), "--mode", self.mode_of(h),
                 "--workers", str(self.workers)] + underlay + [
                 "--control", self.sock(h),

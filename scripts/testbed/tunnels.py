@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import topo
 from topo import HOSTS, TestbedError, run
 
-TUNNEL_TOPOLOGIES = ("wireguard-go", "nebula")
+TUNNEL_TOPOLOGIES = topo.TUNNEL_TOPOLOGIES
 TUNNEL_MTU = topo.UNDERLAY_MTU - 60  # outer IPv4 20 + UDP 8 + tunnel header and tag 32
 WG_PORT = 19150
 NEBULA_PORT = 19151

@@ -23,6 +23,7 @@
 #include <optional>
 #include <thread>
 
+#include "bench/esp_bench.h"
 #include "bench/order_sink.h"
 #include "bench/traffic_source.h"
 #include "engine/engine.h"
@@ -83,6 +84,7 @@ struct Options {
   bool verbose = false;
   std::vector<uint32_t> stage_cuts;
   std::string json;
+  std::string esp;  // ESP stages in the chain: aes-128-gcm or aes-256-gcm (empty: none)
 };
 
 struct Config {
@@ -306,6 +308,109 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   return s;
 }
 
+// One run with the ESP stages in the chain (esp_bench.h: prepared frames,
+// one elephant TCP flow).
+StatusOr<Sample> RunEspOnce(const Options& o, const Config& c) {
+  auto sa = BenchSa(o.esp);
+  if (!sa.ok()) return sa.status();
+  const uint32_t gso = c.dir == Direction::kTx ? o.gso_segs : 0;
+  auto frames = EspBenchFrames(c.dir, *sa, c.size, gso);
+  if (!frames.ok()) return frames.status();
+  const uint32_t buf = gso != 0 ? 65536 + kHeadroom + 1024 : 2048;
+  auto src = FrameRingSource::Create(std::move(frames).value(), true, gso != 0 ? 64 : 8192, buf);
+  if (!src.ok()) return src.status();
+  CountingSink sink;
+
+  auto table = esp::EspSaTable::Create(c.workers);
+  if (!table.ok()) return table.status();
+  if (c.dir == Direction::kRx) {
+    if (Status st = (*table)->AddInbound(wire::IpAddr::V4(0xC6120001), *sa); !st.ok()) return st;
+    (*table)->set_replay_protection(false);  // the ring replays its frames
+  } else if (Status st = (*table)->SetOutbound(wire::IpAddr::V4(0xC6120001), *sa); !st.ok()) {
+    return st;
+  }
+  auto fdb = Fdb::Create(FdbConfig{});
+  if (!fdb.ok()) return fdb.status();
+  DataPathConfig dp;
+  dp.fdb = fdb->get();
+  dp.inner_mtu = 1500;
+  dp.coalesce = !o.no_coalesce;
+  dp.esp = table->get();
+  const wire::MacAddr dst{{0x02, 0, 0, 0, 0, 0x02}};
+  (*fdb)->Learn(42, dst,
+                c.dir == Direction::kRx ? FdbValue::Local(0) : FdbValue::Remote(wire::IpAddr::V4(0xC6120001)),
+                UINT64_MAX / 2);
+  auto chain = c.dir == Direction::kRx ? BuildRxChain(dp) : BuildTxChain(dp);
+  if (!chain.ok()) return chain.status();
+  // Segment headers get their payload's room: encryption linearises them.
+  auto hdr_pool = PacketPool::Create({"headers", 64 * std::max<uint32_t>(1, gso) + 4096, 2048});
+  if (!hdr_pool.ok()) return hdr_pool.status();
+
+  EngineConfig ec;
+  ec.mode = c.mode;
+  ec.workers = c.workers;
+  ec.microflow_size = c.mf_size;
+  ec.merge = c.merge;
+  ec.elephant_pps = o.elephant_pps;
+  ec.placement = *ParsePlacement(o.placement);
+  if (c.mode == SteeringMode::kStage) {
+    ec.stage_cuts = o.stage_cuts;
+    // Decryption is the heavy stage: alone on the first worker.
+    if (ec.stage_cuts.empty() && c.workers == 2) ec.stage_cuts = {c.dir == Direction::kRx ? 1u : 3u};
+  }
+  if (o.pin)
+    for (uint32_t i = 0; i < c.workers; ++i) ec.cpus.push_back(static_cast<int>(i));
+  EnginePath path;
+  path.chain = chain->get();
+  path.rx = src->get();
+  path.tx = &sink;
+  path.pool = hdr_pool->get();
+  path.classify = c.dir == Direction::kRx ? ClassifyRxEsp : ClassifyTx;
+  if (c.dir == Direction::kTx) path.wire_seq = (*table)->tx_seq();
+  auto engine = Engine::Create(ec, {path});
+  if (!engine.ok()) return engine.status();
+
+  (*engine)->Start();
+  const auto t_start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(o.warmup_ms));
+  const uint64_t n0 = sink.segments();
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(o.duration_ms));
+  const uint64_t n1 = sink.segments();
+  const auto t1 = Clock::now();
+  (*src)->Stop();
+  (*engine)->Stop();
+  const auto t_end = Clock::now();
+
+  Sample s;
+  const double secs = std::chrono::duration<double>(t1 - t0).count();
+  s.packets = n1 - n0;
+  s.mpps = static_cast<double>(s.packets) / secs / 1e6;
+  s.gbps = static_cast<double>(s.packets) * c.size * 8 / secs / 1e9;
+  const EngineStats es = (*engine)->Stats();
+  uint64_t cpu_ns = 0;
+  for (const auto& w : es.workers) {
+    cpu_ns += w.cpu_ns;
+    s.pushback_waits += w.pushback_waits;
+  }
+  s.cpu_cores = static_cast<double>(cpu_ns) / 1e9 / std::chrono::duration<double>(t_end - t_start).count();
+  const uint64_t segs = gso == 0 ? 1 : gso;
+  s.generated = (*src)->sent() * segs;
+  s.delivered = sink.segments();
+  s.engine_out_of_order = es.out_of_order;
+  for (const auto& stg : es.stages)
+    for (const auto& d : stg.drops) {
+      s.drop_reasons[d.first] += d.second;
+      s.drops += d.second;
+    }
+  const uint64_t accounted = s.delivered + s.drops * segs;
+  s.lost = s.generated > accounted ? s.generated - accounted : 0;
+  s.elephants = es.elephants;
+  s.engine_flows = es.flows;
+  s.overflowed = es.overflowed;
+  return s;
+}
+
 struct Stat3 {
   double med = 0, min = 0, max = 0;
 };
@@ -470,6 +575,10 @@ int Main(int argc, char** argv) {
                  "stage mode: first stage index of each group after the first (default: rx 3, tx even split)")
       ->delimiter(',');
   app.add_option("--json", o.json, "write one JSON record per configuration to this file");
+  app.add_option("--esp", o.esp,
+                 "ESP stages in the chain (rx esp_decrypt, tx esp_encrypt) with this AEAD; one "
+                 "elephant TCP flow from prepared frames (docs/ESP.md)")
+      ->check(CLI::IsMember({"aes-128-gcm", "aes-256-gcm"}));
   app.add_flag("--memcpy-only", o.memcpy_only,
                "print this machine's single-core memcpy rate (Gbit/s, the figure every table quotes) and exit");
   CLI11_PARSE(app, argc, argv);
@@ -487,6 +596,10 @@ int Main(int argc, char** argv) {
   }
   const bool mice_scenarios = std::any_of(scenarios.begin(), scenarios.end(),
                                           [](Scenario x) { return x != Scenario::kElephant; });
+  if (!o.esp.empty() && (o.flows != 1 || mice_scenarios || o.proto != "tcp")) {
+    std::fprintf(stderr, "mflow-bench: --esp measures one elephant TCP flow (no --flows, --scenario, --proto udp)\n");
+    return 1;
+  }
   if (mice_scenarios && o.flows < 2) {
     std::fprintf(stderr, "mflow-bench: the mice scenarios need mice: --flows 2 or more\n");
     return 1;
@@ -528,7 +641,7 @@ int Main(int argc, char** argv) {
   for (uint32_t r = 0; r < o.repeats; ++r) {
     memcpy_gbps.push_back(MeasureMemcpyGbps());
     for (size_t i = 0; i < configs.size(); ++i) {
-      auto s = RunOnce(o, configs[i]);
+      auto s = o.esp.empty() ? RunOnce(o, configs[i]) : RunEspOnce(o, configs[i]);
       if (!s.ok()) {
         std::fprintf(stderr, "mflow-bench: %s: %s\n", configs[i].Key().c_str(), s.status().message().c_str());
         return 1;
@@ -610,6 +723,7 @@ int Main(int argc, char** argv) {
     j["mode"] = SteeringModeName(c.mode);
     j["workers"] = c.workers;
     j["flows"] = o.flows;
+    j["esp"] = o.esp;
     j["frame_size"] = c.size;
     j["proto"] = o.proto;
     j["direction"] = c.dir == Direction::kRx ? "rx" : "tx";

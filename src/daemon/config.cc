@@ -179,7 +179,11 @@ Status ParseEngine(const toml::table& t, Config& c, const Err& err) {
 }
 
 Status ParseUnderlay(const toml::table& t, Config& c, const Err& err) {
-  MFLOW_TRY(CheckKeys(t, "underlay", {"local", "port", "mtu", "peers", "gso", "gro", "socket_buffer"}, err));
+  MFLOW_TRY(CheckKeys(t, "underlay",
+                      {"local", "port", "mtu", "peers", "gso", "gro", "socket_buffer", "esp", "esp_port"},
+                      err));
+  MFLOW_TRY(GetInt<uint16_t>(t, "underlay", "esp_port", 1, 65535, &c.esp_port, err));
+  MFLOW_TRY(ParseEspPeers(t, err.origin, &c.esp));
   if (const toml::node* n = t.get("local")) MFLOW_TRY(GetIp(*n, "underlay.local", &c.local, err));
   MFLOW_TRY(GetInt<uint16_t>(t, "underlay", "port", 1, 65535, &c.port, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "underlay", "mtu", 1280, 9216, &c.mtu, err));
@@ -434,6 +438,9 @@ Status Validate(const Config& c) {
     if (c.peers[i] == c.local)
       return Status::Error("underlay.peers[" + std::to_string(i) + "]: is our own address");
   }
+  if (Status s = ValidateEspPeers(c.esp, c.peers); !s.ok()) return s;
+  if (!c.esp.empty() && c.esp_port == c.port)
+    return Status::Error("underlay.esp_port: " + std::to_string(c.esp_port) + " is underlay.port too");
   if (c.vnis.empty()) return Status::Error("overlay.vnis: at least one VNI is required");
   if ((c.fdb_size & (c.fdb_size - 1)) != 0)
     return Status::Error("overlay.fdb_size: " + std::to_string(c.fdb_size) +
@@ -489,6 +496,9 @@ std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
   cmp("underlay.gso", a.gso, b.gso);
   cmp("underlay.gro", a.gro, b.gro);
   cmp("underlay.socket_buffer", a.socket_buffer, b.socket_buffer);
+  cmp("underlay.esp_port", a.esp_port, b.esp_port);
+  // The ESP socket exists only when some peer is encrypted at start.
+  cmp("underlay.esp (from none or to none)", a.esp.empty(), b.esp.empty());
   cmp("overlay.vnis", a.vnis, b.vnis);
   cmp("overlay.tso", a.tso, b.tso);
   cmp("overlay.coalesce", a.coalesce, b.coalesce);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "daemon/esp_config.h"
 #include "engine/engine.h"
 #include "port/ip_prefix.h"
 #include "wire/ethernet.h"
@@ -70,6 +71,9 @@ struct Config {
   bool gso = true;                  // UDP_SEGMENT on send
   bool gro = true;                  // UDP_GRO on receive
   uint32_t socket_buffer = 8 << 20;
+  // Encrypted peers ([[underlay.esp]], and --encrypt FILE): docs/ESP.md.
+  std::vector<EspPeerConfig> esp;
+  uint16_t esp_port = 4500;         // ESP in UDP (RFC 3948)
 
   // [overlay]
   std::vector<uint32_t> vnis{42};
@@ -84,8 +88,10 @@ struct Config {
   std::vector<PortConfig> ports;
 
   // Inner MTU: the underlay MTU less VXLAN's outer headers (50 bytes over
-  // IPv4, 70 over IPv6).
-  uint32_t inner_mtu() const { return mtu - (local.is_v6() ? 70 : 50); }
+  // IPv4, 70 over IPv6), and with encrypted peers less ESP in UDP's 45 more
+  // (UDP 8, ESP header and IV 16, padding and trailer up to 5, ICV 16) for
+  // every port (a container's MTU cannot depend on the peer).
+  uint32_t inner_mtu() const { return mtu - (local.is_v6() ? 70 : 50) - (esp.empty() ? 0 : 45); }
 };
 
 // The embedded default, as TOML (mflowd --print-default-config).

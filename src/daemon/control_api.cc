@@ -231,7 +231,32 @@ json Daemon::HandleLocked(const json& req) {
                       {"tx_bytes", p.tx_bytes},
                       {"rx_datagrams", p.rx_datagrams},
                       {"rx_bytes", p.rx_bytes}});
-    return {{"ok", true}, {"peers", list}, {"gso_sends", u.gso_sends}, {"gro_receives", u.gro_receives}, {"drops", Drops(u.drops, false)}};
+    json reply = {{"ok", true}, {"peers", list}, {"gso_sends", u.gso_sends}, {"gro_receives", u.gro_receives}, {"drops", Drops(u.drops, false)}};
+    if (esp_udp_ != nullptr) {
+      // Encrypted peers: the ESP socket's counters and the SAs by SPI (never keys).
+      const UdpPortInfo e = esp_udp_->Snapshot();
+      json elist = json::array();
+      for (const UdpPeerInfo& p : e.peers) {
+        json in = json::array(), out = json::array();
+        for (uint32_t i = 0; i < esp::EspSaTable::kMaxInbound; ++i) {
+          const esp::EspSaTable::Inbound& sa = esp_table_->inbound(i);
+          if (sa.live.load(std::memory_order_acquire) && sa.peer.ToString() == p.address)
+            in.push_back(sa.sa.spi);
+        }
+        for (const auto& [peer, spi] : esp_table_->OutboundSpis())
+          if (peer.ToString() == p.address) out.push_back(spi);
+        elist.push_back({{"address", p.address},
+                         {"inbound_spis", in},
+                         {"outbound_spis", out},
+                         {"tx_datagrams", p.tx_datagrams},
+                         {"tx_bytes", p.tx_bytes},
+                         {"rx_datagrams", p.rx_datagrams},
+                         {"rx_bytes", p.rx_bytes}});
+      }
+      reply["esp_peers"] = elist;
+      reply["esp_drops"] = Drops(e.drops, false);
+    }
+    return reply;
   }
   if (cmd == "fdb") {
     const uint64_t now = CoarseMs();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/clock.h"
 #include "daemon/log.h"
 #include "port/tap_device.h"
 #include "stage/datapath.h"
@@ -47,7 +48,11 @@ Status Daemon::Init() {
   };
   auto up = pool("underlay-rx", kUdpPoolCount, RoundUp(kHeadroom + cfg_.mtu + 64, 64));
   auto tp = pool("tap-rx", kTapPoolCount, kTapRxBufSize);
-  auto hp = pool("tso-headers", kHdrPoolCount, kHdrBufSize);
+  // Encrypted segments are linearised into their header buffer (the AES
+  // pass is the copy): with ESP peers those hold a whole datagram.
+  const bool esp = !cfg_.esp.empty();
+  auto hp = esp ? pool("tso-headers", kHdrPoolCount / 4, RoundUp(kHeadroom + cfg_.mtu + 128, 64))
+                : pool("tso-headers", kHdrPoolCount, kHdrBufSize);
   for (auto* p : {&up, &tp, &hp})
     if (!p->ok()) return p->status();
   udp_pool_ = std::move(up).value();
@@ -60,7 +65,7 @@ Status Daemon::Init() {
   UdpPortConfig uc;
   uc.local = cfg_.local;
   uc.port = cfg_.port;
-  uc.peers = cfg_.peers;
+  uc.peers = esp ? PlainPeers(cfg_.peers, cfg_.esp) : cfg_.peers;
   uc.gso = cfg_.gso;
   uc.gro = cfg_.gro;
   uc.socket_buffer = cfg_.socket_buffer;
@@ -80,7 +85,25 @@ Status Daemon::Init() {
     LogWarn("UDP_SEGMENT refused by the kernel: sending one datagram per segment",
             {{"feature", "udp_gso"}});
 
+  if (esp) {
+    UdpPortConfig ec = uc;
+    ec.port = cfg_.esp_port;
+    ec.peers = EspPeers(cfg_.esp);
+    auto eu = UdpPort::Open(ec, udp_pool_.get(), nullptr);  // never floods nor hairpins
+    if (!eu.ok()) return eu.status().Prefixed("underlay.esp_port: ");
+    esp_udp_ = std::move(eu).value();
+    underlay_ = std::make_unique<UnderlayPair>(udp_.get(), esp_udp_.get());
+    auto table = esp::EspSaTable::Create(cfg_.workers);
+    if (!table.ok()) return table.status();
+    esp_table_ = std::move(table).value();
+    esp_keys_ = std::make_unique<EspKeys>(esp_table_.get());
+    std::vector<std::string> what;
+    if (Status s = esp_keys_->Apply(cfg_.esp, CoarseMs(), &what); !s.ok()) return s;
+    for (const std::string& w : what) LogInfo("esp", {{"change", w}});
+  }
+
   DataPathConfig dp;
+  dp.esp = esp_table_.get();
   dp.vnis = cfg_.vnis;
   dp.peers = cfg_.peers;
   dp.local_vtep = cfg_.local;
@@ -102,7 +125,7 @@ Status Daemon::Init() {
   ec.microflow_size = cfg_.microflow_size;
   ec.merge_depth = cfg_.merge_depth;
   ec.elephant_pps = cfg_.elephant_pps;
-  ec.classify = ClassifyRxSocket;
+  ec.classify = esp ? ClassifyRxSocketEsp : ClassifyRxSocket;
   // Each poll of a socket or TAP is a system call, and the cores are shared
   // with the containers we serve: poll briefly, then block in the port.
   ec.idle_spins = cfg_.idle_polls;
@@ -113,13 +136,14 @@ Status Daemon::Init() {
   // peer's ACKs, with no other thread to wake (docs/ARCHITECTURE.md).
   EnginePath rx;
   rx.chain = rx_chain_.get();
-  rx.rx = udp_.get();
+  rx.rx = esp ? static_cast<RxPort*>(underlay_.get()) : udp_.get();
   rx.tx = taps_.get();
   rx.pool = udp_pool_.get();
   EnginePath tx;
   tx.chain = tx_chain_.get();
   tx.rx = taps_.get();
-  tx.tx = udp_.get();
+  tx.tx = esp ? static_cast<TxPort*>(underlay_.get()) : udp_.get();
+  if (esp) tx.wire_seq = esp_table_->tx_seq();  // ESP sequence numbers at the split point
   tx.pool = hdr_pool_.get();
   tx.classify = ClassifyTxPort;
   tx.microflow_size = std::min(kTxMicroflowFrames, cfg_.microflow_size);
@@ -243,14 +267,35 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
   r.needs_restart = RestartOnlyChanges(cfg_, n);
   // Peers first (it can fail without changing anything), then the address;
   // if the rebind fails, the old peers come back.
-  const bool peers_changed = n.peers != cfg_.peers;
+  const bool esp_changed = esp_keys_ != nullptr && !n.esp.empty() && !(n.esp == cfg_.esp);
+  const bool peers_changed = n.peers != cfg_.peers || esp_changed;
+  const std::vector<wire::IpAddr> plain_now =
+      esp_keys_ ? PlainPeers(cfg_.peers, cfg_.esp) : cfg_.peers;
   if (peers_changed) {
-    if (Status s = udp_->SetPeers(n.peers); !s.ok())
+    // With encrypted peers the VXLAN socket takes the plain ones only.
+    if (Status s = udp_->SetPeers(esp_keys_ ? PlainPeers(n.peers, n.esp) : n.peers); !s.ok())
       return Status::Error("reload refused, running config kept: " + s.message());
+  }
+  if (esp_changed) {
+    // Make before break (EspKeys): the ESP socket accepts the union until
+    // the old SAs retire; packets for a removed peer fail at the SA lookup.
+    std::vector<wire::IpAddr> both = EspPeers(n.esp);
+    for (const wire::IpAddr& a : EspPeers(cfg_.esp))
+      if (std::find(both.begin(), both.end(), a) == both.end()) both.push_back(a);
+    std::vector<std::string> what;
+    Status s = esp_udp_->SetPeers(both);
+    if (s.ok()) s = esp_keys_->Apply(n.esp, CoarseMs(), &what);
+    if (!s.ok()) {
+      (void)udp_->SetPeers(plain_now);
+      return Status::Error("reload refused, running config kept: " + s.message());
+    }
+    for (const std::string& w : what) LogInfo("esp", {{"change", w}});
+    r.applied.emplace_back("underlay.esp");
+    cfg_.esp = n.esp;
   }
   if (n.local != cfg_.local) {
     if (Status s = udp_->Rebind(n.local); !s.ok()) {
-      if (peers_changed) (void)udp_->SetPeers(cfg_.peers);
+      if (peers_changed) (void)udp_->SetPeers(plain_now);
       return Status::Error("reload refused, running config kept: " + s.message());
     }
     r.applied.emplace_back("underlay.local");
@@ -276,6 +321,12 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
 }
 
 void Daemon::Maintain() {
+  if (esp_keys_ != nullptr) {
+    std::lock_guard<std::mutex> lock(cfg_mu_);
+    std::vector<std::string> what;
+    esp_keys_->Expire(CoarseMs(), &what);
+    for (const std::string& w : what) LogInfo("esp", {{"change", w}});
+  }
   for (uint16_t id : taps_->TakeGone()) {
     const std::string name = PortName(id);
     LogWarn("port gone: its device was deleted; removing it", {{"name", name}, {"id", id}});

@@ -36,6 +36,8 @@
 #include "packet/pool.h"
 #include "port/tap_set.h"
 #include "port/udp_port.h"
+#include "daemon/esp_underlay.h"
+#include "esp/esp_sa_table.h"
 #include "stage/chain.h"
 #include "table/fdb.h"
 
@@ -114,6 +116,11 @@ class Daemon {
   std::unique_ptr<PacketPool> hdr_pool_;  // TSO segment headers
   std::unique_ptr<TapSet> taps_;
   std::unique_ptr<UdpPort> udp_;
+  // Encrypted peers (docs/ESP.md): only when some peer is encrypted at start.
+  std::unique_ptr<esp::EspSaTable> esp_table_;
+  std::unique_ptr<EspKeys> esp_keys_;
+  std::unique_ptr<UdpPort> esp_udp_;       // ESP in UDP on underlay.esp_port
+  std::unique_ptr<UnderlayPair> underlay_;  // both sockets, as the engine's port
   std::unique_ptr<StageChain> rx_chain_, tx_chain_;
   std::unique_ptr<Engine> engine_;
 

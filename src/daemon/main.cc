@@ -25,6 +25,7 @@ struct Flags {
   bool print_default = false;
   bool check_only = false;
   std::string mode, local, control, log_level, log_format, placement, metrics;
+  std::string encrypt;  // key file of [[underlay.esp]] tables (docs/ESP.md)
   std::vector<std::string> peers, ports;
   std::vector<uint32_t> vnis;
   std::vector<int> cpus;
@@ -81,6 +82,11 @@ Status ApplyFlags(const Flags& f, Config& c) {
   if (f.no_gro) c.gro = false;
   if (f.no_tso) c.tso = false;
   if (f.no_coalesce) c.coalesce = false;
+  if (!f.encrypt.empty()) {  // read again at every reload: a rekey edits the file
+    auto keys = LoadEspKeyFile(f.encrypt);
+    if (!keys.ok()) return keys.status();
+    c.esp.insert(c.esp.end(), keys->begin(), keys->end());
+  }
   return Validate(c);
 }
 
@@ -150,6 +156,8 @@ int main(int argc, char** argv) {
   app.add_flag("--no-gro", f.no_gro, "do not use UDP_GRO on the underlay");
   app.add_flag("--no-tso", f.no_tso, "do not offer checksum/TSO offload on the TAPs");
   app.add_flag("--no-coalesce", f.no_coalesce, "no software GRO towards the containers");
+  app.add_option("--encrypt", f.encrypt,
+                 "key file of [[underlay.esp]] tables (encrypted peers; mode 600; re-read on reload)");
   CLI11_PARSE(app, argc, argv);
 
   if (f.print_default) {

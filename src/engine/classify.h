@@ -24,5 +24,11 @@ bool ClassifyTx(const Packet* p, wire::FlowKey* key);
 // IP fragments stay in their datagrams' flow.
 bool ClassifyRxSocket(const Packet* p, wire::FlowKey* key);
 bool ClassifyTxPort(const Packet* p, wire::FlowKey* key);
+// With encrypted peers (docs/ESP.md): ESP in UDP is keyed on its SA (the
+// peer's address and the SPI; the inner flows are ciphertext), so that one
+// SA is one flow, released in arrival order, where its replay window is
+// updated. Other frames as ClassifyRx / ClassifyRxSocket.
+bool ClassifyRxEsp(const Packet* p, wire::FlowKey* key);
+bool ClassifyRxSocketEsp(const Packet* p, wire::FlowKey* key);
 
 }  // namespace mflow

@@ -92,6 +92,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg,
     p->microflow_size = in.microflow_size.value_or(cfg.microflow_size);
     p->rx_burst = in.rx_burst.value_or(cfg.rx_burst);
     p->elephant_pps = in.elephant_pps.value_or(cfg.elephant_pps);
+    p->wire_seq = in.wire_seq;
+    for (uint32_t i = 0; i < in.chain->size(); ++i)
+      if (in.chain->at(i).has_release()) p->release_stages.push_back(i);
     if (p->classify == nullptr) return Status::Error(where + "engine needs a classifier");
     if (p->microflow_size == 0 || p->microflow_size > kMaxBatch)
       return Status::Error(where + "microflow size must be 1.." + std::to_string(kMaxBatch) + ", got " +
@@ -132,6 +135,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& cfg,
   for (uint32_t i = 0; i < cfg.workers; ++i) {
     auto w = std::make_unique<Worker>(cfg.worker_queue_depth, mice_depth);
     w->id = i;
+    w->ctx.worker = i;
     e->workers_.push_back(std::move(w));
   }
   return e;
@@ -220,7 +224,15 @@ void Engine::RunStages(Worker& w, Path& path, MicroFlow* mf, uint32_t first, uin
 void Engine::Deliver(Worker& w, MicroFlow* mf) {
   FlowState* f = mf->flow;
   Batch& b = mf->batch;
+  // The stages' in-order parts (ESP's replay window update), in flow order.
+  Path& path = PathOf(mf);
+  for (uint32_t s : path.release_stages) {
+    if (b.n == 0) break;
+    w.ctx.counters = &w.counters[path.id][s];
+    path.chain->at(s).Release(b, w.ctx);
+  }
   for (uint32_t i = 0; i < b.n; ++i) {
+    if (MFLOW_UNLIKELY(b.pkts[i]->flags & kPktFlagCopy)) continue;  // its original was counted
     const uint64_t s = b.pkts[i]->seq;
     if (f->released_any && s <= f->last_released_seq) ++f->out_of_order;
     f->last_released_seq = s;
@@ -231,7 +243,7 @@ void Engine::Deliver(Worker& w, MicroFlow* mf) {
   if (b.n != 0) {
     // One clock read per micro-flow (vDSO), into this worker's histogram.
     w.latency[f->path].Add(MonotonicNs() - mf->born_ns);
-    PathOf(mf).tx->TxBurst(b.pkts, b.n);
+    path.tx->TxBurst(b.pkts, b.n);
   }
   // Single writer: a plain increment published with release, no RMW.
   f->released_mfs.store(f->released_mfs.load(std::memory_order_relaxed) + 1,

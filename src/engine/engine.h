@@ -52,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/relaxed.h"
 #include "common/status.h"
 #include "engine/flow_merge.h"
 #include "engine/flow_table.h"
@@ -83,6 +84,11 @@ struct EnginePath {
   std::optional<uint32_t> rx_burst;
   std::optional<uint32_t> elephant_pps;
   std::optional<std::vector<uint32_t>> stage_cuts;
+  // When set, the split point gives each packet the next numbers of this
+  // counter in Packet::wire_seq, in packet order, as many as it will be on
+  // the wire (a super-frame: its segments): ESP's outbound sequence numbers
+  // (EspSaTable::tx_seq). The split point is its only writer.
+  Relaxed<uint64_t>* wire_seq = nullptr;
 };
 
 struct EngineConfig {

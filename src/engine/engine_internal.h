@@ -26,6 +26,8 @@ struct Engine::Path {
   uint32_t elephant_pps = 0;
   std::vector<uint32_t> group_begin;  // stage mode: group g runs [group_begin[g], group_begin[g+1])
   std::unique_ptr<FlowTable> flows;
+  Relaxed<uint64_t>* wire_seq = nullptr;
+  std::vector<uint32_t> release_stages;  // stages with an in-order part (Stage::has_release)
 };
 
 // A worker's figures for one path (WorkerStats, as the worker keeps them):

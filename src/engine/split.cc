@@ -36,6 +36,10 @@ void Engine::Split(Worker& w, Path& path, Packet** pkts, uint32_t n) {
     p->seq = f->next_pkt_seq++;
     // Packets on the wire: a super-frame counts as its segments.
     const uint32_t wire_pkts = std::max<uint32_t>(1, p->gso_segs);
+    if (path.wire_seq != nullptr) {  // ESP sequence numbers, in packet order
+      p->wire_seq = path.wire_seq->load();
+      *path.wire_seq += wire_pkts;
+    }
     const bool was_elephant = f->elephant;
     UpdateElephant(path, f, wire_pkts, now_ms);
     if (f->elephant)  // for the placement: what TCP elephants move, new ones, others

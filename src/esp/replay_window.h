@@ -27,12 +27,19 @@
 // Sequence number 0 is never sent (RFC 4303 3.3.3: the first packet is 1),
 // so it is reported as left of the window.
 //
-// Thread-safety: single-threaded. One owner calls Check, Update and
-// Reconstruct; in the engine that is the merge, in packet order (a worker
-// may read a stale copy for the cheap early Check, which is only advisory).
+// Thread-safety: one writer, any readers. One owner at a time calls Update
+// and StartAt (in the engine: whoever releases the SA's packets, in order);
+// any thread may call Check and Reconstruct meanwhile (a worker's early,
+// advisory check). The words are atomics read and written relaxed, and top
+// is published with release after the blocks it uncovers were zeroed, so a
+// reader that sees a new top sees those blocks cleared: a stale view can
+// call a replay new (Update catches it) but never a new packet a replay
+// (a bit is set only by Update of that very number, or left over from a
+// number 8192 * k lower, which is then left of the window anyway).
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 
 namespace mflow::esp {
@@ -60,8 +67,14 @@ class ReplayWindow {
   // 4 billion ahead.
   uint64_t Reconstruct(uint32_t seq_lo) const noexcept;
 
-  uint64_t top() const { return top_; }  // highest sequence number recorded; 0 = none yet
-  bool operator==(const ReplayWindow&) const = default;  // tests: "unchanged"
+  ReplayWindow() = default;
+  // Copies (tests: "unchanged"; not while a writer runs).
+  ReplayWindow(const ReplayWindow& o) noexcept { *this = o; }
+  ReplayWindow& operator=(const ReplayWindow& o) noexcept;
+  bool operator==(const ReplayWindow& o) const noexcept;
+
+  // Highest sequence number recorded; 0 = none yet.
+  uint64_t top() const { return top_.load(std::memory_order_acquire); }
 
   // Resets the window to a top of `top` with only top itself marked seen:
   // seq <= top - kWindow is then left of the window, the rest of the window
@@ -73,8 +86,11 @@ class ReplayWindow {
   static uint32_t BlockOf(uint64_t seq) { return static_cast<uint32_t>(seq >> 6) & (kBlocks - 1); }
   static uint64_t BitOf(uint64_t seq) { return uint64_t{1} << (seq & 63); }
 
-  uint64_t top_ = 0;
-  std::array<uint64_t, kBlocks> bits_{};
+  uint64_t Word(uint32_t b) const { return bits_[b].load(std::memory_order_relaxed); }
+  void SetWord(uint32_t b, uint64_t v) { bits_[b].store(v, std::memory_order_relaxed); }
+
+  std::atomic<uint64_t> top_{0};
+  std::array<std::atomic<uint64_t>, kBlocks> bits_{};
 };
 
 }  // namespace mflow::esp

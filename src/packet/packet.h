@@ -53,6 +53,10 @@ struct Packet {
 
   // --- metadata set by stages ---
   uint64_t seq = 0;        // per-flow number given at the split point
+  // ESP: outbound, the first of the sequence numbers reserved at the split
+  // point (one per packet on the wire; 0 = none); inbound, the decrypted
+  // packet's full sequence number, for the in-order window update.
+  uint64_t wire_seq = 0;
   uint32_t flow_hash = 0;  // inner flow hash (RFC 7348 source port, steering)
   uint32_t vni = 0;
   uint16_t in_port = kPortNone;
@@ -64,6 +68,7 @@ struct Packet {
   uint8_t l4_off = 0;      // inner TCP/UDP header offset from data
   uint8_t l4_proto = 0;
   uint8_t flags = 0;       // kPktFlag*
+  uint8_t esp_slot = 0;    // inbound: 1 + the SA's slot that decrypted it (0 = not ESP)
 
   // --- ownership ---
   std::atomic<uint32_t> refs{1};
@@ -134,6 +139,13 @@ struct Packet {
 inline constexpr uint8_t kPktFlagL4CsumOk = 0x01;  // inner TCP/UDP checksum verified
 inline constexpr uint8_t kPktFlagL3CsumOk = 0x02;  // inner IPv4 header checksum verified
 inline constexpr uint8_t kPktFlagIpv6 = 0x04;      // inner L3 is IPv6
+// ESP in UDP (RFC 3948) on the underlay socket: received on the ESP port, or
+// encrypted and to be sent from it.
+inline constexpr uint8_t kPktFlagEsp = 0x08;
+// A copy a stage made of the packet before it (a flood's encrypted copy for
+// an encrypted peer): it carries its original's number, so the engine's
+// order check passes over it.
+inline constexpr uint8_t kPktFlagCopy = 0x10;
 
 // Returns p (and everything it owns) to its pool once the last reference goes.
 void PacketFree(Packet* p) noexcept;

@@ -38,6 +38,7 @@ void PacketPool::Reset(Packet* p) noexcept {
   p->len = 0;
   p->nfrags = 0;
   p->seq = 0;
+  p->wire_seq = 0;
   p->flow_hash = 0;
   p->vni = 0;
   p->in_port = kPortNone;
@@ -49,6 +50,7 @@ void PacketPool::Reset(Packet* p) noexcept {
   p->l4_off = 0;
   p->l4_proto = 0;
   p->flags = 0;
+  p->esp_slot = 0;
   p->refs.store(1, std::memory_order_relaxed);
   p->chain = nullptr;
   p->chain_next = nullptr;

@@ -1,6 +1,8 @@
 #include "stage/chain.h"
 
 #include "stage/datapath.h"
+#include "stage/esp_decrypt.h"
+#include "stage/esp_encrypt.h"
 #include "stage/fdb_forward.h"
 #include "stage/inner_checksum.h"
 #include "stage/outer_validate.h"
@@ -33,6 +35,12 @@ Status CheckCommon(const DataPathConfig& cfg) {
 StatusOr<std::unique_ptr<StageChain>> BuildRxChain(const DataPathConfig& cfg) {
   if (Status s = CheckCommon(cfg); !s.ok()) return s;
   auto chain = std::make_unique<StageChain>();
+  if (cfg.esp != nullptr) {
+    EspDecryptConfig ed;
+    ed.table = cfg.esp;
+    ed.vxlan_only = cfg.socket_underlay;
+    if (Status s = Append(*chain, EspDecrypt::Create(ed)); !s.ok()) return s;
+  }
   OuterValidateConfig ov;
   ov.peers = cfg.peers;
   VxlanDecapConfig vd;
@@ -70,6 +78,13 @@ StatusOr<std::unique_ptr<StageChain>> BuildTxChain(const DataPathConfig& cfg) {
   for (Status s : {Append(*chain, FdbForward::Create(ff)), Append(*chain, GsoSegment::Create(ts)),
                    Append(*chain, VxlanEncap::Create(ve))})
     if (!s.ok()) return s;
+  if (cfg.esp != nullptr) {
+    EspEncryptConfig ee;
+    ee.table = cfg.esp;
+    ee.vxlan_only = cfg.socket_underlay;
+    ee.local_ip = cfg.local_vtep;
+    if (Status s = Append(*chain, EspEncrypt::Create(ee)); !s.ok()) return s;
+  }
   return chain;
 }
 

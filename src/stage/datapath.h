@@ -4,12 +4,15 @@
 //                               inner_checksum, tcp_coalesce
 //                               (no outer_validate with socket_underlay)
 //   tx (container -> underlay): fdb_forward, gso_segment, vxlan_encap
+// With an ESP SA table, esp_decrypt comes first on rx and esp_encrypt last
+// on tx (docs/ESP.md).
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "common/status.h"
+#include "esp/esp_sa_table.h"
 #include "stage/chain.h"
 #include "table/fdb.h"
 #include "wire/ethernet.h"
@@ -31,6 +34,10 @@ struct DataPathConfig {
   // the VXLAN header).
   bool socket_underlay = false;
   Fdb* fdb = nullptr;         // required; shared by both directions
+  // Encrypted peers: the SAs of both chains' ESP stages (outlives them). The
+  // tx path's engine path must number packets from esp->tx_seq()
+  // (EnginePath::wire_seq).
+  esp::EspSaTable* esp = nullptr;
 };
 
 StatusOr<std::unique_ptr<StageChain>> BuildRxChain(const DataPathConfig& cfg);

@@ -177,6 +177,7 @@ int GsoSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
   p->segs = hdrs[0];
   p->nsegs = static_cast<uint16_t>(nsegs);
 
+  const uint32_t reserved = p->gso_segs > 1 ? p->gso_segs : 1;
   PayloadCursor cursor(p, hdr_len);
   for (uint32_t i = 0; i < nsegs; ++i) {
     Packet* s = hdrs[i];
@@ -244,6 +245,10 @@ int GsoSegment::Segment(Packet* p, StageContext& ctx) const noexcept {
     }
 
     s->seq = p->seq;
+    // The sequence numbers the split point reserved for the carrier's
+    // segments (ESP): one each, as many as it counted; a segment beyond them
+    // gets none and is refused by esp_encrypt rather than reuse a number.
+    s->wire_seq = p->wire_seq != 0 && i < reserved ? p->wire_seq + i : 0;
     s->flow_hash = p->flow_hash;
     s->vni = p->vni;
     s->in_port = p->in_port;

@@ -51,6 +51,7 @@ struct StageContext {
   StageCounters* counters = nullptr;  // the counters of the stage being run
   PacketPool* pool = nullptr;         // for stages that create packets (TSO headers)
   uint64_t now_ms = 0;                // coarse clock for table aging
+  uint32_t worker = 0;                // the worker's index (per-worker state, e.g. ciphers)
 
   // Counts p on drop edge `reason` of the current stage and frees it.
   void Drop(Packet* p, uint32_t reason) noexcept;
@@ -68,6 +69,18 @@ class Stage {
   virtual std::span<const std::string_view> event_names() const { return {}; }
   // Processes b in place. Precondition: ctx.counters belongs to this stage.
   virtual void Process(Batch& b, StageContext& ctx) noexcept = 0;
+
+  // The in-order part of a stage, if it has one (has_release): run on the
+  // flow's surviving packets when the engine releases them, in the flow's
+  // order, on whichever thread releases (the merger, the flow's only
+  // worker, the pipeline's last group), with ctx.counters this stage's on
+  // that thread. May drop packets (ctx.Drop, compacting b). The ESP decrypt
+  // stage updates its replay windows here. Serial per flow.
+  virtual bool has_release() const { return false; }
+  virtual void Release(Batch& b, StageContext& ctx) noexcept {
+    (void)b;
+    (void)ctx;
+  }
 };
 
 // Edge returned by a per-packet handler: kNext or a drop reason (>= 0).

@@ -1,0 +1,78 @@
+// mflowd's encrypted underlay: the second UDP socket (ESP in UDP, RFC 3948,
+// on underlay.esp_port) beside the VXLAN one, and the SAs of the ESP stages
+// kept in step with the configuration (docs/ESP.md).
+//
+// UnderlayPair is the engine's underlay port when some peer is encrypted:
+// it reads both sockets (marking what came from the ESP one kPktFlagEsp, so
+// esp_decrypt knows to decrypt it) and sends what esp_encrypt marked on the
+// ESP socket, the rest on the VXLAN socket. The VXLAN socket's peers are the
+// plain peers only, so nothing plain is ever sent to or accepted from an
+// encrypted peer (a frame for one that was not encrypted is dropped as
+// tx_not_peer); floods go to the plain peers only.
+//
+// EspKeys installs the configured SAs and replaces them make-before-break
+// on reload: a new inbound SA is accepted first, then the outbound SA is
+// switched, and the old inbound SA is removed after a grace period (the
+// peer may still be sending with it until it has reloaded too).
+//
+// Thread-safety: UnderlayPair as UdpPort (RxBurst/WaitFds/AfterWait from the
+// RX role, TxBurst from any worker); EspKeys from the control thread.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/status.h"
+#include "daemon/esp_config.h"
+#include "engine/port.h"
+#include "esp/esp_sa_table.h"
+#include "port/udp_port.h"
+
+namespace mflow::daemon {
+
+class UnderlayPair final : public RxPort, public TxPort {
+ public:
+  UnderlayPair(UdpPort* vxlan, UdpPort* esp) : vxlan_(vxlan), esp_(esp) {}
+  uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept override;
+  uint32_t WaitFds(pollfd* fds) noexcept override;
+  void AfterWait(const pollfd* fds) noexcept override;
+  void Interrupt() noexcept override;
+  void TxBurst(Packet** pkts, uint32_t n) noexcept override;
+
+ private:
+  UdpPort* vxlan_;
+  UdpPort* esp_;
+  uint32_t nfds_vxlan_ = 0;  // WaitFds: how many of the fds are the VXLAN port's
+  bool esp_first_ = false;   // alternate which socket is read first
+};
+
+class EspKeys {
+ public:
+  static constexpr uint64_t kGraceMs = 10000;  // an old inbound SA lives on this long
+  explicit EspKeys(esp::EspSaTable* table) : table_(table) {}
+
+  // Makes the table hold `next`: new inbound SAs first, then outbound
+  // switched, old inbound SAs retired after kGraceMs (Expire). Refuses,
+  // changing nothing, a rekey that keeps the inbound SPI with another key
+  // (make-before-break needs both SAs at once: give the new one a new SPI).
+  // `what` gets a line per change, SPIs only.
+  Status Apply(const std::vector<EspPeerConfig>& next, uint64_t now_ms, std::vector<std::string>* what);
+  // Removes retired inbound SAs whose grace period is over.
+  void Expire(uint64_t now_ms, std::vector<std::string>* what);
+
+ private:
+  struct Retiring {
+    uint32_t spi;
+    uint64_t at_ms;
+  };
+  esp::EspSaTable* table_;
+  std::vector<EspPeerConfig> now_;
+  std::vector<Retiring> retiring_;
+};
+
+// Plain peers: `peers` without the encrypted ones.
+std::vector<wire::IpAddr> PlainPeers(const std::vector<wire::IpAddr>& peers,
+                                     const std::vector<EspPeerConfig>& esp);
+std::vector<wire::IpAddr> EspPeers(const std::vector<EspPeerConfig>& esp);
+
+}  // namespace mflow::daemon

@@ -1,0 +1,476 @@
+// The ESP stages (esp_encrypt, esp_decrypt) against the single-threaded
+// reference (EspOutbound, EspInbound): the same bytes on the wire, the same
+// verdict for every hostile packet, and the split replay check (early Check
+// on the worker, Update at release) refusing what the reference refuses.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "esp/esp_codec.h"
+#include "esp/esp_endpoint.h"
+#include "esp/esp_sa_table.h"
+#include "packet/pool.h"
+#include "stage/esp_decrypt.h"
+#include "stage/esp_encrypt.h"
+#include "wire/checksum.h"
+#include "wire/frame_builder.h"
+#include "wire/test_frames.h"
+#include "wire/udp.h"
+
+namespace mflow {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+using esp::EspAlg;
+using esp::EspSa;
+
+const wire::IpAddr kA4 = wire::IpAddr::V4(0xC6120001);  // 198.18.0.1: the sender
+const wire::IpAddr kB4 = wire::IpAddr::V4(0xC6120002);  // 198.18.0.2: the receiver
+
+EspSa MakeSa(EspAlg alg, bool esn, uint32_t spi = 0x1001) {
+  auto sa = EspSa::FromFields(
+      spi, esp::EspAlgName(alg),
+      alg == EspAlg::kAes128Gcm ? "00112233445566778899aabbccddeeff"
+                                : "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+      "01020304", esn);
+  EXPECT_TRUE(sa.ok()) << sa.status().message();
+  return sa.value();
+}
+
+// A VXLAN frame (outer headers included) from `src` to `dst`, with a TCP
+// inner packet whose payload depends on `salt`.
+Bytes VxlanFrame(const wire::IpAddr& src, const wire::IpAddr& dst, uint32_t salt, uint32_t len = 200) {
+  Bytes payload(len);
+  for (uint32_t i = 0; i < len; ++i) payload[i] = static_cast<uint8_t>(i * 3 + salt);
+  Bytes inner(len + 200);
+  const uint32_t n = wire::BuildInnerFrame(testing::Tcp4(), payload, inner.data(),
+                                           static_cast<uint32_t>(inner.size()));
+  inner.resize(n);
+  wire::OuterSpec o;
+  o.src_ip = src;
+  o.dst_ip = dst;
+  o.udp_checksum = src.is_v6();
+  Bytes f(n + 200);
+  f.resize(wire::BuildVxlanFrame(o, inner, f.data(), static_cast<uint32_t>(f.size())));
+  EXPECT_FALSE(f.empty());
+  return f;
+}
+
+uint32_t OuterLen(const wire::IpAddr& a) { return 14 + (a.is_v6() ? 40 : 20); }
+
+class EspStage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pool = PacketPool::Create({"esp-stage-test", 256, 2048});
+    ASSERT_TRUE(pool.ok());
+    pool_ = std::move(pool.value());
+    ctx_.pool = pool_.get();
+    ctx_.counters = &counters_;
+  }
+  Packet* Make(const Bytes& b) {
+    Packet* p = pool_->Alloc();
+    std::memcpy(p->data, b.data(), b.size());
+    p->len = static_cast<uint32_t>(b.size());
+    return p;
+  }
+  static Bytes Of(const Packet* p) { return Bytes(p->data, p->data + p->len); }
+  // Runs one packet through a stage (and its release, if any); returns it or
+  // nullptr with *reason set when dropped.
+  Packet* Run(Stage& s, Packet* p, int* reason = nullptr, uint32_t worker = 0) {
+    counters_ = StageCounters{};
+    ctx_.worker = worker;
+    Batch b;
+    b.Push(p);
+    s.Process(b, ctx_);
+    if (b.n == 1 && s.has_release()) s.Release(b, ctx_);
+    if (b.n == 1) return b.pkts[0];
+    for (uint32_t r = 0; r < kMaxDropReasons; ++r)
+      if (counters_.drops[r] != 0 && reason) *reason = static_cast<int>(r);
+    return nullptr;
+  }
+  std::unique_ptr<esp::EspSaTable> Table(uint32_t workers = 2) {
+    auto t = esp::EspSaTable::Create(workers);
+    EXPECT_TRUE(t.ok());
+    return std::move(t).value();
+  }
+
+  std::unique_ptr<PacketPool> pool_;
+  StageCounters counters_;
+  StageContext ctx_;
+};
+
+// Full frames, both families and key sizes, ESN on and off: the encrypt
+// stage's frame is ESP in UDP 4500 with valid outer headers whose payload the
+// reference decrypts to the original datagram; the decrypt stage restores the
+// original frame byte for byte.
+TEST_F(EspStage, FullFramesRoundTripAgainstTheReference) {
+  for (bool v6 : {false, true})
+    for (EspAlg alg : {EspAlg::kAes128Gcm, EspAlg::kAes256Gcm})
+      for (bool esn : {true, false}) {
+        SCOPED_TRACE(std::string(v6 ? "v6 " : "v4 ") + std::string(esp::EspAlgName(alg)) +
+                     (esn ? " esn" : ""));
+        const wire::IpAddr a = v6 ? testing::V6(1) : kA4;
+        const wire::IpAddr b = v6 ? testing::V6(2) : kB4;
+        const EspSa sa = MakeSa(alg, esn);
+        auto tx = Table();
+        ASSERT_TRUE(tx->SetOutbound(b, sa).ok());
+        auto rx = Table();
+        ASSERT_TRUE(rx->AddInbound(a, sa).ok());
+        auto enc = EspEncrypt::Create({tx.get(), false, {}});
+        auto dec = EspDecrypt::Create({rx.get(), false});
+        ASSERT_TRUE(enc.ok() && dec.ok());
+        esp::EspInbound ref;
+        ASSERT_TRUE(ref.AddSa(sa).ok());
+        const uint32_t ol = OuterLen(a);
+        for (uint32_t seq = 1; seq <= 5; ++seq) {
+          const Bytes orig = VxlanFrame(a, b, seq, 100 + seq * 37);
+          Packet* p = Make(orig);
+          p->wire_seq = seq;
+          p = Run(**enc, p);
+          ASSERT_NE(p, nullptr);
+          EXPECT_TRUE(p->flags & kPktFlagEsp);
+          const Bytes wire_frame = Of(p);
+          // Outer headers: UDP 4500 -> 4500, lengths, checksums.
+          ASSERT_GT(wire_frame.size(), ol + 8 + esp::kEspMinLen);
+          EXPECT_EQ(wire_frame[ol] << 8 | wire_frame[ol + 1], 4500);
+          EXPECT_EQ(wire_frame[ol + 2] << 8 | wire_frame[ol + 3], 4500);
+          EXPECT_EQ(uint32_t(wire_frame[ol + 4] << 8 | wire_frame[ol + 5]), wire_frame.size() - ol);
+          if (!v6) {
+            wire::Ipv4Header ip;
+            std::memcpy(&ip, wire_frame.data() + 14, sizeof ip);
+            EXPECT_TRUE(wire::VerifyIpv4Checksum(&ip));
+            EXPECT_EQ(ip.total_length.host(), wire_frame.size() - 14);
+          } else {
+            wire::Ipv6Header ip;
+            std::memcpy(&ip, wire_frame.data() + 14, sizeof ip);
+            const uint32_t l4 = static_cast<uint32_t>(wire_frame.size()) - ol;
+            EXPECT_EQ(wire::ChecksumFold(wire::ChecksumPartial(
+                          wire_frame.data() + ol, l4, wire::PseudoHeaderSumV6(&ip, 17, l4))),
+                      0xffff);
+          }
+          // The reference decrypts the ESP payload to the original datagram.
+          Packet* r = Make(Bytes(wire_frame.begin() + ol + 8, wire_frame.end()));
+          uint64_t rseq = 0;
+          ASSERT_EQ(ref.Decap(r, &rseq), esp::kEspOk);
+          EXPECT_EQ(rseq, seq);
+          EXPECT_EQ(Of(r), Bytes(orig.begin() + ol, orig.end()));
+          PacketFree(r);
+          // The decrypt stage gives the original frame back.
+          p = Run(**dec, p);
+          ASSERT_NE(p, nullptr);
+          EXPECT_EQ(Of(p), orig);
+          EXPECT_EQ(p->esp_slot, 0) << "recorded at release";
+          PacketFree(p);
+        }
+        EXPECT_EQ(rx->FindInbound(sa.spi)->window.top(), 5u);
+      }
+}
+
+// Socket underlay: the encrypt stage writes the inner UDP 4789 header and
+// produces exactly the reference's bytes for that datagram and number; the
+// decrypt stage takes the reference's packets back to the VXLAN header.
+TEST_F(EspStage, SocketModeMatchesTheReferenceBothWays) {
+  const EspSa sa = MakeSa(EspAlg::kAes256Gcm, true);
+  auto tx = Table();
+  ASSERT_TRUE(tx->SetOutbound(kB4, sa).ok());
+  auto rx = Table();
+  ASSERT_TRUE(rx->AddInbound(kA4, sa).ok());
+  auto enc = EspEncrypt::Create({tx.get(), true, kA4});
+  auto dec = EspDecrypt::Create({rx.get(), true});
+  ASSERT_TRUE(enc.ok() && dec.ok());
+  auto out = esp::EspOutbound::Create(sa);
+  ASSERT_TRUE(out.ok());
+  esp::EspInbound ref;
+  ASSERT_TRUE(ref.AddSa(sa).ok());
+  for (uint64_t seq : {1ull, 2ull, 3000000000ull, 0x100000005ull}) {  // across 2^32
+    const Bytes frame = VxlanFrame(kA4, kB4, static_cast<uint32_t>(seq), 300);
+    const Bytes vxlan(frame.begin() + 14 + 20 + 8, frame.end());
+    Packet* p = Make(vxlan);
+    p->remote = kB4;
+    p->wire_seq = seq;
+    p->flow_hash = 0x1234;
+    p = Run(**enc, p, nullptr, 1);
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(p->flags & kPktFlagEsp);
+    const Bytes sealed = Of(p);
+    PacketFree(p);
+    // What it protects: UDP (4789, the right length) + the VXLAN bytes.
+    Packet* r = Make(sealed);
+    uint64_t rseq = 0;
+    ASSERT_EQ(ref.Decap(r, &rseq), esp::kEspOk);
+    EXPECT_EQ(rseq, seq);
+    const Bytes plain = Of(r);
+    PacketFree(r);
+    ASSERT_EQ(plain.size(), vxlan.size() + 8);
+    EXPECT_EQ(plain[2] << 8 | plain[3], 4789);
+    EXPECT_EQ(size_t(plain[4] << 8 | plain[5]), plain.size());
+    EXPECT_EQ(Bytes(plain.begin() + 8, plain.end()), vxlan);
+    // The reference seals that datagram with that number to the same bytes.
+    Packet* q = Make(plain);
+    out->set_next_seq(seq);
+    ASSERT_EQ(out->Encap(q), esp::kEspOk);
+    EXPECT_EQ(Of(q), sealed);
+    // The decrypt stage takes the reference's packet back to VXLAN.
+    q->flags |= kPktFlagEsp;
+    q->remote = wire::IpAddr::V4(0x0a000001);  // NAT: the source may differ
+    q = Run(**dec, q, nullptr, 1);
+    ASSERT_NE(q, nullptr);
+    EXPECT_EQ(Of(q), vxlan);
+    EXPECT_EQ(q->remote, kA4) << "learnt behind the SA's peer";
+    EXPECT_FALSE(q->flags & kPktFlagEsp);
+    PacketFree(q);
+  }
+}
+
+// Every hostile class gets the reference's verdict, under its name.
+TEST_F(EspStage, HostilePacketsGetTheReferenceVerdict) {
+  const EspSa sa = MakeSa(EspAlg::kAes128Gcm, true);
+  auto rx = Table();
+  ASSERT_TRUE(rx->AddInbound(kA4, sa).ok());
+  auto dec = EspDecrypt::Create({rx.get(), true});
+  ASSERT_TRUE(dec.ok());
+  esp::EspInbound ref;
+  ASSERT_TRUE(ref.AddSa(sa).ok());
+  auto out = esp::EspOutbound::Create(sa);
+  ASSERT_TRUE(out.ok());
+  auto other = esp::EspOutbound::Create(MakeSa(EspAlg::kAes128Gcm, true, 0x9999));
+  ASSERT_TRUE(other.ok());
+
+  std::vector<Bytes> cases;
+  auto sealed = [&](esp::EspOutbound& o, uint32_t salt) {
+    const Bytes frame = VxlanFrame(kA4, kB4, salt, 120);
+    Bytes dgram(frame.begin() + 14 + 20, frame.end());
+    Packet* p = Make(dgram);
+    EXPECT_EQ(o.Encap(p), esp::kEspOk);
+    Bytes b = Of(p);
+    PacketFree(p);
+    return b;
+  };
+  const Bytes good1 = sealed(*out, 1), good2 = sealed(*out, 2);
+  cases.push_back(good1);
+  cases.push_back(good1);                          // replayed
+  for (size_t off : {0ul, 5ul, 9ul, 20ul, good2.size() - 1}) {  // tampered anywhere
+    Bytes t = good2;
+    t[off] ^= 0x40;
+    cases.push_back(t);
+  }
+  cases.push_back(Bytes(good2.begin(), good2.begin() + 20));  // truncated
+  cases.push_back(Bytes{0xff});                               // NAT keepalive
+  cases.push_back(Bytes{0, 0, 0, 0, 1, 2, 3, 4});             // IKE marker
+  cases.push_back(sealed(*other, 3));                         // stranger
+  cases.push_back(good2);                                     // fine
+  out->set_next_seq(20000);
+  cases.push_back(sealed(*out, 4));                           // far ahead: fine
+  out->set_next_seq(3);
+  cases.push_back(sealed(*out, 5));                           // left of the window now
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE("case " + std::to_string(i));
+    Packet* r = Make(cases[i]);
+    uint64_t seq;
+    const int want = ref.Decap(r, &seq);
+    PacketFree(r);
+    Packet* p = Make(cases[i]);
+    p->flags |= kPktFlagEsp;
+    int got = kNext;
+    p = Run(**dec, p, &got);
+    if (p != nullptr) PacketFree(p);
+    EXPECT_EQ(got, want == esp::kEspOk ? kNext : want)
+        << "stage " << (got >= 0 ? (*dec)->drop_reasons()[got] : "next");
+  }
+  EXPECT_EQ(rx->FindInbound(sa.spi)->window.top(), 20000u);
+}
+
+// Two copies of one packet decrypted on two workers both pass the early
+// check; the release records the first and drops the second as replayed.
+TEST_F(EspStage, DuplicatesDecryptedOnTwoWorkersReleaseOnce) {
+  const EspSa sa = MakeSa(EspAlg::kAes128Gcm, true);
+  auto rx = Table();
+  ASSERT_TRUE(rx->AddInbound(kA4, sa).ok());
+  auto dec = EspDecrypt::Create({rx.get(), true});
+  ASSERT_TRUE(dec.ok());
+  auto out = esp::EspOutbound::Create(sa);
+  const Bytes frame = VxlanFrame(kA4, kB4, 9, 64);
+  Packet* a = Make(Bytes(frame.begin() + 34, frame.end()));
+  ASSERT_EQ(out->Encap(a), esp::kEspOk);
+  Packet* b = Make(Of(a));
+  a->flags |= kPktFlagEsp;
+  b->flags |= kPktFlagEsp;
+  Batch one, two;
+  one.Push(a);
+  two.Push(b);
+  ctx_.worker = 0;
+  (*dec)->Process(one, ctx_);
+  ctx_.worker = 1;
+  (*dec)->Process(two, ctx_);
+  ASSERT_EQ(one.n + two.n, 2u) << "both pass the early check";
+  counters_ = StageCounters{};
+  Batch merged;
+  merged.Push(one.pkts[0]);
+  merged.Push(two.pkts[0]);
+  (*dec)->Release(merged, ctx_);
+  ASSERT_EQ(merged.n, 1u);
+  EXPECT_EQ(counters_.drops[esp::kEspReplayed], 1u);
+  PacketFree(merged.pkts[0]);
+}
+
+// A forged packet (right SPI, a number far ahead, wrong tag) fails the ICV
+// and leaves the window exactly as it was.
+TEST_F(EspStage, ForgedPacketsNeverMoveTheWindow) {
+  const EspSa sa = MakeSa(EspAlg::kAes128Gcm, true);
+  auto rx = Table();
+  ASSERT_TRUE(rx->AddInbound(kA4, sa).ok());
+  auto dec = EspDecrypt::Create({rx.get(), true});
+  auto out = esp::EspOutbound::Create(sa);
+  const Bytes frame = VxlanFrame(kA4, kB4, 9, 64);
+  for (uint64_t s : {1ull, 2ull, 3ull}) {
+    Packet* p = Make(Bytes(frame.begin() + 34, frame.end()));
+    out->set_next_seq(s);
+    ASSERT_EQ(out->Encap(p), esp::kEspOk);
+    p->flags |= kPktFlagEsp;
+    p = Run(**dec, p);
+    ASSERT_NE(p, nullptr);
+    PacketFree(p);
+  }
+  const esp::ReplayWindow before = rx->FindInbound(sa.spi)->window;
+  for (uint64_t s : {4ull, 5000ull, 1000000ull}) {
+    Packet* p = Make(Bytes(frame.begin() + 34, frame.end()));
+    out->set_next_seq(s);
+    ASSERT_EQ(out->Encap(p), esp::kEspOk);
+    p->data[p->len - 1] ^= 1;  // the tag
+    p->flags |= kPktFlagEsp;
+    int why = kNext;
+    EXPECT_EQ(Run(**dec, p, &why), nullptr);
+    EXPECT_EQ(why, esp::kEspBadIcv);
+  }
+  EXPECT_TRUE(rx->FindInbound(sa.spi)->window == before);
+}
+
+// Plain VXLAN from a peer that has an SA is refused (else spoofing its
+// address would bypass the encryption); from a plain peer it passes.
+TEST_F(EspStage, PlainVxlanFromAnEncryptedPeerIsRefused) {
+  auto rx = Table();
+  ASSERT_TRUE(rx->AddInbound(kA4, MakeSa(EspAlg::kAes128Gcm, true)).ok());
+  for (bool sock : {true, false}) {
+    auto dec = EspDecrypt::Create({rx.get(), sock});
+    for (const wire::IpAddr& from : {kA4, wire::IpAddr::V4(0xC6120009)}) {
+      const Bytes frame = VxlanFrame(from, kB4, 1, 64);
+      Packet* p = Make(sock ? Bytes(frame.begin() + 42, frame.end()) : frame);
+      p->remote = from;
+      int why = kNext;
+      p = Run(**dec, p, &why);
+      if (from == kA4) {
+        EXPECT_EQ(p, nullptr);
+        EXPECT_EQ(why, EspDecrypt::kPlainFromEspPeer);
+      } else {
+        ASSERT_NE(p, nullptr);
+        EXPECT_EQ(Of(p), sock ? Bytes(frame.begin() + 42, frame.end()) : frame);
+        PacketFree(p);
+      }
+    }
+  }
+}
+
+// Frames for plain peers and hairpin frames pass the encrypt stage as they
+// are; a frame for an encrypted peer without a reserved number is refused.
+TEST_F(EspStage, EncryptLeavesPlainPeersAloneAndNeedsANumber) {
+  auto tx = Table();
+  ASSERT_TRUE(tx->SetOutbound(kB4, MakeSa(EspAlg::kAes128Gcm, true)).ok());
+  auto enc = EspEncrypt::Create({tx.get(), false, {}});
+  const Bytes plain_peer = VxlanFrame(kA4, wire::IpAddr::V4(0xC6120009), 1, 64);
+  Packet* p = Make(plain_peer);
+  p->wire_seq = 1;
+  p = Run(**enc, p);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(Of(p), plain_peer);
+  PacketFree(p);
+  p = Make(VxlanFrame(kA4, kB4, 1, 64));
+  int why = kNext;
+  EXPECT_EQ(Run(**enc, p, &why), nullptr);
+  EXPECT_EQ(why, EspEncrypt::kUnnumbered);
+}
+
+// Make before break: while both inbound SAs are live, packets of either are
+// accepted; after the old one is removed, only the new one's.
+TEST_F(EspStage, RekeyAcceptsBothSasUntilTheOldOneIsRemoved) {
+  const EspSa old_sa = MakeSa(EspAlg::kAes128Gcm, true, 0x2001);
+  const EspSa new_sa = MakeSa(EspAlg::kAes256Gcm, true, 0x2002);
+  auto rx = Table();
+  ASSERT_TRUE(rx->AddInbound(kA4, old_sa).ok());
+  ASSERT_TRUE(rx->AddInbound(kA4, new_sa).ok());
+  EXPECT_FALSE(rx->AddInbound(kA4, new_sa).ok()) << "one SPI, one SA";
+  auto dec = EspDecrypt::Create({rx.get(), true});
+  auto o1 = esp::EspOutbound::Create(old_sa);
+  auto o2 = esp::EspOutbound::Create(new_sa);
+  const Bytes frame = VxlanFrame(kA4, kB4, 9, 64);
+  auto send = [&](esp::EspOutbound& o) {
+    Packet* p = Make(Bytes(frame.begin() + 34, frame.end()));
+    EXPECT_EQ(o.Encap(p), esp::kEspOk);
+    p->flags |= kPktFlagEsp;
+    int why = kNext;
+    p = Run(**dec, p, &why);
+    if (p != nullptr) PacketFree(p);
+    return why;
+  };
+  EXPECT_EQ(send(*o1), kNext);
+  EXPECT_EQ(send(*o2), kNext);
+  EXPECT_EQ(send(*o1), kNext);
+  ASSERT_TRUE(rx->RemoveInbound(old_sa.spi).ok());
+  EXPECT_EQ(send(*o2), kNext);
+  EXPECT_EQ(send(*o1), esp::kEspUnknownSpi);
+  EXPECT_EQ(rx->InboundSpis(), std::vector<uint32_t>{0x2002});
+}
+
+}  // namespace
+}  // namespace mflow
+
+namespace mflow {
+namespace {
+
+// Socket underlay: a flood stays as it is (the port sends it to the plain
+// peers) and gets, right behind it, one sealed copy per encrypted peer under
+// the flood's number, marked as a copy for the engine's order check.
+TEST_F(EspStage, FloodGetsOneSealedCopyPerEncryptedPeer) {
+  const EspSa sa1 = MakeSa(EspAlg::kAes128Gcm, true, 0x1001);
+  const EspSa sa2 = MakeSa(EspAlg::kAes256Gcm, false, 0x1002);
+  const wire::IpAddr c4 = wire::IpAddr::V4(0xC6120003);
+  auto tx = Table();
+  ASSERT_TRUE(tx->SetOutbound(kB4, sa1).ok());
+  ASSERT_TRUE(tx->SetOutbound(c4, sa2).ok());
+  auto enc = EspEncrypt::Create({tx.get(), true, kA4});
+  ASSERT_TRUE(enc.ok());
+  const Bytes frame = VxlanFrame(kA4, kB4, 5, 60);
+  const Bytes vxlan(frame.begin() + 42, frame.end());
+  Packet* p = Make(vxlan);
+  p->out_port = kPortFlood;
+  p->wire_seq = 77;
+  p->seq = 9;
+  Batch b;
+  b.Push(p);
+  (*enc)->Process(b, ctx_);
+  ASSERT_EQ(b.n, 3u);
+  EXPECT_EQ(b.pkts[0], p);
+  EXPECT_EQ(Of(p), vxlan) << "the flood itself stays plain, for the plain peers";
+  for (uint32_t i = 1; i < 3; ++i) {
+    Packet* c = b.pkts[i];
+    EXPECT_EQ(c->flags & (kPktFlagEsp | kPktFlagCopy), kPktFlagEsp | kPktFlagCopy);
+    EXPECT_EQ(c->out_port, kPortNone);
+    EXPECT_EQ(c->seq, 9u);
+    const EspSa& sa = c->remote == kB4 ? sa1 : sa2;
+    EXPECT_TRUE(c->remote == kB4 || c->remote == c4);
+    esp::EspInbound ref;
+    ASSERT_TRUE(ref.AddSa(sa).ok());
+    ref.window(sa.spi)->StartAt(70);
+    Packet* r = Make(Of(c));
+    uint64_t seq = 0;
+    ASSERT_EQ(ref.Decap(r, &seq), esp::kEspOk);
+    EXPECT_EQ(seq, 77u);
+    EXPECT_EQ(Bytes(r->data + 8, r->data + r->len), vxlan);
+    PacketFree(r);
+  }
+  EXPECT_NE(b.pkts[1]->remote, b.pkts[2]->remote);
+  for (uint32_t i = 0; i < b.n; ++i) PacketFree(b.pkts[i]);
+}
+
+}  // namespace
+}  // namespace mflow
