@@ -3,7 +3,7 @@
 //   rx (underlay -> container): outer_validate, vxlan_decap, fdb_forward,
 //                               inner_checksum, tcp_coalesce
 //                               (no outer_validate with socket_underlay)
-//   tx (container -> underlay): fdb_forward, gso_segment, vxlan_encap
+//   tx (container -> underlay): fdb_forward, [neigh_proxy], gso_segment, vxlan_encap
 #pragma once
 
 #include <memory>
@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "stage/chain.h"
 #include "table/fdb.h"
+#include "table/remote_subnets.h"
 #include "wire/ethernet.h"
 #include "wire/ip_addr.h"
 
@@ -31,6 +32,10 @@ struct DataPathConfig {
   // the VXLAN header).
   bool socket_underlay = false;
   Fdb* fdb = nullptr;         // required; shared by both directions
+  // Store mode (docs/STORE.md): remote hosts' subnets; the tx chain then
+  // derives remote container MACs and answers ARP/ND for them (neigh_proxy
+  // after fdb_forward). Not owned; may be null.
+  const RemoteSubnets* remote_subnets = nullptr;
 };
 
 StatusOr<std::unique_ptr<StageChain>> BuildRxChain(const DataPathConfig& cfg);
