@@ -88,6 +88,11 @@ Status Daemon::Init() {
   dp.coalesce = cfg_.coalesce;
   dp.socket_underlay = true;
   dp.fdb = fdb_.get();
+  static_peers_ = cfg_.peers;
+  if (cfg_.store.enabled()) {
+    remote_subnets_ = std::make_unique<RemoteSubnets>();
+    dp.remote_subnets = remote_subnets_.get();
+  }
   auto rxc = BuildRxChain(dp);
   if (!rxc.ok()) return rxc.status();
   auto txc = BuildTxChain(dp);
@@ -130,16 +135,18 @@ Status Daemon::Init() {
 
   for (const PortConfig& p : cfg_.ports)
     if (auto id = AddPort(p); !id.ok()) return id.status();
-  return Status::Ok();
+  return InitStore();
 }
 
 void Daemon::Start() {
   if (running_) return;
   engine_->Start();
   running_ = true;
+  if (store_) store_->Start();
 }
 
 void Daemon::Stop() {
+  if (store_) store_->Stop();
   if (running_) {
     engine_->Stop();
     running_ = false;
@@ -245,12 +252,21 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
   // if the rebind fails, the old peers come back.
   const bool peers_changed = n.peers != cfg_.peers;
   if (peers_changed) {
-    if (Status s = udp_->SetPeers(n.peers); !s.ok())
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    const std::vector<wire::IpAddr> old = static_peers_;
+    static_peers_ = n.peers;
+    if (Status s = SetUdpPeersLocked(); !s.ok()) {
+      static_peers_ = old;
       return Status::Error("reload refused, running config kept: " + s.message());
+    }
   }
   if (n.local != cfg_.local) {
     if (Status s = udp_->Rebind(n.local); !s.ok()) {
-      if (peers_changed) (void)udp_->SetPeers(cfg_.peers);
+      if (peers_changed) {
+        std::lock_guard<std::mutex> lock(peers_mu_);
+        static_peers_ = cfg_.peers;
+        (void)SetUdpPeersLocked();
+      }
       return Status::Error("reload refused, running config kept: " + s.message());
     }
     r.applied.emplace_back("underlay.local");

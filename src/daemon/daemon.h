@@ -32,12 +32,14 @@
 
 #include "daemon/config.h"
 #include "daemon/metrics.h"
+#include "daemon/store_agent.h"
 #include "engine/engine.h"
 #include "packet/pool.h"
 #include "port/tap_set.h"
 #include "port/udp_port.h"
 #include "stage/chain.h"
 #include "table/fdb.h"
+#include "table/remote_subnets.h"
 
 namespace mflow::daemon {
 
@@ -99,6 +101,14 @@ class Daemon {
   nlohmann::json HandleLocked(const nlohmann::json& request);
   StatusOr<ReloadResult> ReloadLocked();
   nlohmann::json EngineJson(const char* name, uint32_t path) const;
+  // Store mode (daemon_store.cc): the agent and what it programs.
+  Status InitStore();
+  void ApplyStorePeers(const store::PeerMap& remote, uint32_t vni, bool removed_or_moved);
+  // The UDP port's peers: underlay.peers and the store's, without repeats.
+  // Caller holds peers_mu_.
+  Status SetUdpPeersLocked();
+  // The store's requests (status's "store", "store", "subnet"); null when off.
+  nlohmann::json StoreRequest(const std::string& cmd);
 
   // The engine's paths.
   static constexpr uint32_t kRxPath = 0;  // underlay -> containers
@@ -116,6 +126,15 @@ class Daemon {
   std::unique_ptr<UdpPort> udp_;
   std::unique_ptr<StageChain> rx_chain_, tx_chain_;
   std::unique_ptr<Engine> engine_;
+
+  // Store mode: remote hosts' subnets (read by the tx path), the agent
+  // that fills them, and the peers it gave the UDP port.
+  std::unique_ptr<RemoteSubnets> remote_subnets_;
+  std::unique_ptr<StoreAgent> store_;
+  std::mutex peers_mu_;  // static_peers_, store_peers_, and SetPeers from either side
+  std::vector<wire::IpAddr> static_peers_;  // underlay.peers
+  std::vector<wire::IpAddr> store_peers_;
+  std::string store_peer_error_;  // guarded by peers_mu_: the last SetPeers refusal
 
   std::mutex ports_mu_;  // serializes AddPort/RemovePort
   std::map<std::string, uint16_t> ports_;  // name -> id

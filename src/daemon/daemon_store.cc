@@ -1,0 +1,103 @@
+// The daemon's store mode (docs/STORE.md): the StoreAgent's changes
+// programmed into the data path, and the store's control requests.
+//
+// What a change of the remote hosts programs, all derived from their
+// subnet records (no per-container record exists):
+//   - the UDP port's peers: the hosts' underlay addresses (with
+//     underlay.peers), the only VXLAN sources accepted and destinations
+//     sent to;
+//   - the remote subnets: fdb_forward_tx sends a container MAC 0a:58:<IPv4>
+//     of a remote subnet to its host's VTEP, and neigh_proxy answers ARP and
+//     neighbour solicitations for its addresses;
+//   - a flush of learned forwarding entries when a host left or moved, so
+//     no entry keeps pointing at the old VTEP (they are relearned or
+//     derived again at the next packet).
+#include <algorithm>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+namespace mflow::daemon {
+
+Status Daemon::InitStore() {
+  if (!cfg_.store.enabled()) return Status::Ok();
+  if (std::find(cfg_.vnis.begin(), cfg_.vnis.end(), 0u) != cfg_.vnis.end())
+    return Status::Error("overlay.vnis: 0 is not a VNI");
+  StoreAgentOptions o;
+  o.store = cfg_.store;
+  o.local = cfg_.local;
+  o.port = cfg_.port;
+  o.mode = std::string(SteeringModeName(cfg_.mode));
+  o.version = "0.1.0";
+  auto agent = StoreAgent::Create(o, [this](const store::PeerMap& remote, uint32_t vni, bool flush) {
+    ApplyStorePeers(remote, vni, flush);
+  });
+  if (!agent.ok()) return agent.status();
+  store_ = std::move(agent).value();
+  return Status::Ok();
+}
+
+Status Daemon::SetUdpPeersLocked() {
+  std::vector<wire::IpAddr> all = static_peers_;
+  for (const wire::IpAddr& a : store_peers_)
+    if (std::find(all.begin(), all.end(), a) == all.end()) all.push_back(a);
+  return udp_->SetPeers(all);
+}
+
+void Daemon::ApplyStorePeers(const store::PeerMap& remote, uint32_t vni, bool removed_or_moved) {
+  if (std::find(cfg_.vnis.begin(), cfg_.vnis.end(), vni) == cfg_.vnis.end())
+    LogError("store: the network's VNI is not in overlay.vnis: its containers cannot be reached",
+             {{"vni", vni}});
+  std::vector<wire::IpAddr> vteps;
+  std::vector<RemoteSubnet> subnets;
+  for (const auto& [net, peer] : remote) {
+    // The first underlay address of our family is the host's VTEP.
+    const auto it = std::find_if(peer.record.underlay.begin(), peer.record.underlay.end(),
+                                 [this](const wire::IpAddr& a) { return a.family == cfg_.local.family; });
+    if (it == peer.record.underlay.end() || !net.addr.is_v4()) continue;
+    if (std::find(vteps.begin(), vteps.end(), *it) == vteps.end()) vteps.push_back(*it);
+    subnets.push_back({net.addr.v4_host(), net.len, *it});
+  }
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    store_peers_ = std::move(vteps);
+    if (Status s = SetUdpPeersLocked(); !s.ok()) {
+      // The port keeps its previous peers; the subnets still change, so a
+      // host beyond the port's limit is known but not reachable.
+      if (s.message() != store_peer_error_)
+        LogError("store: the UDP port refused the peers", {{"error", s.message()}});
+      store_peer_error_ = s.message();
+    } else {
+      store_peer_error_.clear();
+    }
+  }
+  // Removed hosts: the subnets go first, then the learned entries, so no
+  // packet derives an entry for a host that is gone after the flush.
+  remote_subnets_->Set(vni, std::move(subnets));
+  if (removed_or_moved) fdb_->Flush();
+}
+
+nlohmann::json Daemon::StoreRequest(const std::string& cmd) {
+  using nlohmann::json;
+  if (!store_)
+    return {{"ok", false}, {"code", "not_found"},
+            {"error", cmd + ": mflowd runs without a store (no --etcd-endpoints)"}};
+  if (cmd == "subnet") {
+    const auto subnet = store_->subnet();
+    if (!subnet)
+      return {{"ok", false}, {"code", "busy"},
+              {"error", "subnet: not claimed yet (etcd unreachable?); see mflowctl store"}};
+    return {{"ok", true}, {"subnet", *subnet}};
+  }
+  json j = store_->Json(cmd == "store");
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    j["udp_peers"] = store_peers_.size();
+    j["udp_peer_error"] = store_peer_error_;
+  }
+  j["remote_subnets"] = remote_subnets_->size();
+  if (cmd == "store") j["ok"] = true;
+  return j;
+}
+
+}  // namespace mflow::daemon
