@@ -103,7 +103,8 @@ class Daemon {
   nlohmann::json EngineJson(const char* name, uint32_t path) const;
   // Store mode (daemon_store.cc): the agent and what it programs.
   Status InitStore();
-  void ApplyStorePeers(const store::PeerMap& remote, uint32_t vni, bool removed_or_moved);
+  void ApplyStorePeers(const store::PeerMap& remote, const store::NetworkConfig& network,
+                       bool removed_or_moved);
   // The UDP port's peers: underlay.peers and the store's, without repeats.
   // Caller holds peers_mu_.
   Status SetUdpPeersLocked();

@@ -29,9 +29,10 @@ Status Daemon::InitStore() {
   o.port = cfg_.port;
   o.mode = std::string(SteeringModeName(cfg_.mode));
   o.version = "0.1.0";
-  auto agent = StoreAgent::Create(o, [this](const store::PeerMap& remote, uint32_t vni, bool flush) {
-    ApplyStorePeers(remote, vni, flush);
-  });
+  auto agent = StoreAgent::Create(
+      o, [this](const store::PeerMap& remote, const store::NetworkConfig& network, bool flush) {
+        ApplyStorePeers(remote, network, flush);
+      });
   if (!agent.ok()) return agent.status();
   store_ = std::move(agent).value();
   return Status::Ok();
@@ -44,7 +45,9 @@ Status Daemon::SetUdpPeersLocked() {
   return udp_->SetPeers(all);
 }
 
-void Daemon::ApplyStorePeers(const store::PeerMap& remote, uint32_t vni, bool removed_or_moved) {
+void Daemon::ApplyStorePeers(const store::PeerMap& remote, const store::NetworkConfig& network,
+                             bool removed_or_moved) {
+  const uint32_t vni = network.vni;
   if (std::find(cfg_.vnis.begin(), cfg_.vnis.end(), vni) == cfg_.vnis.end())
     LogError("store: the network's VNI is not in overlay.vnis: its containers cannot be reached",
              {{"vni", vni}});
@@ -73,7 +76,8 @@ void Daemon::ApplyStorePeers(const store::PeerMap& remote, uint32_t vni, bool re
   }
   // Removed hosts: the subnets go first, then the learned entries, so no
   // packet derives an entry for a host that is gone after the flush.
-  remote_subnets_->Set(vni, std::move(subnets));
+  remote_subnets_->Set(vni, std::move(subnets),
+                       {network.network.addr.v4_host(), network.network.len, wire::IpAddr{}});
   if (removed_or_moved) fdb_->Flush();
 }
 

@@ -265,7 +265,7 @@ void StoreAgent::PublishLocked(const store::PeerDiff& diff) {
       continue;
     remote.emplace(subnet, peer);
   }
-  if (apply_) apply_(remote, vni_, removed_or_moved);
+  if (apply_) apply_(remote, table_config_, removed_or_moved);
 }
 
 std::optional<std::string> StoreAgent::subnet() const {

@@ -57,7 +57,8 @@ struct StoreAgentOptions {
 
 // What the daemon programs: the remote hosts (our own subnet left out) and
 // whether a host was removed or moved (learned entries may be stale).
-using StoreApplyHook = std::function<void(const store::PeerMap& remote, uint32_t vni, bool removed_or_moved)>;
+using StoreApplyHook = std::function<void(const store::PeerMap& remote, const store::NetworkConfig& network,
+                                          bool removed_or_moved)>;
 
 class StoreAgent {
  public:

@@ -72,7 +72,7 @@ class StoreAgentTest : public ::testing::Test {
     o.version = "0.1.0";
     o.retry_min = 100ms;
     o.retry_max = 500ms;
-    auto a = StoreAgent::Create(o, [seen](const store::PeerMap& r, uint32_t, bool) { seen->Apply(r); });
+    auto a = StoreAgent::Create(o, [seen](const store::PeerMap& r, const store::NetworkConfig&, bool) { seen->Apply(r); });
     EXPECT_TRUE(a.ok()) << a.status().message();
     if (!a.ok()) return nullptr;
     (*a)->Start();

@@ -134,6 +134,9 @@ struct Packet {
 inline constexpr uint8_t kPktFlagL4CsumOk = 0x01;  // inner TCP/UDP checksum verified
 inline constexpr uint8_t kPktFlagL3CsumOk = 0x02;  // inner IPv4 header checksum verified
 inline constexpr uint8_t kPktFlagIpv6 = 0x04;      // inner L3 is IPv6
+// A flood for the local ports only: an ARP/ND request for an overlay address
+// no remote host owns (neigh_proxy), which no peer could answer.
+inline constexpr uint8_t kPktFlagLocalFlood = 0x08;
 
 // Returns p (and everything it owns) to its pool once the last reference goes.
 void PacketFree(Packet* p) noexcept;

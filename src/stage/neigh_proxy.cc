@@ -10,8 +10,8 @@
 namespace mflow {
 namespace {
 
-constexpr std::array<std::string_view, NeighProxy::kNumEvents> kEventNames = {"arp_answered",
-                                                                               "nd_answered"};
+constexpr std::array<std::string_view, NeighProxy::kNumEvents> kEventNames = {
+    "arp_answered", "nd_answered", "kept_local"};
 static_assert(NeighProxy::kNumEvents <= kMaxEvents);
 
 // Offsets in an untagged Ethernet frame.
@@ -50,25 +50,35 @@ int NeighProxy::Handle(Packet* p, StageContext& ctx) noexcept {
       p->len < kEth)
     return kNext;
   const uint16_t type = Get16(p->data + 12);
-  if (type == wire::kEtherTypeArp) {
-    if (AnswerArp(p)) ctx.counters->events[kArpAnswered]++;
-  } else if (type == wire::kEtherTypeIpv6) {
-    if (AnswerNs(p)) ctx.counters->events[kNdAnswered]++;
+  const bool arp = type == wire::kEtherTypeArp;
+  if (!arp && type != wire::kEtherTypeIpv6) return kNext;
+  const Outcome o = arp ? AnswerArp(p) : AnswerNs(p);
+  if (o == Outcome::kAnswered) {
+    ctx.counters->events[arp ? kArpAnswered : kNdAnswered]++;
+  } else if (o == Outcome::kLocal) {
+    p->flags |= kPktFlagLocalFlood;
+    ctx.counters->events[kKeptLocal]++;
   }
   return kNext;
 }
 
-bool NeighProxy::AnswerArp(Packet* p) noexcept {
+NeighProxy::Outcome NeighProxy::Resolve(uint32_t vni, uint32_t ipv4, wire::IpAddr* vtep) const noexcept {
+  if (subnets_->Lookup(vni, ipv4, vtep)) return Outcome::kAnswered;
+  return subnets_->InOverlay(vni, ipv4) ? Outcome::kLocal : Outcome::kOther;
+}
+
+NeighProxy::Outcome NeighProxy::AnswerArp(Packet* p) noexcept {
   uint8_t* d = p->data;
-  if (p->len < kArpEnd) return false;
+  if (p->len < kArpEnd) return Outcome::kOther;
   // Ethernet (1), IPv4, 6-byte MACs, 4-byte addresses, a request.
   if (Get16(d + kEth) != 1 || Get16(d + kEth + 2) != wire::kEtherTypeIpv4 || d[kEth + 4] != 6 ||
       d[kEth + 5] != 4 || Get16(d + kArpOper) != 1)
-    return false;
+    return Outcome::kOther;
   const uint32_t target = Get32(d + kArpTpa);
-  if (target == Get32(d + kArpSpa)) return false;  // gratuitous
+  // Gratuitous ARP announces the sender: the local ports may want it.
+  if (target == Get32(d + kArpSpa)) return Outcome::kOther;
   wire::IpAddr vtep;
-  if (!subnets_->Lookup(p->vni, target, &vtep)) return false;
+  if (const Outcome o = Resolve(p->vni, target, &vtep); o != Outcome::kAnswered) return o;
   const wire::MacAddr mac = RemoteSubnets::MacFor(target);
   uint8_t requester_mac[6], requester_ip[4];
   std::memcpy(requester_mac, d + kArpSha, 6);
@@ -81,20 +91,23 @@ bool NeighProxy::AnswerArp(Packet* p) noexcept {
   std::memcpy(d + kArpTha, requester_mac, 6);
   std::memcpy(d + kArpTpa, requester_ip, 4);
   p->out_port = p->in_port;
-  return true;
+  return Outcome::kAnswered;
 }
 
-bool NeighProxy::AnswerNs(Packet* p) noexcept {
+NeighProxy::Outcome NeighProxy::AnswerNs(Packet* p) noexcept {
   uint8_t* d = p->data;
-  if (p->len < kNdOptions) return false;
-  if ((d[kIp6] >> 4) != 6 || d[kIp6 + 6] != kIcmp6Proto || d[kIp6 + 7] != 255) return false;
-  if (Get16(d + kIp6 + 4) < 24 || d[kIcmp6] != kNsType || d[kIcmp6 + 1] != 0) return false;
+  if (p->len < kNdOptions) return Outcome::kOther;
+  if ((d[kIp6] >> 4) != 6 || d[kIp6 + 6] != kIcmp6Proto || d[kIp6 + 7] != 255) return Outcome::kOther;
+  if (Get16(d + kIp6 + 4) < 24 || d[kIcmp6] != kNsType || d[kIcmp6 + 1] != 0) return Outcome::kOther;
   static constexpr uint8_t kUnspecified[16] = {};
-  if (std::memcmp(d + kIp6 + 8, kUnspecified, 16) == 0) return false;  // DAD
+  // Duplicate address detection must reach every local port, and the low
+  // 32 bits of an IPv6 target only stand for an IPv4 of the overlay by
+  // convention: neither is kept local.
+  if (std::memcmp(d + kIp6 + 8, kUnspecified, 16) == 0) return Outcome::kOther;
   const uint32_t target4 = Get32(d + kNdTarget + 12);
   wire::IpAddr vtep;
-  if (!subnets_->Lookup(p->vni, target4, &vtep)) return false;
-  if (p->headroom() + kIcmp6 + kNaLen > p->buf_size) return false;
+  if (!subnets_->Lookup(p->vni, target4, &vtep)) return Outcome::kOther;
+  if (p->headroom() + kIcmp6 + kNaLen > p->buf_size) return Outcome::kOther;
   const wire::MacAddr mac = RemoteSubnets::MacFor(target4);
 
   uint8_t requester_mac[6], requester_ip[16], target[16];
@@ -134,7 +147,7 @@ bool NeighProxy::AnswerNs(Packet* p) noexcept {
   p->l3_off = 0;
   p->l4_off = 0;
   p->out_port = p->in_port;
-  return true;
+  return Outcome::kAnswered;
 }
 
 }  // namespace mflow

@@ -16,7 +16,11 @@
 //     0a:58:<IPv4> for both). Duplicate address detection (source ::) is
 //     never answered. The advertisement carries S and O and the target
 //     link-layer address option.
-// Everything else passes unchanged (the flood goes on as before).
+// A request for an address of the overlay network that no remote subnet
+// holds (our own subnet, or nobody's) is marked kPktFlagLocalFlood: it
+// floods to the local ports only, since no peer could answer it. So no
+// ARP/ND broadcast for the overlay crosses the underlay. Everything else
+// passes unchanged (the flood goes on as before).
 //
 // Thread-safety: stateless (RemoteSubnets is safe for concurrent readers).
 #pragma once
@@ -42,6 +46,7 @@ class NeighProxy final : public PerPacketStage<NeighProxy> {
   enum Event : uint32_t {
     kArpAnswered,  // an ARP request answered locally
     kNdAnswered,   // a neighbour solicitation answered locally
+    kKeptLocal,    // a request for an overlay address of no remote host: local flood only
     kNumEvents,
   };
 
@@ -54,8 +59,11 @@ class NeighProxy final : public PerPacketStage<NeighProxy> {
 
  private:
   explicit NeighProxy(const RemoteSubnets* subnets) : subnets_(subnets) {}
-  bool AnswerArp(Packet* p) noexcept;
-  bool AnswerNs(Packet* p) noexcept;
+  // kAnswered, kLocal (an overlay address no remote host has), or kOther.
+  enum class Outcome { kAnswered, kLocal, kOther };
+  Outcome AnswerArp(Packet* p) noexcept;
+  Outcome AnswerNs(Packet* p) noexcept;
+  Outcome Resolve(uint32_t vni, uint32_t ipv4, wire::IpAddr* vtep) const noexcept;
 
   const RemoteSubnets* subnets_;
 };

@@ -17,6 +17,7 @@ namespace {
 const wire::IpAddr kVtepB = wire::IpAddr::V4(0xC6120002);
 constexpr uint32_t kRemoteNet = 0xC6130700;  // 198.19.7.0/24
 const uint8_t kReqMac[6] = {0x0a, 0x58, 0xc6, 0x13, 0x01, 0x02};
+int p_flags(const Packet* p) { return p->flags; }
 
 TEST(RemoteSubnetsTest, LookupBySubnetAndVni) {
   RemoteSubnets t;
@@ -44,7 +45,7 @@ class NeighProxyTest : public ::testing::Test {
     PacketPoolConfig pc;
     pc.count = 16;
     pool_ = std::move(PacketPool::Create(pc)).value();
-    subnets_.Set(42, {{kRemoteNet, 24, kVtepB}});
+    subnets_.Set(42, {{kRemoteNet, 24, kVtepB}}, {0xC6130000, 16, {}});
     proxy_ = std::move(NeighProxy::Create({&subnets_})).value();
     ctx_.pool = pool_.get();
     ctx_.counters = &counters_;
@@ -123,17 +124,23 @@ TEST_F(NeighProxyTest, AnswersArpForRemoteContainer) {
 }
 
 TEST_F(NeighProxyTest, LeavesOtherArpAlone) {
-  Packet* local = Arp(0xC6130103);               // our own subnet
+  Packet* local = Arp(0xC6130103);               // our own subnet: local flood only
+  Run(local);
+  EXPECT_EQ(p_flags(local) & kPktFlagLocalFlood, kPktFlagLocalFlood);
+  EXPECT_EQ(local->out_port, kPortFlood);
+  EXPECT_EQ(counters_.events[NeighProxy::kKeptLocal].load(), 1u);
+  Packet* outside = Arp(0x0a000001);              // not the overlay: floods as before
   Packet* gratuitous = Arp(kRemoteNet + 5, kRemoteNet + 5);
   Packet* other_vni = Arp(kRemoteNet + 5);
   other_vni->vni = 43;
   Packet* from_underlay = Arp(kRemoteNet + 5);
   from_underlay->in_port = kPortNone;
-  for (Packet* p : {local, gratuitous, other_vni, from_underlay}) {
+  for (Packet* p : {outside, gratuitous, other_vni, from_underlay}) {
     std::vector<uint8_t> before(p->data, p->data + p->len);
     Run(p);
     EXPECT_EQ(std::vector<uint8_t>(p->data, p->data + p->len), before);
     EXPECT_EQ(p->out_port, kPortFlood);
+    EXPECT_EQ(p_flags(p) & kPktFlagLocalFlood, 0);
   }
   EXPECT_EQ(counters_.events[NeighProxy::kArpAnswered].load(), 0u);
 }

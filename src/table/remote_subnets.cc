@@ -10,9 +10,11 @@ RemoteSubnets::RemoteSubnets(uint32_t vni) {
   table_.store(std::move(t), std::memory_order_release);
 }
 
-void RemoteSubnets::Set(uint32_t vni, std::vector<RemoteSubnet> subnets) {
+void RemoteSubnets::Set(uint32_t vni, std::vector<RemoteSubnet> subnets, RemoteSubnet overlay) {
   auto t = std::make_shared<Table>();
   t->vni = vni;
+  t->overlay = overlay;
+  t->has_overlay = overlay.len != 0;
   t->subnets = std::move(subnets);
   std::sort(t->subnets.begin(), t->subnets.end(),
             [](const RemoteSubnet& a, const RemoteSubnet& b) { return a.network < b.network; });
@@ -32,6 +34,11 @@ bool RemoteSubnets::Lookup(uint32_t vni, uint32_t ipv4, wire::IpAddr* vtep) cons
   if (!it->Contains(ipv4)) return false;
   *vtep = it->vtep;
   return true;
+}
+
+bool RemoteSubnets::InOverlay(uint32_t vni, uint32_t ipv4) const noexcept {
+  const std::shared_ptr<const Table> t = table_.load(std::memory_order_acquire);
+  return t->vni == vni && t->has_overlay && t->overlay.Contains(ipv4);
 }
 
 size_t RemoteSubnets::size() const { return table_.load(std::memory_order_acquire)->subnets.size(); }

@@ -45,11 +45,15 @@ class RemoteSubnets {
   explicit RemoteSubnets(uint32_t vni = 0);
 
   // Replaces the table. Subnets must not overlap (the store's peer table
-  // guarantees it); they are sorted here.
-  void Set(uint32_t vni, std::vector<RemoteSubnet> subnets);
+  // guarantees it); they are sorted here. overlay: the whole network
+  // (network.vtep unused), in which an address no remote subnet holds is
+  // local or nobody's.
+  void Set(uint32_t vni, std::vector<RemoteSubnet> subnets, RemoteSubnet overlay = {});
   // The VTEP of the subnet holding ipv4 (host order) in vni.
   bool Lookup(uint32_t vni, uint32_t ipv4, wire::IpAddr* vtep) const noexcept;
   size_t size() const;
+  // Whether ipv4 is in the overlay network of vni (false before a Set with one).
+  bool InOverlay(uint32_t vni, uint32_t ipv4) const noexcept;
 
   // The container MAC convention: 0a:58:<IPv4>.
   static wire::MacAddr MacFor(uint32_t ipv4);
@@ -60,6 +64,8 @@ class RemoteSubnets {
   struct Table {
     uint32_t vni = 0;
     std::vector<RemoteSubnet> subnets;  // sorted by network
+    RemoteSubnet overlay;
+    bool has_overlay = false;
   };
   std::atomic<std::shared_ptr<const Table>> table_;
 };
