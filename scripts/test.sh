@@ -15,6 +15,9 @@
 #     VXLAN, real ping/TCP/UDP in namespaces, data intact and in order; then
 #     daemon faults under a TCP flow (peer down, no route, address change and
 #     reload, bad reload, restart and crash, spoofed-MAC flood);
+#   - the multi-host test: 4-5 hosts with mflowd on etcd (one member, then a
+#     3-member cluster), containers pinging and TCP across, a host added, one
+#     SIGKILLed and back, etcd down under traffic, compaction, malformed records;
 #   - the metrics test: mflowd --metrics answers /metrics (404 elsewhere, an idle
 #     client blocks nothing), promtool accepts it, and a real Prometheus's query
 #     API reports the same counters as mflowctl after traffic.
@@ -61,6 +64,8 @@ build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --direction tx --gs
   --merge queue,window >/dev/null
 echo "== end-to-end: mflowd in each mode and against Linux VXLAN (namespaces)"
 scripts/e2e-test.sh --build-dir build
+echo "== many hosts on etcd: peers, subnets, outages, compaction, hostile records (namespaces)"
+scripts/multihost-test.sh --build-dir build
 echo "== Prometheus metrics: mflowd --metrics, promtool, a real Prometheus scraping (namespaces)"
 scripts/metrics-test.sh --build-dir build
 echo "all tests passed"
