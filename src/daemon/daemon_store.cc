@@ -91,7 +91,7 @@ nlohmann::json Daemon::StoreRequest(const std::string& cmd) {
     if (!subnet)
       return {{"ok", false}, {"code", "busy"},
               {"error", "subnet: not claimed yet (etcd unreachable?); see mflowctl store"}};
-    return {{"ok", true}, {"subnet", *subnet}};
+    return {{"ok", true}, {"subnet", *subnet}, {"network", store_->network().value_or("")}};
   }
   json j = store_->Json(cmd == "store");
   {

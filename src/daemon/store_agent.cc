@@ -274,6 +274,12 @@ std::optional<std::string> StoreAgent::subnet() const {
   return registry_->record().subnet.ToString();
 }
 
+std::optional<std::string> StoreAgent::network() const {
+  std::lock_guard lock(mu_);
+  if (!claimed_) return std::nullopt;
+  return registry_->config().network.ToString();
+}
+
 json StoreAgent::Json(bool with_peers) const {
   json endpoints = json::array();
   for (const store::EndpointHealth& h : client_->Health())

@@ -74,6 +74,8 @@ class StoreAgent {
 
   // The claimed subnet ("198.19.7.0/24"), once claimed.
   std::optional<std::string> subnet() const;
+  // The overlay network ("198.19.0.0/16"), once claimed.
+  std::optional<std::string> network() const;
   // For `mflowctl status` / `mflowctl store`: health per endpoint, revision,
   // last error, refusals, our record; with_peers adds the peer list.
   nlohmann::json Json(bool with_peers) const;
