@@ -18,8 +18,8 @@ std::string StatusStore(const json& r) {
                                {"host id", Cell(s, "host_id")},
                                {"VTEP MAC", Cell(s, "vtep_mac")},
                                {"revision", Plain(s, "revision")},
-                               {"peers", Plain(s, "peers") + " in the table, " + Plain(s, "udp_peers") +
-                                             " on the UDP port"},
+                               {"hosts", Plain(s, "peers") + " in the table (this one too), " +
+                                             Plain(s, "udp_peers") + " peers on the UDP port"},
                                {"refused records", Plain(s, "refused")},
                                {"last refusal", s.value("last_refusal", "").empty() ? "-" : Cell(s, "last_refusal")},
                                {"last error", s.value("last_error", "").empty() ? "-" : Cell(s, "last_error")},
@@ -30,7 +30,7 @@ std::string StatusStore(const json& r) {
   for (const json& e : Array(s, "endpoints"))
     t.Add({Cell(e, "url"), e.value("up", false) ? "yes" : "no", Plain(e, "failures"),
            e.value("last_error", "").empty() ? "-" : Cell(e, "last_error")});
-  return out + t.Render();
+  return out + "\n" + t.Render();
 }
 
 std::string RenderStore(const json& r) {
