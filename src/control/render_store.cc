@@ -19,7 +19,7 @@ std::string StatusStore(const json& r) {
                                {"VTEP MAC", Cell(s, "vtep_mac")},
                                {"revision", Plain(s, "revision")},
                                {"hosts", Plain(s, "peers") + " in the table (this one too), " +
-                                             Plain(s, "udp_peers") + " peers on the UDP port"},
+                                             Plain(s, "udp_peers") + " on the UDP port"},
                                {"refused records", Plain(s, "refused")},
                                {"last refusal", s.value("last_refusal", "").empty() ? "-" : Cell(s, "last_refusal")},
                                {"last error", s.value("last_error", "").empty() ? "-" : Cell(s, "last_error")},

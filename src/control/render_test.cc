@@ -220,7 +220,7 @@ TEST(RenderStoreTest, StatusSectionAndHostTable) {
                   "vtep_mac":"02:aa:00:00:00:01","mode":"microflow","self":true}]})");
   const std::string s = StatusStore({{"store", store}});
   EXPECT_NE(s.find("198.19.7.0/24"), std::string::npos) << s;
-  EXPECT_NE(s.find("3 in the table (this one too), 2 peers on the UDP port"), std::string::npos) << s;
+  EXPECT_NE(s.find("3 in the table (this one too), 2 on the UDP port"), std::string::npos) << s;
   EXPECT_NE(s.find("http://10.0.0.9:2379  no"), std::string::npos) << s;
   EXPECT_NE(s.find("not JSON"), std::string::npos) << s;
   EXPECT_EQ(StatusStore({{"ok", true}}), "");  // no store: no section

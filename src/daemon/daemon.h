@@ -103,7 +103,7 @@ class Daemon {
   nlohmann::json EngineJson(const char* name, uint32_t path) const;
   // Store mode (daemon_store.cc): the agent and what it programs.
   Status InitStore();
-  void ApplyStorePeers(const store::PeerMap& remote, const store::NetworkConfig& network,
+  void ApplyStorePeers(const StoreView& view, const store::NetworkConfig& network,
                        bool removed_or_moved);
   // The UDP port's peers: underlay.peers and the store's, without repeats.
   // Caller holds peers_mu_.

@@ -13,6 +13,7 @@
 //     no entry keeps pointing at the old VTEP (they are relearned or
 //     derived again at the next packet).
 #include <algorithm>
+#include <cstring>
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
@@ -30,8 +31,8 @@ Status Daemon::InitStore() {
   o.mode = std::string(SteeringModeName(cfg_.mode));
   o.version = "0.1.0";
   auto agent = StoreAgent::Create(
-      o, [this](const store::PeerMap& remote, const store::NetworkConfig& network, bool flush) {
-        ApplyStorePeers(remote, network, flush);
+      o, [this](const StoreView& view, const store::NetworkConfig& network, bool flush) {
+        ApplyStorePeers(view, network, flush);
       });
   if (!agent.ok()) return agent.status();
   store_ = std::move(agent).value();
@@ -45,7 +46,7 @@ Status Daemon::SetUdpPeersLocked() {
   return udp_->SetPeers(all);
 }
 
-void Daemon::ApplyStorePeers(const store::PeerMap& remote, const store::NetworkConfig& network,
+void Daemon::ApplyStorePeers(const StoreView& view, const store::NetworkConfig& network,
                              bool removed_or_moved) {
   const uint32_t vni = network.vni;
   if (std::find(cfg_.vnis.begin(), cfg_.vnis.end(), vni) == cfg_.vnis.end())
@@ -53,18 +54,34 @@ void Daemon::ApplyStorePeers(const store::PeerMap& remote, const store::NetworkC
              {{"vni", vni}});
   std::vector<wire::IpAddr> vteps;
   std::vector<RemoteSubnet> subnets;
-  for (const auto& [net, peer] : remote) {
+  subnets.reserve(view.peers.size());
+  for (const auto& [net, peer] : view.peers) {
+    if (!view.Remote(net, peer)) continue;
     // The first underlay address of our family is the host's VTEP.
     const auto it = std::find_if(peer.record.underlay.begin(), peer.record.underlay.end(),
                                  [this](const wire::IpAddr& a) { return a.family == cfg_.local.family; });
     if (it == peer.record.underlay.end() || !net.addr.is_v4()) continue;
-    if (std::find(vteps.begin(), vteps.end(), *it) == vteps.end()) vteps.push_back(*it);
+    vteps.push_back(*it);
     subnets.push_back({net.addr.v4_host(), net.len, *it});
   }
+  // Sorted and unique: compared with the last set, so that an event that
+  // changes no address (a record rewritten, a refusal) costs the port nothing.
+  auto less = [](const wire::IpAddr& a, const wire::IpAddr& b) {
+    return std::memcmp(&a, &b, sizeof(wire::IpAddr)) < 0;
+  };
+  std::sort(vteps.begin(), vteps.end(), less);
+  vteps.erase(std::unique(vteps.begin(), vteps.end()), vteps.end());
   {
     std::lock_guard<std::mutex> lock(peers_mu_);
+    const bool same = vteps == store_peers_;
     store_peers_ = std::move(vteps);
-    if (Status s = SetUdpPeersLocked(); !s.ok()) {
+    Status s = Status::Ok();
+    if (store_peers_.size() + static_peers_.size() > UdpPort::kMaxPeerSlots)
+      s = Status::Error("underlay: " + std::to_string(store_peers_.size()) + " hosts in the store, more than the " +
+                        std::to_string(UdpPort::kMaxPeerSlots) + " peers the UDP port takes");
+    else if (!same || !store_peer_error_.empty())
+      s = SetUdpPeersLocked();
+    if (!s.ok()) {
       // The port keeps its previous peers; the subnets still change, so a
       // host beyond the port's limit is known but not reachable.
       if (s.message() != store_peer_error_)

@@ -11,6 +11,10 @@ using nlohmann::json;
 
 // Above this many changes in one step, one summary line instead of a line each.
 constexpr size_t kMaxChangeLines = 32;
+// How long the agent lets watch events gather before it programs the data
+// path: short against the removal bound (TTL + 2 s), long against the cost
+// of one update of a table of thousands of hosts.
+constexpr std::chrono::milliseconds kProgramDelay{20};
 
 const char* KindName(store::PeerChange::Kind k) {
   switch (k) {
@@ -146,11 +150,18 @@ void StoreAgent::Run() {
       backoff = opt_.retry_min;
     }
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || relist_; });
-    if (relist_ && !stop_) {
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || relist_ || dirty_; });
+    if (stop_) return;
+    if (relist_) {
       // Stop the old watch outside the lock (its callbacks take mu_).
       lock.unlock();
       watch_.reset();
+      continue;
+    }
+    if (dirty_) {
+      // Let a burst of events land in the table first, then program it once.
+      cv_.wait_for(lock, kProgramDelay, [this] { return stop_; });
+      ProgramLocked();
     }
   }
 }
@@ -177,6 +188,7 @@ Status StoreAgent::ListAndWatch() {
     ++relists_;
     state_ = "listed";
     PublishLocked(diff);
+    ProgramLocked();
     relist_ = false;
     generation = ++generation_;
   }
@@ -256,16 +268,17 @@ void StoreAgent::PublishLocked(const store::PeerDiff& diff) {
   } else {
     LogInfo("store: peers changed", {{"changes", diff.changes.size()}, {"peers", table_->peers().size()}});
   }
-  store::PeerMap remote;
-  for (const auto& [subnet, peer] : table_->peers()) {
-    if (subnet == mine.subnet) continue;
-    // A stale record of ours under another id must not make us our own peer.
-    if (std::find(peer.record.underlay.begin(), peer.record.underlay.end(), opt_.local) !=
-        peer.record.underlay.end())
-      continue;
-    remote.emplace(subnet, peer);
-  }
-  if (apply_) apply_(remote, table_config_, removed_or_moved);
+  dirty_ = true;
+  pending_flush_ |= removed_or_moved;
+  cv_.notify_all();
+}
+
+void StoreAgent::ProgramLocked() {
+  if (!dirty_ || !table_) return;
+  const store::SubnetRecord mine = registry_->record();
+  if (apply_) apply_(StoreView{table_->peers(), mine.subnet, opt_.local}, table_config_, pending_flush_);
+  dirty_ = false;
+  pending_flush_ = false;
 }
 
 std::optional<std::string> StoreAgent::subnet() const {

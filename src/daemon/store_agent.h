@@ -10,7 +10,9 @@
 //      by itself after a disconnect); on compaction or a change of
 //      <prefix>config it goes back to 2.
 // After every change the remote hosts (the table without our own subnet)
-// go to the daemon's hook, which programs the UDP port's peers, the remote
+// go to the daemon's hook (from the agent's thread, which batches what
+// arrives within kProgramDelay: a burst of events costs one update of the
+// data path, not one per event), which programs the UDP port's peers, the remote
 // subnets (forwarding and ARP/ND proxy) and flushes learned entries that a
 // removed or moved host may have left.
 //
@@ -23,6 +25,7 @@
 // The hook runs on the agent's or the watch's thread, one call at a time.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -55,10 +58,22 @@ struct StoreAgentOptions {
   std::chrono::milliseconds retry_min{500}, retry_max{10000};
 };
 
-// What the daemon programs: the remote hosts (our own subnet left out) and
-// whether a host was removed or moved (learned entries may be stale).
-using StoreApplyHook = std::function<void(const store::PeerMap& remote, const store::NetworkConfig& network,
-                                          bool removed_or_moved)>;
+// What the daemon programs: the table's hosts (skip `self`: our own subnet,
+// and any record with our underlay address, e.g. a stale one of ours under
+// another host id), the network, and whether a host was removed or moved
+// (learned entries may be stale). The table is not copied: the hook runs
+// under the agent's lock and must not keep the reference.
+struct StoreView {
+  const store::PeerMap& peers;
+  const store::IpNet& self;
+  const wire::IpAddr& local;
+  bool Remote(const store::IpNet& net, const store::Peer& p) const {
+    return !(net == self) && std::find(p.record.underlay.begin(), p.record.underlay.end(), local) ==
+                                 p.record.underlay.end();
+  }
+};
+using StoreApplyHook =
+    std::function<void(const StoreView& view, const store::NetworkConfig& network, bool removed_or_moved)>;
 
 class StoreAgent {
  public:
@@ -86,8 +101,10 @@ class StoreAgent {
   // Lists and reconciles; starts a new watch from the listing's revision + 1.
   Status ListAndWatch();
   void OnEvents(uint64_t generation, const std::vector<store::WatchEvent>& events, int64_t revision);
-  // Under mu_: logs refusals, hands the remote hosts to the hook.
+  // Under mu_: logs refusals and changes, marks the data path for an update.
   void PublishLocked(const store::PeerDiff& diff);
+  // Under mu_: hands the table to the hook if it changed since the last call.
+  void ProgramLocked();
   void SetError(const std::string& step, const Status& s);
   void Wait(std::chrono::milliseconds d);
 
@@ -109,6 +126,8 @@ class StoreAgent {
   uint64_t generation_ = 0;        // guarded by mu_: the current watch's number
   uint32_t vni_ = 0;               // guarded by mu_
   uint64_t refused_total_ = 0;     // guarded by mu_
+  bool dirty_ = false;             // guarded by mu_: the table changed since the hook saw it
+  bool pending_flush_ = false;     // guarded by mu_: ... and a host left or moved
   uint64_t relists_ = 0, watch_errors_ = 0, events_ = 0;  // guarded by mu_
   std::string last_error_;         // guarded by mu_
   std::chrono::system_clock::time_point last_error_at_{};

@@ -72,7 +72,12 @@ class StoreAgentTest : public ::testing::Test {
     o.version = "0.1.0";
     o.retry_min = 100ms;
     o.retry_max = 500ms;
-    auto a = StoreAgent::Create(o, [seen](const store::PeerMap& r, const store::NetworkConfig&, bool) { seen->Apply(r); });
+    auto a = StoreAgent::Create(o, [seen](const StoreView& v, const store::NetworkConfig&, bool) {
+      store::PeerMap remote;
+      for (const auto& [net, p] : v.peers)
+        if (v.Remote(net, p)) remote.emplace(net, p);
+      seen->Apply(remote);
+    });
     EXPECT_TRUE(a.ok()) << a.status().message();
     if (!a.ok()) return nullptr;
     (*a)->Start();
