@@ -106,6 +106,7 @@ etcd_start() {
     --initial-cluster "$2" --initial-cluster-state "$3" --initial-cluster-token mfm-mh \
     --heartbeat-interval 100 --election-timeout 1000 >>"$TMP/etcd-e$k.log" 2>&1 &
   EPID[e$k]=$!
+  disown  # stopped by PID (etcd_stop, cleanup); no job-control notice when killed
 }
 etcd_stop() {  # etcd_stop K [SIGNAL]
   local p=${EPID[e$1]}
@@ -158,6 +159,7 @@ lease_ttl_s = $TTL
 EOF
   ip netns exec "$NS-$h" "$MFLOWD" --config "$TMP/$h.toml" >>"$TMP/$h.log" 2>&1 &
   DPID[$h]=$!
+  disown
   for _ in $(seq 100); do
     SUBNET=$(ctl "$h" subnet 2>/dev/null) && [[ -n $SUBNET ]] && break
     sleep 0.2
