@@ -37,6 +37,8 @@ build-tsan/src/port/mflow-test-port
 build-tsan/src/control/mflow-test-control
 echo "== store: etcd client, watch and subnet registry threads (a real etcd per test) under ThreadSanitizer"
 build-tsan/src/store/mflow-test-store-etcd
+echo "== store agent (mflowd's etcd thread, a real etcd) and the remote-subnet table under ThreadSanitizer"
+build-tsan/src/daemon/mflow-test-store-agent
 unset TSAN_OPTIONS
 
 echo "== wire / stage tests under AddressSanitizer + UBSan"

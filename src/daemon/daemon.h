@@ -136,6 +136,8 @@ class Daemon {
   std::vector<wire::IpAddr> static_peers_;  // underlay.peers
   std::vector<wire::IpAddr> store_peers_;
   std::string store_peer_error_;  // guarded by peers_mu_: the last SetPeers refusal
+  uint8_t store_family_ = 0;      // the underlay's family, fixed at start
+  uint32_t store_bad_vni_ = 0;    // agent thread only: a VNI already reported as missing
 
   std::mutex ports_mu_;  // serializes AddPort/RemovePort
   std::map<std::string, uint16_t> ports_;  // name -> id

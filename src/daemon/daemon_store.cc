@@ -24,6 +24,7 @@ Status Daemon::InitStore() {
   if (!cfg_.store.enabled()) return Status::Ok();
   if (std::find(cfg_.vnis.begin(), cfg_.vnis.end(), 0u) != cfg_.vnis.end())
     return Status::Error("overlay.vnis: 0 is not a VNI");
+  store_family_ = cfg_.local.family;  // a reload may move the address, never its family
   StoreAgentOptions o;
   o.store = cfg_.store;
   o.local = cfg_.local;
@@ -49,9 +50,12 @@ Status Daemon::SetUdpPeersLocked() {
 void Daemon::ApplyStorePeers(const StoreView& view, const store::NetworkConfig& network,
                              bool removed_or_moved) {
   const uint32_t vni = network.vni;
-  if (std::find(cfg_.vnis.begin(), cfg_.vnis.end(), vni) == cfg_.vnis.end())
+  // cfg_.vnis never changes after start (a restart-only setting).
+  if (std::find(cfg_.vnis.begin(), cfg_.vnis.end(), vni) == cfg_.vnis.end() && vni != store_bad_vni_) {
     LogError("store: the network's VNI is not in overlay.vnis: its containers cannot be reached",
              {{"vni", vni}});
+    store_bad_vni_ = vni;
+  }
   std::vector<wire::IpAddr> vteps;
   std::vector<RemoteSubnet> subnets;
   subnets.reserve(view.peers.size());
@@ -59,7 +63,7 @@ void Daemon::ApplyStorePeers(const StoreView& view, const store::NetworkConfig& 
     if (!view.Remote(net, peer)) continue;
     // The first underlay address of our family is the host's VTEP.
     const auto it = std::find_if(peer.record.underlay.begin(), peer.record.underlay.end(),
-                                 [this](const wire::IpAddr& a) { return a.family == cfg_.local.family; });
+                                 [this](const wire::IpAddr& a) { return a.family == store_family_; });
     if (it == peer.record.underlay.end() || !net.addr.is_v4()) continue;
     vteps.push_back(*it);
     subnets.push_back({net.addr.v4_host(), net.len, *it});

@@ -8,12 +8,16 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <thread>
 #include <mutex>
 #include <set>
 
 #include "daemon/config.h"
+#include "daemon/log.h"
 #include "store/etcd_test_server.h"
+#include "table/remote_subnets.h"
 
 namespace mflow::daemon {
 namespace {
@@ -52,6 +56,8 @@ struct Seen {
 class StoreAgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The logger is made once, before the agents' threads (as mflowd's main does).
+    ASSERT_TRUE(LogInit("info", "text").ok());
     if (store::EtcdTestServer::FindBinary().empty()) GTEST_SKIP() << "no etcd binary (Debian: etcd-server)";
     Status s = server_.Start();
     ASSERT_TRUE(s.ok()) << s.message();
@@ -174,6 +180,39 @@ lease_ttl_s = 5
   EXPECT_EQ(VtepMacFor("node-1"), VtepMacFor("node-1"));
   EXPECT_NE(VtepMacFor("node-1"), VtepMacFor("node-2"));
   EXPECT_FALSE(VtepMacFor("node-1").IsMulticast());
+}
+
+// The data path reads RemoteSubnets while the agent replaces it: every
+// lookup sees one whole table (a subnet's VTEP always matches the table's
+// generation, here encoded in the VTEP's last byte). Run under TSan in test.sh.
+TEST(RemoteSubnetsConcurrencyTest, ReadersSeeWholeTables) {
+  RemoteSubnets t;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> seen{0};
+  auto reader = [&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      wire::IpAddr a, b;
+      const bool fa = t.Lookup(42, 0xC6130105, &a), fb = t.Lookup(42, 0xC6130905, &b);
+      if (fa) {
+        ASSERT_TRUE(a.is_v4());
+        ASSERT_EQ(a.bytes[0], 198);
+        seen.fetch_add(1, std::memory_order_relaxed);
+      }
+      (void)fb;
+    }
+  };
+  std::thread r1(reader), r2(reader);
+  for (uint32_t gen = 1; gen <= 2000; ++gen) {
+    std::vector<RemoteSubnet> v;
+    for (uint32_t k = 0; k < 16; ++k)
+      v.push_back({0xC6130000u | (k << 8), 24, wire::IpAddr::V4(0xC6120000u | (gen & 0xff))});
+    t.Set(42, std::move(v), {0xC6130000u, 16, {}});
+  }
+  stop = true;
+  r1.join();
+  r2.join();
+  EXPECT_EQ(t.size(), 16u);
+  EXPECT_TRUE(t.InOverlay(42, 0xC61300ff));
 }
 
 }  // namespace

@@ -9,13 +9,21 @@
 // answers ARP and IPv6 neighbour solicitations here.
 //
 // The table is an immutable sorted vector published as a whole: Set()
-// builds a new one and swaps it in (std::atomic<std::shared_ptr>), so a
-// reader sees the old table or the new one, never half of each.
+// builds a new one and swaps the pointer, so a reader sees the old table or
+// the new one, never half of each. Reclamation is a reader count: a Lookup
+// counts itself in (seq_cst) before it loads the pointer and out after its
+// last access; Set exchanges the pointer (seq_cst) and then frees the
+// replaced tables only when it sees the count at zero. A reader that still
+// holds the old pointer must have counted itself in before the exchange, so
+// it is in the count until it is done; one that counts in later loads the
+// new pointer. Tables that cannot be freed yet wait for the next Set (or the
+// destructor). (std::atomic<std::shared_ptr> would do the same job, but
+// libstdc++ 12 guards it with a lock bit that ThreadSanitizer cannot see.)
 //
 // Thread-safety: Set from the control path (one writer at a time); Lookup
-// from any number of data-path threads. A Lookup takes the shared_ptr's
-// internal spin bit for a few instructions; it runs only on a forwarding
-// miss or an ARP/ND request, never per packet of an established flow.
+// and InOverlay from any number of data-path threads, without locks. They
+// run only on a forwarding miss or an ARP/ND request, never per packet of
+// an established flow (the shared count is a written cache line).
 #pragma once
 
 #include <atomic>
@@ -43,6 +51,9 @@ class RemoteSubnets {
  public:
   // vni: the overlay's VNI (store config); lookups in other VNIs miss.
   explicit RemoteSubnets(uint32_t vni = 0);
+  ~RemoteSubnets();
+  RemoteSubnets(const RemoteSubnets&) = delete;
+  RemoteSubnets& operator=(const RemoteSubnets&) = delete;
 
   // Replaces the table. Subnets must not overlap (the store's peer table
   // guarantees it); they are sorted here. overlay: the whole network
@@ -67,7 +78,13 @@ class RemoteSubnets {
     RemoteSubnet overlay;
     bool has_overlay = false;
   };
-  std::atomic<std::shared_ptr<const Table>> table_;
+  // Counts the caller in for the life of the returned pointer (Release).
+  const Table* Acquire() const noexcept;
+  void Release() const noexcept { readers_.fetch_sub(1, std::memory_order_seq_cst); }
+
+  std::atomic<const Table*> table_;
+  mutable std::atomic<uint64_t> readers_{0};
+  std::vector<const Table*> retired_;  // Set's thread only
 };
 
 }  // namespace mflow
