@@ -13,7 +13,7 @@ PKGS=(build-essential cmake ninja-build g++ pkg-config
       clang libclang-rt-14-dev
       libtomlplusplus-dev libspdlog-dev libfmt-dev libnl-route-3-dev
       prometheus-cpp-dev prometheus curl
-      iproute2 iputils-ping ethtool procps iperf3 sockperf python3 gnuplot-nox gdb
+      iproute2 iputils-ping ethtool procps iperf3 sockperf python3 gnuplot-nox gdb iptables
       podman runc containernetworking-plugins busybox-static  # CNI plugin's podman test
       libssl-dev python3-scapy python3-cryptography  # ESP: OpenSSL's AES-GCM; scapy for interop
       etcd-server etcd-client libcurl4-openssl-dev openssl  # the store (src/store, docs/STORE.md)

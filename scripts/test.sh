@@ -19,6 +19,9 @@
 #     daemons stopped), the redis/nginx/memcached tests run for a second each;
 #   - the encrypted overlay end to end: mflowd with ESP peers in each mode,
 #     a rekey by reload under TCP, a replay flood (scripts/esp-test.sh);
+#   - the multi-host test: 4-5 hosts with mflowd on etcd (one member, then a
+#     3-member cluster), containers pinging and TCP across, a host added, one
+#     SIGKILLed and back, etcd down under traffic, compaction, malformed records;
 #   - the metrics test: mflowd --metrics answers /metrics (404 elsewhere, an idle
 #     client blocks nothing), promtool accepts it, and a real Prometheus's query
 #     API reports the same counters as mflowctl after traffic.
@@ -38,6 +41,8 @@ build-tsan/src/port/mflow-test-port
 build-tsan/src/control/mflow-test-control
 echo "== store: etcd client, watch and subnet registry threads (a real etcd per test) under ThreadSanitizer"
 build-tsan/src/store/mflow-test-store-etcd
+echo "== store agent (mflowd's etcd thread, a real etcd) and the remote-subnet table under ThreadSanitizer"
+build-tsan/src/daemon/mflow-test-store-agent
 unset TSAN_OPTIONS
 
 echo "== wire / stage tests under AddressSanitizer + UBSan"
@@ -71,6 +76,8 @@ echo "== testbed peers: wireguard-go and nebula topologies up, ping and full-MTU
 /usr/bin/python3 scripts/testbed/peers_test.py
 echo "== encrypted overlay end to end: mflowd with ESP peers (namespaces)"
 scripts/esp-test.sh --build-dir build
+echo "== many hosts on etcd: peers, subnets, outages, compaction, hostile records (namespaces)"
+scripts/multihost-test.sh --build-dir build
 echo "== Prometheus metrics: mflowd --metrics, promtool, a real Prometheus scraping (namespaces)"
 scripts/metrics-test.sh --build-dir build
 echo "all tests passed"

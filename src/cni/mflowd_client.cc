@@ -87,6 +87,16 @@ CniOr<PortDelOutcome> MflowdClient::PortDel(const std::string& name) const {
   return reply.error();
 }
 
+CniOr<std::pair<std::string, std::string>> MflowdClient::Subnet() const {
+  std::string code;
+  auto reply = Call({{"cmd", "subnet"}}, &code);
+  if (!reply.ok()) return reply.error();
+  const std::string subnet = reply->value("subnet", ""), network = reply->value("network", "");
+  if (subnet.empty() || network.empty())
+    return CniError{kMflowdRefused, "mflowd's subnet reply has no subnet or network", ""};
+  return std::pair{subnet, network};
+}
+
 CniOr<std::optional<json>> MflowdClient::FindPort(const std::string& name) const {
   std::string code;
   auto reply = Call({{"cmd", "ports"}}, &code);

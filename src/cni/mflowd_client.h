@@ -46,6 +46,9 @@ class MflowdClient {
 
   CniOr<PortAddReply> PortAdd(const PortAddRequest& req) const;
   CniOr<PortDelOutcome> PortDel(const std::string& name) const;
+  // This host's subnet and the overlay network from the store ("subnet"
+  // request; mflowd on etcd only): {subnet, network}.
+  CniOr<std::pair<std::string, std::string>> Subnet() const;
   // The "ports" entry named `name`, or nullopt when there is none.
   CniOr<std::optional<nlohmann::json>> FindPort(const std::string& name) const;
 

@@ -11,6 +11,7 @@
 
 #include "cni/cni_result.h"
 #include "cni/ipam_exec.h"
+#include "cni/store_ipam.h"
 #include "cni/mflowd_client.h"
 #include "cni/net_config.h"
 #include "cni/port_name.h"
@@ -73,6 +74,7 @@ struct Invocation {
   const PluginOptions& opts;
   const Log& log;
   std::string port_name;
+  std::string ipam_stdin;  // cfg.raw, with the store's range filled in (store_ipam.h)
 };
 
 // IPAM for `command`; stdout on success. `binary` is filled once found.
@@ -80,7 +82,7 @@ CniOr<std::string> Ipam(const Invocation& inv, const std::string& command) {
   auto binary = FindPlugin(inv.env.path, inv.cfg.ipam_type);
   if (!binary.ok()) return binary.error();
   inv.log("IPAM " + command + " via " + *binary);
-  return RunIpam(*binary, command, inv.raw_env, inv.cfg.raw, inv.opts.ipam_timeout);
+  return RunIpam(*binary, command, inv.raw_env, inv.ipam_stdin, inv.opts.ipam_timeout);
 }
 
 // After a failed ADD: give the addresses back. Its own failure is logged, the
@@ -254,7 +256,27 @@ PluginOutput RunPlugin(const EnvMap& raw_env, const std::string& stdin_text, con
 
   const Log log(opts.log, cfg->log_file,
                 env->command + " " + cfg->name + " " + env->container_id.substr(0, 12) + " " + env->ifname);
-  const Invocation inv{*env, raw_env, *cfg, opts, log, PortName(env->container_id, env->ifname)};
+  std::string ipam_stdin = cfg->raw;
+  if (WantsStoreRange(cfg->raw)) {
+    // host-local without a range: the host's subnet from mflowd (store mode).
+    auto net = MflowdClient(cfg->socket, opts.mflowd_timeout_ms).Subnet();
+    if (net.ok()) {
+      auto filled = WithStoreRange(cfg->raw, net->first, net->second);
+      if (!filled.ok()) return Fail(filled.error(), cfg->cni_version, &log);
+      ipam_stdin = std::move(*filled);
+      log("IPAM range from the host's subnet " + net->first + " in " + net->second);
+    } else if (env->command == "ADD") {
+      return Fail(net.error(), cfg->cni_version, &log);
+    } else {
+      // DEL/CHECK without mflowd's answer: host-local releases and checks by
+      // container id whatever the range, so any valid one does.
+      log("no subnet from mflowd (" + net.error().msg + "): IPAM gets a placeholder range");
+      auto filled = WithStoreRange(cfg->raw, "10.255.255.0/24", "10.255.255.0/24");
+      if (filled.ok()) ipam_stdin = std::move(*filled);
+    }
+  }
+  const Invocation inv{*env, raw_env, *cfg, opts, log, PortName(env->container_id, env->ifname),
+                       std::move(ipam_stdin)};
   if (env->command == "ADD") return Add(inv);
   if (env->command == "DEL") return Del(inv);
   return Check(inv);

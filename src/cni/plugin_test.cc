@@ -78,8 +78,13 @@ class FakeMflowd {
       }
       return {{"ok", true}, {"ports", list}};
     }
+    if (cmd == "subnet") {
+      if (subnet.empty()) return {{"ok", false}, {"code", "not_found"}, {"error", "no store"}};
+      return {{"ok", true}, {"subnet", subnet}, {"network", "198.19.0.0/16"}};
+    }
     return {{"ok", false}, {"code", "invalid"}, {"error", "unknown command"}};
   }
+  std::string subnet;  // the store's answer to "subnet"; "" = mflowd without a store
 
   std::mutex mu;
 };
@@ -482,6 +487,47 @@ TEST_F(PluginTest, ParallelAddAndDelOfDifferentContainers) {
   }
   EXPECT_EQ(PortCount(), 0u);
   EXPECT_TRUE(Allocated().empty());
+}
+
+}  // namespace
+}  // namespace mflow::cni
+
+namespace mflow::cni {
+namespace {
+
+// Store mode: host-local without a range takes the host's subnet from
+// mflowd; the address's prefix is the whole overlay, the range the subnet.
+TEST_F(PluginTest, HostLocalWithoutRangeTakesTheHostsSubnetFromMflowd) {
+  if (!HaveHostLocal()) GTEST_SKIP() << "host-local (containernetworking-plugins) not installed";
+  json c = Config();
+  c["ipam"].erase("ranges");
+  c["ipam"].erase("routes");
+  {
+    std::lock_guard lock(fake_.mu);
+    fake_.subnet = "198.19.7.0/24";
+  }
+  auto out = Run(Env("ADD"), c);
+  ASSERT_EQ(out.exit_code, 0) << out.out;
+  const json r = json::parse(out.out);
+  EXPECT_EQ(r["ips"][0]["address"], "198.19.7.2/16");
+  EXPECT_EQ(r["ips"][0]["gateway"], "198.19.7.1");
+  EXPECT_EQ(Allocated(), std::vector<std::string>{"198.19.7.2"});
+  // DEL releases it; so does a DEL when mflowd cannot answer (a placeholder range).
+  ASSERT_EQ(Run(Env("DEL"), c).exit_code, 0);
+  EXPECT_TRUE(Allocated().empty());
+  ASSERT_EQ(Run(Env("ADD", "c0ffee02"), c).exit_code, 0);
+  server_.reset();
+  ASSERT_EQ(Run(Env("DEL", "c0ffee02"), c).exit_code, 0);
+  EXPECT_TRUE(Allocated().empty());
+}
+
+TEST_F(PluginTest, HostLocalWithoutRangeAndNoStoreFailsTheAdd) {
+  if (!HaveHostLocal()) GTEST_SKIP();
+  json c = Config();
+  c["ipam"].erase("ranges");
+  const json e = ErrorOf(Run(Env("ADD"), c));
+  EXPECT_EQ(e["code"], 100);
+  EXPECT_EQ(PortCount(), 0u);
 }
 
 }  // namespace

@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
   simple("peers", "remote VTEPs with their counters, and underlay drops", mflow::ctl::RenderPeers);
   simple("fdb", "forwarding database: (VNI, MAC) -> port or VTEP", mflow::ctl::RenderFdb);
   simple("flows", "flows in the engines: micro-flow and merge statistics", mflow::ctl::RenderFlows);
+  simple("store", "the etcd store: health per endpoint, revision, refusals, and its hosts",
+         mflow::ctl::RenderStore);
+  simple("subnet", "this host's subnet from the store (what the CNI plugin's IPAM uses)",
+         [](const json& r) { return r.value("subnet", "") + "\n"; });
   simple("reload", "read the config again; apply peers, local address, log level",
          mflow::ctl::RenderReload);
   bool drops_only = false;

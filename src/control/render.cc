@@ -94,7 +94,7 @@ std::string RenderStatus(const json& r) {
              {"peers", Plain(r, "peers")},
              {"out of order", Cell(r, "out_of_order")},
          }) +
-         OutOfOrderWarning(Count(r, "out_of_order")) + StatusPorts(r);
+         OutOfOrderWarning(Count(r, "out_of_order")) + StatusPorts(r) + StatusStore(r);
 }
 
 

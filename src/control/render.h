@@ -24,5 +24,9 @@ std::string RenderFlows(const nlohmann::json& reply);
 std::string RenderPortAdd(const nlohmann::json& reply, const std::string& name);
 std::string RenderPortDel(const nlohmann::json& reply, const std::string& name);
 std::string RenderReload(const nlohmann::json& reply);
+// The store (render_store.cc): status's section ("" without a store), and
+// `mflowctl store` with the table of hosts.
+std::string StatusStore(const nlohmann::json& status_reply);
+std::string RenderStore(const nlohmann::json& reply);
 
 }  // namespace mflow::ctl

@@ -206,3 +206,27 @@ TEST(Render, FdbSortedWithWhere) {
 
 }  // namespace
 }  // namespace mflow::ctl
+
+namespace mflow::ctl {
+namespace {
+
+TEST(RenderStoreTest, StatusSectionAndHostTable) {
+  const nlohmann::json store = nlohmann::json::parse(R"({"state":"watching","subnet":"198.19.7.0/24",
+    "host_id":"node-1","vtep_mac":"02:aa:00:00:00:01","revision":42,"peers":3,"udp_peers":2,
+    "refused":1,"last_refusal":"/mflow/network/subnets/x: not JSON","last_error":"",
+    "renewals":5,"renew_failures":0,"lease_lost":0,
+    "endpoints":[{"url":"http://10.0.0.9:2379","up":false,"failures":2,"last_error":"timeout"}],
+    "peer_list":[{"subnet":"198.19.7.0/24","host_id":"node-1","underlay":["198.18.1.1"],
+                  "vtep_mac":"02:aa:00:00:00:01","mode":"microflow","self":true}]})");
+  const std::string s = StatusStore({{"store", store}});
+  EXPECT_NE(s.find("198.19.7.0/24"), std::string::npos) << s;
+  EXPECT_NE(s.find("3 in the table (this one too), 2 on the UDP port"), std::string::npos) << s;
+  EXPECT_NE(s.find("http://10.0.0.9:2379  no"), std::string::npos) << s;
+  EXPECT_NE(s.find("not JSON"), std::string::npos) << s;
+  EXPECT_EQ(StatusStore({{"ok", true}}), "");  // no store: no section
+  const std::string t = RenderStore(store);
+  EXPECT_NE(t.find("(this host)"), std::string::npos) << t;
+}
+
+}  // namespace
+}  // namespace mflow::ctl

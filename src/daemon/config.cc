@@ -11,6 +11,7 @@
 
 #include "common/errno_text.h"
 #include "daemon/metrics.h"
+#include "daemon/store_config_toml.h"
 
 namespace mflow::daemon {
 namespace {
@@ -52,6 +53,16 @@ fdb_size = 16384        # forwarding-table slots (a power of two): the bound
 fdb_age_s = 300         # forwarding-table ageing (Linux bridge default)
 flood_pps = 1000        # broadcast/unknown frames a container port may flood per second (0 = no limit)
 flood_burst = 100       # ... in one burst
+
+# Many hosts (docs/STORE.md): peers, subnets and containers from etcd; off without endpoints.
+# [store]
+# endpoints = ["http://198.18.0.254:2379"]
+# cafile = ""                 # TLS: the CA, and a client certificate and key (both or neither)
+# certfile = ""
+# keyfile = ""
+# prefix = "/mflow/network/"
+# host_id = ""                # stable identity of this host; "" = /etc/machine-id
+# lease_ttl_s = 30            # the subnet lease; a dead host leaves every peer table after it
 
 # Container ports, created at start (more with `mflowctl port add`):
 # [[port]]
@@ -292,7 +303,11 @@ StatusOr<Config> ParseConfig(std::string_view text, std::string_view origin) {
     return Status::Error(os.str());
   }
   Config c;
-  MFLOW_TRY(CheckKeys(root, "", {"daemon", "engine", "underlay", "overlay", "port"}, err));
+  MFLOW_TRY(CheckKeys(root, "", {"daemon", "engine", "underlay", "overlay", "port", "store"}, err));
+  if (const toml::node* n = root.get("store")) {
+    if (!n->is_table()) return err("store", "must be a table ([store])");
+    MFLOW_TRY(ParseStoreTable(*n->as_table(), origin, &c.store));
+  }
   struct Section {
     const char* name;
     Status (*parse)(const toml::table&, Config&, const Err&);
@@ -455,6 +470,7 @@ Status Validate(const Config& c) {
     return Status::Error("daemon.log_format: '" + c.log_format + "' is not text or json");
   if (c.control_socket.empty() || c.control_socket.front() != '/')
     return Status::Error("daemon.control_socket: must be an absolute path");
+  if (Status s = ValidateStore(c.store); !s.ok()) return s;
   std::set<std::string> names, devices;
   for (size_t i = 0; i < c.ports.size(); ++i) {
     const PortConfig& p = c.ports[i];
@@ -506,6 +522,7 @@ std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
   cmp("overlay.fdb_age_s", a.fdb_age_s, b.fdb_age_s);
   cmp("overlay.flood_pps", a.flood_pps, b.flood_pps);
   cmp("overlay.flood_burst", a.flood_burst, b.flood_burst);
+  cmp("store", a.store, b.store);
   std::vector<std::string> pa, pb;
   for (const PortConfig& p : a.ports) pa.push_back(p.name);
   for (const PortConfig& p : b.ports) pb.push_back(p.name);

@@ -12,6 +12,7 @@
 
 #include "common/status.h"
 #include "daemon/esp_config.h"
+#include "daemon/store_config.h"
 #include "engine/engine.h"
 #include "port/ip_prefix.h"
 #include "wire/ethernet.h"
@@ -86,6 +87,9 @@ struct Config {
 
   // [[port]]
   std::vector<PortConfig> ports;
+
+  // [store]: peers, subnets and containers from etcd (store_config.h)
+  StoreConfig store;
 
   // Inner MTU: the underlay MTU less VXLAN's outer headers (50 bytes over
   // IPv4, 70 over IPv6), and with encrypted peers less ESP in UDP's 45 more

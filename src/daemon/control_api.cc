@@ -197,9 +197,11 @@ json Daemon::HandleLocked(const json& req) {
             {"offloads", {{"tap", tap_offloads}, {"udp_gso", u.gso}, {"udp_gro", u.gro}}},
             {"ports", ports.size()},
             {"port_list", port_list},
-            {"peers", cfg_.peers.size()},
-            {"out_of_order", out_of_order()}};
+            {"peers", udp_->Snapshot().peers.size()},
+            {"out_of_order", out_of_order()},
+            {"store", store_ ? StoreRequest("status") : json(nullptr)}};
   }
+  if (cmd == "store" || cmd == "subnet") return StoreRequest(cmd);
   if (cmd == "ports") {
     json list = json::array();
     for (const TapPortInfo& p : taps_->Snapshot())
@@ -324,7 +326,7 @@ json Daemon::HandleLocked(const json& req) {
     return {{"ok", true}, {"applied", r->applied}, {"needs_restart", r->needs_restart}};
   }
   return Invalid("unknown command '" + cmd +
-               "' (status, ports, peers, fdb, stats, flows, port-add, port-del, reload)");
+               "' (status, ports, peers, fdb, stats, flows, port-add, port-del, reload, store, subnet)");
 }
 
 }  // namespace mflow::daemon

@@ -111,6 +111,11 @@ Status Daemon::Init() {
   dp.coalesce = cfg_.coalesce;
   dp.socket_underlay = true;
   dp.fdb = fdb_.get();
+  static_peers_ = uc.peers;  // the plain peers: the VXLAN socket's
+  if (cfg_.store.enabled()) {
+    remote_subnets_ = std::make_unique<RemoteSubnets>();
+    dp.remote_subnets = remote_subnets_.get();
+  }
   auto rxc = BuildRxChain(dp);
   if (!rxc.ok()) return rxc.status();
   auto txc = BuildTxChain(dp);
@@ -154,16 +159,18 @@ Status Daemon::Init() {
 
   for (const PortConfig& p : cfg_.ports)
     if (auto id = AddPort(p); !id.ok()) return id.status();
-  return Status::Ok();
+  return InitStore();
 }
 
 void Daemon::Start() {
   if (running_) return;
   engine_->Start();
   running_ = true;
+  if (store_) store_->Start();
 }
 
 void Daemon::Stop() {
+  if (store_) store_->Stop();
   if (running_) {
     engine_->Stop();
     running_ = false;
@@ -272,9 +279,14 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
   const std::vector<wire::IpAddr> plain_now =
       esp_keys_ ? PlainPeers(cfg_.peers, cfg_.esp) : cfg_.peers;
   if (peers_changed) {
-    // With encrypted peers the VXLAN socket takes the plain ones only.
-    if (Status s = udp_->SetPeers(esp_keys_ ? PlainPeers(n.peers, n.esp) : n.peers); !s.ok())
+    // With encrypted peers the VXLAN socket takes the plain ones only; the
+    // store's peers join them (SetUdpPeersLocked).
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    static_peers_ = esp_keys_ ? PlainPeers(n.peers, n.esp) : n.peers;
+    if (Status s = SetUdpPeersLocked(); !s.ok()) {
+      static_peers_ = plain_now;
       return Status::Error("reload refused, running config kept: " + s.message());
+    }
   }
   if (esp_changed) {
     // Make before break (EspKeys): the ESP socket accepts the union until
@@ -286,7 +298,7 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
     Status s = esp_udp_->SetPeers(both);
     if (s.ok()) s = esp_keys_->Apply(n.esp, CoarseMs(), &what);
     if (!s.ok()) {
-      (void)udp_->SetPeers(plain_now);
+      RestoreStaticPeers(plain_now);
       return Status::Error("reload refused, running config kept: " + s.message());
     }
     for (const std::string& w : what) LogInfo("esp", {{"change", w}});
@@ -295,7 +307,7 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
   }
   if (n.local != cfg_.local) {
     if (Status s = udp_->Rebind(n.local); !s.ok()) {
-      if (peers_changed) (void)udp_->SetPeers(plain_now);
+      if (peers_changed) RestoreStaticPeers(plain_now);
       return Status::Error("reload refused, running config kept: " + s.message());
     }
     r.applied.emplace_back("underlay.local");

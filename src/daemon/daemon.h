@@ -32,6 +32,7 @@
 
 #include "daemon/config.h"
 #include "daemon/metrics.h"
+#include "daemon/store_agent.h"
 #include "engine/engine.h"
 #include "packet/pool.h"
 #include "port/tap_set.h"
@@ -40,6 +41,7 @@
 #include "esp/esp_sa_table.h"
 #include "stage/chain.h"
 #include "table/fdb.h"
+#include "table/remote_subnets.h"
 
 namespace mflow::daemon {
 
@@ -101,6 +103,18 @@ class Daemon {
   nlohmann::json HandleLocked(const nlohmann::json& request);
   StatusOr<ReloadResult> ReloadLocked();
   nlohmann::json EngineJson(const char* name, uint32_t path) const;
+  // Store mode (daemon_store.cc): the agent and what it programs.
+  Status InitStore();
+  void ApplyStorePeers(const StoreView& view, const store::NetworkConfig& network,
+                       bool removed_or_moved);
+  // The UDP port's peers: underlay.peers and the store's, without repeats.
+  // Caller holds peers_mu_.
+  Status SetUdpPeersLocked();
+  // A refused reload's way back: the static peers it replaced, with the
+  // store's beside them.
+  void RestoreStaticPeers(const std::vector<wire::IpAddr>& plain);
+  // The store's requests (status's "store", "store", "subnet"); null when off.
+  nlohmann::json StoreRequest(const std::string& cmd);
 
   // The engine's paths.
   static constexpr uint32_t kRxPath = 0;  // underlay -> containers
@@ -123,6 +137,17 @@ class Daemon {
   std::unique_ptr<UnderlayPair> underlay_;  // both sockets, as the engine's port
   std::unique_ptr<StageChain> rx_chain_, tx_chain_;
   std::unique_ptr<Engine> engine_;
+
+  // Store mode: remote hosts' subnets (read by the tx path), the agent
+  // that fills them, and the peers it gave the UDP port.
+  std::unique_ptr<RemoteSubnets> remote_subnets_;
+  std::unique_ptr<StoreAgent> store_;
+  std::mutex peers_mu_;  // static_peers_, store_peers_, and SetPeers from either side
+  std::vector<wire::IpAddr> static_peers_;  // underlay.peers
+  std::vector<wire::IpAddr> store_peers_;
+  std::string store_peer_error_;  // guarded by peers_mu_: the last SetPeers refusal
+  uint8_t store_family_ = 0;      // the underlay's family, fixed at start
+  uint32_t store_bad_vni_ = 0;    // agent thread only: a VNI already reported as missing
 
   std::mutex ports_mu_;  // serializes AddPort/RemovePort
   std::map<std::string, uint16_t> ports_;  // name -> id

@@ -31,6 +31,10 @@ struct Flags {
   std::vector<int> cpus;
   uint32_t workers = 0, microflow_size = 0, mtu = 0, stats_interval = 0, idle_polls = 0;
   bool no_gso = false, no_gro = false, no_tso = false, no_coalesce = false;
+  // [store]
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_cafile, etcd_certfile, etcd_keyfile, etcd_prefix, host_id;
+  uint32_t lease_ttl = 0;
 };
 
 // Flags override the file: a list flag replaces the file's list (except
@@ -87,6 +91,17 @@ Status ApplyFlags(const Flags& f, Config& c) {
     if (!keys.ok()) return keys.status();
     c.esp.insert(c.esp.end(), keys->begin(), keys->end());
   }
+  if (!f.etcd_endpoints.empty()) c.store.endpoints = f.etcd_endpoints;
+  for (auto [flag, field] : {std::pair{&f.etcd_cafile, &c.store.cafile},
+                             std::pair{&f.etcd_certfile, &c.store.certfile},
+                             std::pair{&f.etcd_keyfile, &c.store.keyfile},
+                             std::pair{&f.etcd_prefix, &c.store.prefix},
+                             std::pair{&f.host_id, &c.store.host_id}})
+    if (!flag->empty()) *field = *flag;
+  if (f.lease_ttl != 0) c.store.lease_ttl_s = f.lease_ttl;
+  // The embedded default's peer is the testbed's host B: with the store the
+  // peers come from etcd, so only peers given on purpose stay.
+  if (c.store.enabled() && f.config_file.empty() && f.peers.empty()) c.peers.clear();
   return Validate(c);
 }
 
@@ -152,6 +167,17 @@ int main(int argc, char** argv) {
   app.add_option("--stats-interval", f.stats_interval, "log counters every N seconds");
   app.add_option("--metrics", f.metrics,
                  "serve Prometheus metrics on http://ADDRESS:PORT/metrics (e.g. 127.0.0.1:9464)");
+  app.add_option("--etcd-endpoints", f.etcd_endpoints,
+                 "etcd endpoints (comma-separated URLs): peers, subnets and containers from the "
+                 "store (docs/STORE.md)")
+      ->delimiter(',');
+  app.add_option("--etcd-cafile", f.etcd_cafile, "CA bundle to verify etcd's certificate");
+  app.add_option("--etcd-certfile", f.etcd_certfile, "client certificate for etcd");
+  app.add_option("--etcd-keyfile", f.etcd_keyfile, "client key for etcd");
+  app.add_option("--etcd-prefix", f.etcd_prefix, "key prefix of the overlay (default /mflow/network/)");
+  app.add_option("--host-id", f.host_id, "this host's stable id in the store (default: /etc/machine-id)");
+  app.add_option("--subnet-lease-ttl", f.lease_ttl, "seconds a dead host's subnet outlives it")
+      ->check(CLI::Range(2, 3600));
   app.add_flag("--no-gso", f.no_gso, "do not use UDP_SEGMENT on the underlay");
   app.add_flag("--no-gro", f.no_gro, "do not use UDP_GRO on the underlay");
   app.add_flag("--no-tso", f.no_tso, "do not offer checksum/TSO offload on the TAPs");

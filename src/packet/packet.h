@@ -146,6 +146,9 @@ inline constexpr uint8_t kPktFlagEsp = 0x08;
 // an encrypted peer): it carries its original's number, so the engine's
 // order check passes over it.
 inline constexpr uint8_t kPktFlagCopy = 0x10;
+// A flood for the local ports only: an ARP/ND request for an overlay address
+// no remote host owns (neigh_proxy), which no peer could answer.
+inline constexpr uint8_t kPktFlagLocalFlood = 0x20;
 
 // Returns p (and everything it owns) to its pool once the last reference goes.
 void PacketFree(Packet* p) noexcept;

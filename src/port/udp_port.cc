@@ -619,7 +619,8 @@ void UdpPort::TxBurst(Packet** pkts, uint32_t n) noexcept {
       }
       // Head-end replication: the same buffers go to every peer (the
       // kernel copies them), then to the local ports.
-      const uint32_t nslots = nslots_.load(std::memory_order_acquire);
+      const uint32_t nslots =
+          (p->flags & kPktFlagLocalFlood) != 0 ? 0 : nslots_.load(std::memory_order_acquire);
       for (uint32_t k = 0; k < nslots; ++k)
         if (peers_[k].live.load(std::memory_order_relaxed)) add(p, static_cast<int>(k));
       local[nlocal++] = p;

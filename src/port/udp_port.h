@@ -26,7 +26,8 @@
 //     peer (else tx_not_peer): no received packet can make us send anywhere
 //     else.
 //   - A flood (out_port == kPortFlood) is replicated head-end to every peer
-//     and then, without its VXLAN header, to the local ports of its VNI;
+//     (unless kPktFlagLocalFlood) and then, without its VXLAN header, to the
+//     local ports of its VNI;
 //     each container port may flood flood_pps frames a second (else the drop
 //     flood_limited), so one container cannot make every host of the
 //     overlay carry its storm.

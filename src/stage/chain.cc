@@ -5,6 +5,7 @@
 #include "stage/esp_encrypt.h"
 #include "stage/fdb_forward.h"
 #include "stage/inner_checksum.h"
+#include "stage/neigh_proxy.h"
 #include "stage/outer_validate.h"
 #include "stage/tcp_coalesce.h"
 #include "stage/gso_segment.h"
@@ -66,6 +67,7 @@ StatusOr<std::unique_ptr<StageChain>> BuildTxChain(const DataPathConfig& cfg) {
   FdbForwardConfig ff;
   ff.fdb = cfg.fdb;
   ff.direction = FdbDirection::kTx;
+  ff.remote_subnets = cfg.remote_subnets;
   GsoSegmentConfig ts;
   ts.mtu = cfg.inner_mtu;
   VxlanEncapConfig ve;
@@ -75,8 +77,10 @@ StatusOr<std::unique_ptr<StageChain>> BuildTxChain(const DataPathConfig& cfg) {
   ve.vni = cfg.vnis.front();
   ve.inner_mtu = cfg.inner_mtu;
   ve.vxlan_only = cfg.socket_underlay;
-  for (Status s : {Append(*chain, FdbForward::Create(ff)), Append(*chain, GsoSegment::Create(ts)),
-                   Append(*chain, VxlanEncap::Create(ve))})
+  if (Status s = Append(*chain, FdbForward::Create(ff)); !s.ok()) return s;
+  if (cfg.remote_subnets != nullptr)
+    if (Status s = Append(*chain, NeighProxy::Create({cfg.remote_subnets})); !s.ok()) return s;
+  for (Status s : {Append(*chain, GsoSegment::Create(ts)), Append(*chain, VxlanEncap::Create(ve))})
     if (!s.ok()) return s;
   if (cfg.esp != nullptr) {
     EspEncryptConfig ee;

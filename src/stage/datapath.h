@@ -3,9 +3,9 @@
 //   rx (underlay -> container): outer_validate, vxlan_decap, fdb_forward,
 //                               inner_checksum, tcp_coalesce
 //                               (no outer_validate with socket_underlay)
-//   tx (container -> underlay): fdb_forward, gso_segment, vxlan_encap
+//   tx (container -> underlay): fdb_forward, [neigh_proxy], gso_segment, vxlan_encap
 // With an ESP SA table, esp_decrypt comes first on rx and esp_encrypt last
-// on tx (docs/ESP.md).
+// on tx (docs/ESP.md); neigh_proxy only in store mode (docs/STORE.md).
 #pragma once
 
 #include <memory>
@@ -15,6 +15,7 @@
 #include "esp/esp_sa_table.h"
 #include "stage/chain.h"
 #include "table/fdb.h"
+#include "table/remote_subnets.h"
 #include "wire/ethernet.h"
 #include "wire/ip_addr.h"
 
@@ -38,6 +39,10 @@ struct DataPathConfig {
   // tx path's engine path must number packets from esp->tx_seq()
   // (EnginePath::wire_seq).
   esp::EspSaTable* esp = nullptr;
+  // Store mode (docs/STORE.md): remote hosts' subnets; the tx chain then
+  // derives remote container MACs and answers ARP/ND for them (neigh_proxy
+  // after fdb_forward). Not owned; may be null.
+  const RemoteSubnets* remote_subnets = nullptr;
 };
 
 StatusOr<std::unique_ptr<StageChain>> BuildRxChain(const DataPathConfig& cfg);

@@ -11,7 +11,7 @@ namespace {
 constexpr std::array<std::string_view, FdbForward::kNumDrops> kDropNames = {
     "truncated", "bad_src_mac", "split_horizon", "same_port"};
 constexpr std::array<std::string_view, FdbForward::kNumEvents> kEventNames = {
-    "learn_table_full"};
+    "learn_table_full", "derived"};
 static_assert(FdbForward::kNumEvents <= kMaxEvents);
 
 }  // namespace
@@ -33,7 +33,9 @@ struct FdbForward::BatchCache {
 
 StatusOr<std::unique_ptr<FdbForward>> FdbForward::Create(const FdbForwardConfig& cfg) {
   if (cfg.fdb == nullptr) return Status::Error("fdb_forward: no forwarding table given");
-  return std::unique_ptr<FdbForward>(new FdbForward(cfg.fdb, cfg.direction == FdbDirection::kRx));
+  return std::unique_ptr<FdbForward>(new FdbForward(
+      cfg.fdb, cfg.direction == FdbDirection::kRx,
+      cfg.direction == FdbDirection::kTx ? cfg.remote_subnets : nullptr));
 }
 
 std::span<const std::string_view> FdbForward::drop_reasons() const { return kDropNames; }
@@ -89,6 +91,10 @@ int FdbForward::Forward(Packet* p, StageContext& ctx, BatchCache& c) noexcept {
   const uint64_t dst = eth.dst.AsU64();
   if (!c.looked_up || c.lookup_vni != vni || c.lookup_mac != dst) {
     c.found = fdb_->Lookup(vni, eth.dst, ctx.now_ms, &c.value);
+    if (!c.found && remote_ != nullptr && Derive(vni, eth.dst, ctx.now_ms, &c.value)) {
+      c.found = true;
+      ctx.counters->events[kDerived]++;
+    }
     c.looked_up = true;
     c.lookup_vni = vni;
     c.lookup_mac = dst;
@@ -106,6 +112,19 @@ int FdbForward::Forward(Packet* p, StageContext& ctx, BatchCache& c) noexcept {
   p->remote = c.value.vtep;
   p->out_port = kPortNone;
   return kNext;
+}
+
+bool FdbForward::Derive(uint32_t vni, const wire::MacAddr& dst, uint64_t now_ms,
+                        FdbValue* out) noexcept {
+  uint32_t ipv4 = 0;
+  wire::IpAddr vtep;
+  if (!RemoteSubnets::Ipv4OfMac(dst, &ipv4) || !remote_->Lookup(vni, ipv4, &vtep)) return false;
+  *out = FdbValue::Remote(vtep);
+  // Best effort (a full window only costs a derivation per batch); the
+  // entry ages like a learned one, and the daemon flushes the table when a
+  // host's VTEP changes or it leaves.
+  (void)fdb_->Learn(vni, dst, *out, now_ms);
+  return true;
 }
 
 }  // namespace mflow

@@ -12,7 +12,11 @@
 //      VTEP); a destination on another local port sets p->out_port (hairpin,
 //      no encapsulation); multicast/unknown set p->out_port = kPortFlood
 //      (replication is the port layer's job); a destination on the ingress
-//      port itself is dropped.
+//      port itself is dropped. With a RemoteSubnets table (store mode), a
+//      unicast destination missing from the table that is a container MAC
+//      0a:58:<IPv4> of a remote host's subnet goes to that host's VTEP, and
+//      the entry is learned so the flow's next packets hit the table
+//      (docs/STORE.md: no per-container record, no flood to find it).
 // Within one batch the last learn and the last lookup are cached (a flow's
 // packets share their MACs), so the common case touches the table once per
 // batch, not once per packet. A learn refused by a full table is not a drop:
@@ -32,6 +36,7 @@
 #include "common/status.h"
 #include "stage/stage.h"
 #include "table/fdb.h"
+#include "table/remote_subnets.h"
 
 namespace mflow {
 
@@ -40,6 +45,7 @@ enum class FdbDirection : uint8_t { kRx, kTx };
 struct FdbForwardConfig {
   Fdb* fdb = nullptr;  // not owned; outlives the stage
   FdbDirection direction = FdbDirection::kRx;
+  const RemoteSubnets* remote_subnets = nullptr;  // tx only; not owned; may be null
 };
 
 class FdbForward final : public Stage {
@@ -53,6 +59,7 @@ class FdbForward final : public Stage {
   };
   enum Event : uint32_t {
     kLearnTableFull,  // source not learned: its probe window is full
+    kDerived,         // tx: a destination found from the remote subnets
     kNumEvents,
   };
 
@@ -67,11 +74,15 @@ class FdbForward final : public Stage {
 
  private:
   struct BatchCache;
-  FdbForward(Fdb* fdb, bool rx) : fdb_(fdb), rx_(rx) {}
+  FdbForward(Fdb* fdb, bool rx, const RemoteSubnets* remote)
+      : fdb_(fdb), rx_(rx), remote_(remote) {}
+  // tx miss: the VTEP of a 0a:58 container MAC in a remote subnet.
+  bool Derive(uint32_t vni, const wire::MacAddr& dst, uint64_t now_ms, FdbValue* out) noexcept;
   int Forward(Packet* p, StageContext& ctx, BatchCache& cache) noexcept;
 
   Fdb* fdb_;
   bool rx_;
+  const RemoteSubnets* remote_;
 };
 
 }  // namespace mflow

@@ -97,7 +97,7 @@ TEST_F(FdbForwardTest, RejectsMissingTable) {
   EXPECT_FALSE(FdbForward::Create(FdbForwardConfig{}).ok());
   EXPECT_EQ(rx_->name(), "fdb_forward_rx");
   EXPECT_EQ(tx_->name(), "fdb_forward_tx");
-  EXPECT_EQ(rx_->event_names().size(), 1u);
+  EXPECT_EQ(rx_->event_names().size(), 2u);
 }
 
 TEST_F(FdbForwardTest, RxLearnsRemoteAndFloodsUnknown) {
@@ -237,6 +237,30 @@ TEST_F(FdbForwardTest, LearnOnFullTableIsAnEventNotADrop) {
   for (Packet* p : out_) EXPECT_EQ(p->out_port, 0u);
   EXPECT_EQ(counters_.events[FdbForward::kLearnTableFull], 2u);  // once per source run
   for (uint64_t d : counters_.drops) EXPECT_EQ(d, 0u);
+}
+
+// Store mode: a 0a:58 container MAC of a remote subnet goes to its VTEP
+// without a flood, and is then in the table; other unknown MACs still flood.
+TEST_F(FdbForwardTest, TxDerivesRemoteContainerMac) {
+  RemoteSubnets subnets;
+  subnets.Set(42, {{0xC6130700, 24, kVtepB}});  // 198.19.7.0/24 behind B
+  FdbForwardConfig cfg;
+  cfg.fdb = fdb_.get();
+  cfg.direction = FdbDirection::kTx;
+  cfg.remote_subnets = &subnets;
+  auto tx = std::move(FdbForward::Create(cfg)).value();
+  const wire::MacAddr remote = RemoteSubnets::MacFor(0xC6130705);  // 198.19.7.5
+  const wire::MacAddr outside = RemoteSubnets::MacFor(0xC6130805);
+  Run(*tx, {Tx(Mac(1), remote, 0), Tx(Mac(1), outside, 0), Tx(Mac(1), remote, 0, 43)});
+  ASSERT_EQ(out_.size(), 3u);
+  EXPECT_EQ(out_[0]->out_port, kPortNone);
+  EXPECT_EQ(out_[0]->remote, kVtepB);
+  EXPECT_EQ(out_[1]->out_port, kPortFlood);  // no subnet holds it
+  EXPECT_EQ(out_[2]->out_port, kPortFlood);  // another VNI
+  EXPECT_EQ(counters_.events[FdbForward::kDerived].load(), 1u);
+  FdbValue v;
+  ASSERT_TRUE(fdb_->Lookup(42, remote, ctx_.now_ms, &v));
+  EXPECT_EQ(v, FdbValue::Remote(kVtepB));
 }
 
 }  // namespace

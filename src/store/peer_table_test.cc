@@ -151,5 +151,32 @@ TEST(PeerTable, ApplyFollowsTheWatch) {
   EXPECT_EQ(t.revision(), 18);
 }
 
+// The ordered overlap check against a scan of the whole table: random
+// subnets of every length under 198.19.0.0/16, put and deleted; a put is
+// refused exactly when some other peer overlaps it, and the table never
+// holds two overlapping subnets.
+TEST(PeerTable, OverlapLookupMatchesAScan) {
+  PeerTable t(kPrefix, Config());
+  uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u; };
+  for (int64_t rev = 2; rev < 3000; ++rev) {
+    const int len = 17 + static_cast<int>(next() % 14);  // /17../30
+    const uint32_t mask = ~uint32_t{0} << (32 - len);
+    const uint32_t a = (0xC6130000u | (next() & 0xffffu)) & mask;
+    const IpNet net{wire::IpAddr::V4(a), static_cast<uint8_t>(len)};
+    const std::string key = net.ToKey();
+    if (next() % 4 == 0) {
+      t.Apply(Del(key, rev));
+      continue;
+    }
+    bool overlaps = false;
+    for (const auto& [n, p] : t.peers()) overlaps |= !(n == net) && n.Overlaps(net);
+    const PeerDiff d = t.Apply(Put(Kv(key, Record("h" + std::to_string(rev), net.ToString(), "198.18.0.1"), rev, rev)));
+    ASSERT_EQ(d.refused.size(), overlaps ? 1u : 0u) << net.ToString() << " at " << rev;
+  }
+  for (auto i = t.peers().begin(); i != t.peers().end(); ++i)
+    for (auto j = std::next(i); j != t.peers().end(); ++j) ASSERT_FALSE(i->first.Overlaps(j->first));
+}
+
 }  // namespace
 }  // namespace mflow::store
