@@ -57,7 +57,7 @@ b64 = lambda s: base64.b64encode(s.encode()).decode()
 t0 = time.monotonic()
 for i in range(first, first + n):
     net = "10.%d.%d.0" % (i >> 8, i & 255)
-    ul = "198.18.%d.%d" % (i >> 8, (i & 255) or 1)
+    ul = "198.18.%d.%d" % ((i + 1) >> 8, (i + 1) & 255)  # distinct, never the local .255.254
     rec = {"host_id": "sim-%d" % i, "subnet": net + "/24", "underlay": [ul],
            "vtep_mac": "02:00:00:%02x:%02x:01" % (i >> 8, i & 255), "port": 4789,
            "version": "0.1.0", "mode": "microflow"}
@@ -76,7 +76,7 @@ now() { date +%s.%N; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime
 
-printf '%-7s %-14s %-10s %-16s %-14s %-12s %-14s %s\n' hosts list_converge_s rss_mib watch_events/s writer_puts/s backlog_s cpu_us/event rss_after_mib
+printf '%-7s %-14s %-10s %-16s %-14s %-12s %-14s %-14s %s\n' hosts list_converge_s rss_mib watch_events/s writer_puts/s backlog_s cpu_us/event rss_after_mib port_peers
 for N in ${COUNTS//,/ }; do
   rm -rf "$TMP/etcd"
   ip netns exec $NS etcd --data-dir "$TMP/etcd" --listen-client-urls $EP --advertise-client-urls $EP \
@@ -122,7 +122,12 @@ for N in ${COUNTS//,/ }; do
   # etcd's delivery of the backlog, not mflowd, sets the pace.
   cpu_us=$(python3 -c "print('%.0f' % (($cpu1 - $cpu0) / $(getconf CLK_TCK) * 1e6 / max(1, $ev1 - $ev0)))")
   rss2=$(rss_kb "$d_pid")
-  printf '%-7s %-14s %-10s %-16s %-14s %-12s %-14s %s\n' "$N" "$t_list" "$((rss1 / 1024))" "$rate" "$w_rate" "$lag" "$cpu_us" "$((rss2 / 1024))"
+  # The UDP port's live peers once the data path took the table (updates are batched every
+  # 20 ms): every host's underlay address, so every host is reachable.
+  sleep 0.2
+  port_peers=$("$MFLOWCTL" --socket "$TMP/h.sock" --json status 2>/dev/null |
+    python3 -c "import json,sys; print(json.load(sys.stdin)['peers'])" 2>/dev/null || echo -1)
+  printf '%-7s %-14s %-10s %-16s %-14s %-12s %-14s %-14s %s\n' "$N" "$t_list" "$((rss1 / 1024))" "$rate" "$w_rate" "$lag" "$cpu_us" "$((rss2 / 1024))" "$port_peers"
   grep -m1 "UDP port refused" "$TMP/mflowd.log" | sed 's/^/  note: /' || true
 
   kill "$d_pid"; wait "$d_pid" 2>/dev/null || true

@@ -13,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <unordered_set>
 
 #include "common/clock.h"
 #include "packet/batch.h"
@@ -165,7 +166,7 @@ class UdpPort::SendBatch {
   };
 
   void Sent(const Msg& m) {
-    Peer& p = port_->peers_[m.peer];
+    PeerSlots::Slot& p = port_->peers_[m.peer];
     p.tx_datagrams.fetch_add(m.segs != 0 ? m.segs : 1, std::memory_order_relaxed);
     p.tx_bytes.fetch_add(m.bytes, std::memory_order_relaxed);
     if (m.gso_size != 0) port_->gso_sends_.fetch_add(1, std::memory_order_relaxed);
@@ -229,7 +230,6 @@ Status UdpPort::Init() {
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd_ < 0) return Status::Error(where + ": eventfd: " + ErrnoText(errno));
   flood_limit_ = std::make_unique<FloodLimiter>(cfg_.flood_pps, cfg_.flood_burst);
-  peers_ = std::make_unique<Peer[]>(kMaxPeerSlots);
   return SetPeers(cfg_.peers);
 }
 
@@ -288,34 +288,30 @@ StatusOr<int> UdpPort::OpenSocket(const wire::IpAddr& local, bool probe) {
 
 Status UdpPort::SetPeers(const std::vector<wire::IpAddr>& peers) {
   std::lock_guard<std::mutex> lock(change_mu_);
-  const uint32_t n = nslots_.load(std::memory_order_relaxed);
+  // The distinct addresses, and how many have no slot yet: checked before
+  // anything changes. A hash set, since the store may pass thousands.
+  struct AddrHash {
+    size_t operator()(const wire::IpAddr& a) const noexcept { return PeerSlots::Hash(a); }
+  };
+  std::unordered_set<wire::IpAddr, AddrHash> want;
+  want.reserve(peers.size());
   uint32_t fresh = 0;
-  for (size_t i = 0; i < peers.size(); ++i) {
-    const wire::IpAddr& a = peers[i];
+  for (const wire::IpAddr& a : peers) {
     if (a.family != cfg_.local.family)
       return Status::Error("underlay: peer " + a.ToString() + " is not of the family of local " +
                            cfg_.local.ToString());
-    bool known = false;
-    for (uint32_t k = 0; k < n && !known; ++k) known = peers_[k].addr == a;
-    for (size_t j = 0; j < i && !known; ++j) known = peers[j] == a;
-    if (!known) ++fresh;
+    if (want.insert(a).second && peers_.Find(a) < 0) ++fresh;
   }
+  const uint32_t n = peers_.size();
   if (n + fresh > kMaxPeerSlots)
     return Status::Error("underlay: more than " + std::to_string(kMaxPeerSlots) +
                          " distinct peers since the start; restart mflowd to take more");
-  for (uint32_t k = 0; k < n; ++k) {
-    const bool live = std::find(peers.begin(), peers.end(), peers_[k].addr) != peers.end();
-    peers_[k].live.store(live, std::memory_order_relaxed);
-  }
-  uint32_t used = n;
+  for (uint32_t k = 0; k < n; ++k)
+    peers_[k].live.store(want.count(peers_[k].addr) != 0, std::memory_order_relaxed);
   for (const wire::IpAddr& a : peers) {
-    bool known = false;
-    for (uint32_t k = 0; k < used && !known; ++k) known = peers_[k].addr == a;
-    if (known) continue;
-    // Written before nslots_ publishes the slot, never again.
-    peers_[used].addr = a;
-    peers_[used].live.store(true, std::memory_order_relaxed);
-    nslots_.store(++used, std::memory_order_release);
+    if (peers_.Find(a) >= 0) continue;  // live above, or appended for a duplicate
+    const int k = peers_.Append(a);
+    peers_[static_cast<uint32_t>(k)].live.store(true, std::memory_order_relaxed);
   }
   return Status::Ok();
 }
@@ -339,12 +335,8 @@ Status UdpPort::Rebind(const wire::IpAddr& local) {
 }
 
 int UdpPort::FindPeer(const wire::IpAddr& a) const noexcept {
-  // A handful of peers per host: a linear scan beats any index.
-  const uint32_t n = nslots_.load(std::memory_order_acquire);
-  for (uint32_t i = 0; i < n; ++i)
-    if (peers_[i].addr == a && peers_[i].live.load(std::memory_order_relaxed))
-      return static_cast<int>(i);
-  return -1;
+  const int k = peers_.Find(a);
+  return k >= 0 && peers_[static_cast<uint32_t>(k)].live.load(std::memory_order_relaxed) ? k : -1;
 }
 
 bool UdpPort::Accept(int peer, uint32_t bytes) noexcept {
@@ -619,8 +611,7 @@ void UdpPort::TxBurst(Packet** pkts, uint32_t n) noexcept {
       }
       // Head-end replication: the same buffers go to every peer (the
       // kernel copies them), then to the local ports.
-      const uint32_t nslots =
-          (p->flags & kPktFlagLocalFlood) != 0 ? 0 : nslots_.load(std::memory_order_acquire);
+      const uint32_t nslots = (p->flags & kPktFlagLocalFlood) != 0 ? 0 : peers_.size();
       for (uint32_t k = 0; k < nslots; ++k)
         if (peers_[k].live.load(std::memory_order_relaxed)) add(p, static_cast<int>(k));
       local[nlocal++] = p;
@@ -676,9 +667,9 @@ UdpPortInfo UdpPort::Snapshot() const {
   info.gso_sends = gso_sends_.load(std::memory_order_relaxed);
   info.gro = gro_;
   info.gro_receives = gro_receives_.load(std::memory_order_relaxed);
-  const uint32_t n = nslots_.load(std::memory_order_acquire);
+  const uint32_t n = peers_.size();
   for (uint32_t i = 0; i < n; ++i) {
-    const Peer& p = peers_[i];
+    const PeerSlots::Slot& p = peers_[i];
     if (!p.live.load(std::memory_order_relaxed)) continue;
     info.peers.push_back({p.addr.ToString(), p.tx_datagrams.load(std::memory_order_relaxed),
                           p.tx_bytes.load(std::memory_order_relaxed),

@@ -60,6 +60,7 @@
 #include "engine/port.h"
 #include "port/flood_limiter.h"
 #include "packet/pool.h"
+#include "port/peer_slots.h"
 #include "wire/ip_addr.h"
 
 namespace mflow {
@@ -148,14 +149,9 @@ class UdpPort final : public RxPort, public TxPort {
   };
 
   // Distinct peer addresses over the life of the port (see SetPeers).
-  static constexpr uint32_t kMaxPeerSlots = 256;
+  static constexpr uint32_t kMaxPeerSlots = PeerSlots::kCapacity;
 
  private:
-  struct Peer {
-    wire::IpAddr addr;  // written once, before the slot is published
-    std::atomic<bool> live{false};
-    std::atomic<uint64_t> tx_datagrams{0}, tx_bytes{0}, rx_datagrams{0}, rx_bytes{0};
-  };
   class SendBatch;
 
   UdpPort(const UdpPortConfig& cfg, PacketPool* rx_pool, TxPort* local);
@@ -190,8 +186,7 @@ class UdpPort final : public RxPort, public TxPort {
   bool lone_only_ = true;  // the last datagrams received were not coalesced
   Packet* carrier_stash_[kGroBatch] = {};   // empty carriers kept between calls (RX role only)
   uint32_t ncarriers_ = 0;
-  std::unique_ptr<Peer[]> peers_;  // kMaxPeerSlots slots, the first nslots_ used
-  std::atomic<uint32_t> nslots_{0};
+  PeerSlots peers_;
   std::mutex change_mu_;  // SetPeers, Rebind
   std::atomic<bool> local_present_{true};
   std::atomic<uint64_t> drops_[kNumDrops] = {};

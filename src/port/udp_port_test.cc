@@ -349,6 +349,37 @@ TEST_P(UdpPortTest, PeersChangeAtRunTime) {
   EXPECT_EQ(ia.peers[0].tx_datagrams, 1u);
 }
 
+TEST_P(UdpPortTest, ThousandsOfPeers) {
+  // A store-driven overlay: 3,000 peers beside B (past the scan, through the
+  // index), then all but B gone and some back; B's traffic flows throughout.
+  std::vector<wire::IpAddr> many{kB};
+  for (uint32_t i = 0; i < 3000; ++i) many.push_back(wire::IpAddr::V4(0x7f010000 + i));
+  ASSERT_TRUE(a_->SetPeers(many).ok());
+  EXPECT_EQ(a_->Snapshot().peers.size(), many.size());
+  Packet* p = Datagram(30, 3);
+  a_->TxBurst(&p, 1);
+  ASSERT_EQ(ReceiveAll(1).size(), 1u);
+  ASSERT_TRUE(a_->SetPeers({kB}).ok());
+  EXPECT_EQ(a_->Snapshot().peers.size(), 1u);
+  // Back, with duplicates in the list: the same slots, nothing appended twice.
+  std::vector<wire::IpAddr> some(many.begin(), many.begin() + 100);
+  some.insert(some.end(), many.begin(), many.begin() + 100);
+  ASSERT_TRUE(a_->SetPeers(some).ok());
+  EXPECT_EQ(a_->Snapshot().peers.size(), 100u);
+  Packet* q = Datagram(10, 0);
+  q->remote = kA;
+  b_->TxBurst(&q, 1);
+  Packet* got[8];
+  uint32_t n = 0;
+  for (int i = 0; i < 200 && n == 0; ++i) {
+    a_->Wait(10);
+    n = a_->RxBurst(got, 8);
+  }
+  EXPECT_EQ(n, 1u);
+  PacketFreeBurst(got, n);
+  EXPECT_EQ(DropCount(a_->Snapshot(), "rx_not_peer"), 0u);
+}
+
 TEST_P(UdpPortTest, RebindMovesTheSocketToANewAddress) {
   const wire::IpAddr kC = wire::IpAddr::V4(0x7f000003);
   ASSERT_TRUE(b_->Rebind(kC).ok());
