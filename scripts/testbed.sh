@@ -4,9 +4,10 @@
 # wireguard-go and nebula, with real TCP and UDP traffic (iperf3, sockperf), offloads on and off,
 # and optionally applications (redis, nginx, memcached). Installs packages and builds first
 # (scripts/setup.sh).
-#   bash scripts/testbed.sh                                   # everything: 10 s x 3 repeats, ~40 min
+#   bash scripts/testbed.sh                                   # the plain overlays: 10 s x 3 repeats
 #   bash scripts/testbed.sh --topologies native,kernel,mflow-microflow --tests tcp --duration 5
-#   bash scripts/testbed.sh --topologies kernel,wireguard-go,nebula,mflow-microflow --tests tcp,latency
+#   bash scripts/testbed.sh --topologies kernel,encrypted --tests tcp,latency,udp1400
+#                               # encrypted = mflow-esp-flow,-stage,-microflow, wireguard-go, nebula
 #   bash scripts/testbed.sh --topologies kernel,mflow-microflow --tests redis,http,memcached
 #   bash scripts/testbed.sh --json out/testbed.json --chart out/testbed.svg
 #   bash scripts/testbed.sh --cleanup                         # remove leftovers (mfb-*)
