@@ -165,6 +165,30 @@ double MeasureMemcpyGbps() {
   return static_cast<double>(bytes) * 8 / s / 1e9;
 }
 
+// The figures both runs take from the measured window and the engine's
+// counters: rate, CPU, drops by reason, flows.
+void FillEngineFigures(Sample& s, const EngineStats& es, uint64_t packets, double secs,
+                       double run_secs, uint32_t size) {
+  s.packets = packets;
+  s.mpps = static_cast<double>(s.packets) / secs / 1e6;
+  s.gbps = static_cast<double>(s.packets) * size * 8 / secs / 1e9;
+  uint64_t cpu_ns = 0;
+  for (const auto& w : es.workers) {
+    cpu_ns += w.cpu_ns;
+    s.pushback_waits += w.pushback_waits;
+  }
+  s.cpu_cores = static_cast<double>(cpu_ns) / 1e9 / run_secs;
+  s.engine_out_of_order = es.out_of_order;
+  for (const auto& stg : es.stages)
+    for (const auto& d : stg.drops) {
+      s.drop_reasons[d.first] += d.second;
+      s.drops += d.second;
+    }
+  s.elephants = es.elephants;
+  s.engine_flows = es.flows;
+  s.overflowed = es.overflowed;
+}
+
 StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   TrafficConfig tc;
   tc.direction = c.dir;
@@ -243,28 +267,14 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
 
   Sample s;
   const double secs = std::chrono::duration<double>(t1 - t0).count();
-  s.packets = n1 - n0;
-  s.mpps = static_cast<double>(s.packets) / secs / 1e6;
-  s.gbps = static_cast<double>(s.packets) * c.size * 8 / secs / 1e9;
   const EngineStats es = (*engine)->Stats();
-  uint64_t cpu_ns = 0;
-  for (const auto& w : es.workers) {
-    cpu_ns += w.cpu_ns;
-    s.pushback_waits += w.pushback_waits;
-  }
-  s.cpu_cores = static_cast<double>(cpu_ns) / 1e9 /
-                std::chrono::duration<double>(t_end - t_start).count();
+  FillEngineFigures(s, es, n1 - n0, secs, std::chrono::duration<double>(t_end - t_start).count(),
+                    c.size);
   const SinkTotals st = sink.Totals();
   s.generated = (*src)->generated();
   s.delivered = st.segments;
   s.out_of_order = st.out_of_order;
-  s.engine_out_of_order = es.out_of_order;
   const uint64_t segs = tc.gso_segs == 0 ? 1 : tc.gso_segs;
-  for (const auto& stg : es.stages)
-    for (const auto& d : stg.drops) {
-      s.drop_reasons[d.first] += d.second;
-      s.drops += d.second;
-    }
   if (o.verbose) {
     for (size_t i = 0; i < es.workers.size(); ++i) {
       const WorkerStats& w = es.workers[i];
@@ -297,14 +307,11 @@ StatusOr<Sample> RunOnce(const Options& o, const Config& c) {
   const uint64_t accounted = s.delivered + s.drops * segs;
   s.lost = s.generated > accounted ? s.generated - accounted : 0;
   s.lost += st.bad;
-  s.elephants = es.elephants;
   s.mouse = sink.mouse_latency().Summarize();
   s.mouse_pps = static_cast<double>(s.mouse.count) / secs;
   s.mouse_flows = (*src)->mouse_flows_started();
   s.mouse_ids = st.flows - (st.segments > st.mouse_segments ? 1 : 0);
   s.mouse_skipped = (*src)->mouse_skipped();
-  s.engine_flows = es.flows;
-  s.overflowed = es.overflowed;
   return s;
 }
 
@@ -384,30 +391,13 @@ StatusOr<Sample> RunEspOnce(const Options& o, const Config& c) {
 
   Sample s;
   const double secs = std::chrono::duration<double>(t1 - t0).count();
-  s.packets = n1 - n0;
-  s.mpps = static_cast<double>(s.packets) / secs / 1e6;
-  s.gbps = static_cast<double>(s.packets) * c.size * 8 / secs / 1e9;
-  const EngineStats es = (*engine)->Stats();
-  uint64_t cpu_ns = 0;
-  for (const auto& w : es.workers) {
-    cpu_ns += w.cpu_ns;
-    s.pushback_waits += w.pushback_waits;
-  }
-  s.cpu_cores = static_cast<double>(cpu_ns) / 1e9 / std::chrono::duration<double>(t_end - t_start).count();
+  FillEngineFigures(s, (*engine)->Stats(), n1 - n0, secs,
+                    std::chrono::duration<double>(t_end - t_start).count(), c.size);
   const uint64_t segs = gso == 0 ? 1 : gso;
   s.generated = (*src)->sent() * segs;
   s.delivered = sink.segments();
-  s.engine_out_of_order = es.out_of_order;
-  for (const auto& stg : es.stages)
-    for (const auto& d : stg.drops) {
-      s.drop_reasons[d.first] += d.second;
-      s.drops += d.second;
-    }
   const uint64_t accounted = s.delivered + s.drops * segs;
   s.lost = s.generated > accounted ? s.generated - accounted : 0;
-  s.elephants = es.elephants;
-  s.engine_flows = es.flows;
-  s.overflowed = es.overflowed;
   return s;
 }
 

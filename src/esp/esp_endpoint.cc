@@ -1,16 +1,8 @@
 #include "esp/esp_endpoint.h"
 
-#include <cstdio>
 #include <string>
 
 namespace mflow::esp {
-namespace {
-std::string SpiText(uint32_t spi) {
-  char b[16];
-  std::snprintf(b, sizeof b, "0x%08x", spi);
-  return b;
-}
-}  // namespace
 
 Status EspInbound::AddSa(const EspSa& sa) {
   if (Find(sa.spi) != nullptr) {

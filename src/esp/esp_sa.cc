@@ -148,10 +148,14 @@ StatusOr<EspSa> EspSa::Parse(std::string_view text) {
   return sa;
 }
 
+std::string SpiText(uint32_t spi) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%08x", spi);
+  return b;
+}
+
 std::string EspSa::ToString() const {
-  char spi_hex[16];
-  std::snprintf(spi_hex, sizeof spi_hex, "0x%08x", spi);
-  return std::string("spi=") + spi_hex + " alg=" + std::string(EspAlgName(alg)) +
+  return "spi=" + SpiText(spi) + " alg=" + std::string(EspAlgName(alg)) +
          " key=<redacted> salt=<redacted> esn=" + (esn ? "on" : "off");
 }
 

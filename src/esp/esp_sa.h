@@ -55,4 +55,7 @@ struct EspSa {
   std::string ToString() const;
 };
 
+// An SPI as logs and errors show it: "0x00001000".
+std::string SpiText(uint32_t spi);
+
 }  // namespace mflow::esp

@@ -1,18 +1,11 @@
 #include "esp/esp_sa_table.h"
 
-#include <cstdio>
 #include <string>
 
 #include "common/clock.h"
 
 namespace mflow::esp {
 namespace {
-
-std::string SpiText(uint32_t spi) {
-  char b[16];
-  std::snprintf(b, sizeof b, "0x%08x", spi);
-  return b;
-}
 
 // A slot that may be (re)filled: never live, or retired long enough ago.
 template <typename Slot>
