@@ -255,7 +255,9 @@ TEST(Engine, PlacementKeepsOrderWhereverFlowsRun) {
 // Home beside a TCP elephant is solo: worker 0 alone reads, and the other
 // worker stands by (before solo, whichever worker was idle read). Worker 1's
 // reads are the few before the elephant was seen. Spread: never solo, and both
-// read. Either way the flow arrives whole and in order.
+// read; how evenly depends on the scheduler (a CI run saw 29 against 159 on a
+// busy VM), so only "both" is checked. Either way the flow arrives whole and in
+// order.
 TEST(Engine, HomeBesideATcpElephantReadsOnOneWorker) {
   for (PlacementMode placement : {PlacementMode::kHome, PlacementMode::kSpread}) {
     SCOPED_TRACE(std::string(PlacementName(placement)));
@@ -285,7 +287,7 @@ TEST(Engine, HomeBesideATcpElephantReadsOnOneWorker) {
       EXPECT_LT(r1 * 4, r0) << "worker 1 read " << r1 << " bursts, worker 0 " << r0;
     } else {
       EXPECT_FALSE(solo_seen);
-      EXPECT_GT(r1 * 4, r0) << "worker 1 read " << r1 << " bursts, worker 0 " << r0;
+      EXPECT_GT(r1, 0u) << "worker 1 never read; worker 0 read " << r0 << " bursts";
     }
   }
 }
