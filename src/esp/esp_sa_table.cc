@@ -78,6 +78,8 @@ Status EspSaTable::SetOutbound(const wire::IpAddr& peer, const EspSa& sa) {
     if (!ctx.ok()) return ctx.status().Prefixed(where);
     s.sa = sa;
     s.peer = peer;
+    const uint64_t next = tx_seq_.load();
+    s.seq_base = next > kSeqInFlight ? next - kSeqInFlight : 0;
     s.seal = std::move(ctx).value();
     s.live.store(true, std::memory_order_release);
     // Make before break: the new SA is live before the old one goes.

@@ -9,7 +9,12 @@
 //     SA: each number is used once under any key, so the numbers one SA
 //     sends increase, with gaps where a number went to another peer
 //     (allowed: the receiver's window only needs them unique and roughly
-//     increasing).
+//     increasing). An SA numbers its packets from its own install: the
+//     number on the wire is wire_seq - seq_base (Outbound::seq_base), so a
+//     rekey restarts the 32-bit space of an SA without ESN, and the first
+//     number a new SA sends is small whatever the counter has reached (a
+//     receiver's fresh window assumes high bits 0: a new ESN SA starting
+//     above 2^32 would fail every ICV).
 //   - inbound: SAs by SPI; each has a replay window, one AesGcm per worker
 //     (made here, on the control path: nothing is allocated per packet) and
 //     a lock for the in-order window update at release (EspDecrypt stage).
@@ -66,11 +71,18 @@ class EspSaTable {
     }
     void Unlock() noexcept { lock.store(false, std::memory_order_release); }
   };
+  // How many numbers may be in flight between the split point and the
+  // encrypt stage (far above the engine's queues and pool): an SA installed
+  // while the counter reads C takes C - kSeqInFlight as its base, so packets
+  // numbered just before the install still get numbers >= 1 under it.
+  static constexpr uint64_t kSeqInFlight = uint64_t{1} << 20;
+
   struct Outbound {
     std::atomic<bool> live{false};
     uint64_t retired_ms = 0;
     EspSa sa;
     wire::IpAddr peer;
+    uint64_t seq_base = 0;  // this SA's number = Packet::wire_seq - seq_base
     std::vector<AesGcm> seal;  // one per worker
   };
 

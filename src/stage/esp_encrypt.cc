@@ -133,17 +133,19 @@ int EspEncrypt::Seal(Packet* p, StageContext& ctx) noexcept {
   }
   esp::EspSaTable::Outbound* sa = cfg_.table->FindOutbound(remote);
   if (sa == nullptr) return kNext;  // a plain peer
-  if (p->wire_seq == 0) return kUnnumbered;
+  // Unnumbered, or numbered more than kSeqInFlight before this SA's install.
+  if (p->wire_seq <= sa->seq_base) return kUnnumbered;
+  const uint64_t seq = p->wire_seq - sa->seq_base;
   if (MFLOW_UNLIKELY(ctx.worker >= sa->seal.size())) return esp::kEspEncapCipherError;
   if (cfg_.vxlan_only) {
     if (!PrependInnerUdp(p, cfg_.local_ip, remote)) return esp::kEspNoHeadroom;
-    const int r = esp::EspEncrypt(p, sa->sa, sa->seal[ctx.worker], p->wire_seq);
+    const int r = esp::EspEncrypt(p, sa->sa, sa->seal[ctx.worker], seq);
     if (r != esp::kEspOk) return r;
     p->flags |= kPktFlagEsp;
     return kNext;
   }
   p->Adj(outer.len);
-  int r = esp::EspEncrypt(p, sa->sa, sa->seal[ctx.worker], p->wire_seq);
+  int r = esp::EspEncrypt(p, sa->sa, sa->seal[ctx.worker], seq);
   if (r == esp::kEspOk) r = esp::EspUdpPrepend(p, esp::kEspUdpPort, esp::kEspUdpPort);
   if (r != esp::kEspOk) return r;
   if (!esp_outer::Write(p, outer, true)) return esp::kEspNoHeadroom;

@@ -6,7 +6,8 @@
 // Sequence numbers are not taken here: the split point reserved them in
 // packet order (EnginePath::wire_seq -> Packet::wire_seq; gso_segment gives
 // segment i the number + i), so any worker may encrypt any frame with its
-// own cipher context (EspSaTable::Outbound::seal[ctx.worker]).
+// own cipher context (EspSaTable::Outbound::seal[ctx.worker]). The number
+// on the wire is wire_seq less the SA's base (EspSaTable::Outbound::seq_base).
 //
 // Input, by underlay:
 //   socket (vxlan_only): data at the VXLAN header. The stage first writes the

@@ -390,6 +390,40 @@ TEST_F(EspStage, EncryptLeavesPlainPeersAloneAndNeedsANumber) {
   EXPECT_EQ(why, EspEncrypt::kUnnumbered);
 }
 
+// An SA numbers its packets from its install: one installed when the shared
+// counter is past 2^32 sends small numbers (a receiver's fresh window takes
+// the high bits as 0), so an SA without ESN gets its whole 32-bit space
+// after a rekey; a packet numbered long before the install is refused.
+TEST_F(EspStage, AnSaNumbersFromItsInstallNotFromTheSharedCounter) {
+  const EspSa sa = MakeSa(EspAlg::kAes128Gcm, false);
+  auto tx = Table();
+  const uint64_t counter = (uint64_t{1} << 32) + 5000;
+  tx->tx_seq()->store(counter);
+  ASSERT_TRUE(tx->SetOutbound(kB4, sa).ok());
+  auto enc = EspEncrypt::Create({tx.get(), false, {}});
+  const Bytes frame = VxlanFrame(kA4, kB4, 3, 64);
+  esp::EspInbound ref;
+  ASSERT_TRUE(ref.AddSa(sa).ok());
+  for (uint64_t wire : {counter, counter + 1, counter - 10}) {
+    Packet* p = Make(frame);
+    p->wire_seq = wire;
+    int why = kNext;
+    p = Run(**enc, p, &why);
+    ASSERT_NE(p, nullptr) << "wire_seq " << wire << " refused: " << why;
+    Packet* r = Make(Bytes(p->data + OuterLen(kB4) + 8, p->data + p->len));
+    uint64_t seq = 0;
+    ASSERT_EQ(ref.Decap(r, &seq), esp::kEspOk) << wire;
+    EXPECT_EQ(seq, wire - counter + esp::EspSaTable::kSeqInFlight);
+    PacketFree(r);
+    PacketFree(p);
+  }
+  Packet* p = Make(frame);
+  p->wire_seq = counter - esp::EspSaTable::kSeqInFlight;
+  int why = kNext;
+  EXPECT_EQ(Run(**enc, p, &why), nullptr);
+  EXPECT_EQ(why, EspEncrypt::kUnnumbered);
+}
+
 // Make before break: while both inbound SAs are live, packets of either are
 // accepted; after the old one is removed, only the new one's.
 TEST_F(EspStage, RekeyAcceptsBothSasUntilTheOldOneIsRemoved) {
