@@ -104,6 +104,7 @@ Status Daemon::Init() {
 
   DataPathConfig dp;
   dp.esp = esp_table_.get();
+  dp.flood_limiter = udp_->flood_limiter();
   dp.vnis = cfg_.vnis;
   dp.peers = cfg_.peers;
   dp.local_vtep = cfg_.local;

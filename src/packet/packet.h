@@ -149,6 +149,10 @@ inline constexpr uint8_t kPktFlagCopy = 0x10;
 // A flood for the local ports only: an ARP/ND request for an overlay address
 // no remote host owns (neigh_proxy), which no peer could answer.
 inline constexpr uint8_t kPktFlagLocalFlood = 0x20;
+// A flood already charged to its container port's flood limit (by
+// esp_encrypt, before it copied the flood to the encrypted peers): the UDP
+// port sends it without charging it again.
+inline constexpr uint8_t kPktFlagFloodAdmitted = 0x40;
 
 // Returns p (and everything it owns) to its pool once the last reference goes.
 void PacketFree(Packet* p) noexcept;

@@ -604,7 +604,8 @@ void UdpPort::TxBurst(Packet** pkts, uint32_t n) noexcept {
     const uint16_t out = p->out_port;
     if (out == kPortFlood) {
       if (now_ns == 0) now_ns = MonotonicNs();
-      if (p->in_port != kPortNone && !flood_limit_->Allow(p->in_port, now_ns)) {
+      if (p->in_port != kPortNone && (p->flags & kPktFlagFloodAdmitted) == 0 &&
+          !flood_limit_->Allow(p->in_port, now_ns)) {
         Count(kFloodLimited);
         done[ndone++] = p;
         continue;

@@ -110,6 +110,10 @@ class UdpPort final : public RxPort, public TxPort {
   void TxBurst(Packet** pkts, uint32_t n) noexcept override;
 
   UdpPortInfo Snapshot() const;
+  // The per-container-port flood budget, for a tx stage that replicates a
+  // flood before this port sees it (esp_encrypt's copies for encrypted
+  // peers): it charges the flood here and marks it kPktFlagFloodAdmitted.
+  FloodLimiter* flood_limiter() { return flood_limit_.get(); }
 
   // Replaces the accepted peers. Datagrams from a removed peer are dropped
   // as rx_not_peer from now on; packets still addressed to it as

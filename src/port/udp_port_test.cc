@@ -259,6 +259,25 @@ TEST_P(UdpPortTest, FloodsAreRateLimitedPerPort) {
   ReceiveAll(151 - limited);
 }
 
+TEST_P(UdpPortTest, FloodsAlreadyChargedByTheChainAreNotChargedAgain) {
+  // esp_encrypt charged these (kPktFlagFloodAdmitted) before copying them
+  // to the encrypted peers: past the burst of 100, none is limited here.
+  Packet* burst[150];
+  for (uint32_t i = 0; i < 150; ++i) {
+    burst[i] = Datagram(10, i);
+    burst[i]->out_port = kPortFlood;
+    burst[i]->in_port = 1;
+    burst[i]->flags |= kPktFlagFloodAdmitted;
+  }
+  a_->TxBurst(burst, 150);
+  uint64_t limited = 0;
+  for (const auto& [name, v] : a_->Snapshot().drops)
+    if (name == "flood_limited") limited = v;
+  EXPECT_EQ(limited, 0u);
+  EXPECT_EQ(local_a_.frames.size(), 150u);
+  ReceiveAll(150);
+}
+
 TEST(FloodLimiterTest, RefillsAtTheRateUpToTheBurst) {
   FloodLimiter l(1000, 10);  // 1 frame per ms, bursts of 10
   uint64_t t = 1'000'000'000;

@@ -87,6 +87,7 @@ StatusOr<std::unique_ptr<StageChain>> BuildTxChain(const DataPathConfig& cfg) {
     ee.table = cfg.esp;
     ee.vxlan_only = cfg.socket_underlay;
     ee.local_ip = cfg.local_vtep;
+    ee.flood_limiter = cfg.flood_limiter;
     if (Status s = Append(*chain, EspEncrypt::Create(ee)); !s.ok()) return s;
   }
   return chain;

@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "esp/esp_sa_table.h"
+#include "port/flood_limiter.h"
 #include "stage/chain.h"
 #include "table/fdb.h"
 #include "table/remote_subnets.h"
@@ -39,6 +40,10 @@ struct DataPathConfig {
   // tx path's engine path must number packets from esp->tx_seq()
   // (EnginePath::wire_seq).
   esp::EspSaTable* esp = nullptr;
+  // With esp: the container ports' flood budget, which esp_encrypt charges
+  // before copying a flood to the encrypted peers (EspEncryptConfig). Not
+  // owned; may be null.
+  FloodLimiter* flood_limiter = nullptr;
   // Store mode (docs/STORE.md): remote hosts' subnets; the tx chain then
   // derives remote container MACs and answers ARP/ND for them (neigh_proxy
   // after fdb_forward). Not owned; may be null.

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 
+#include "common/clock.h"
 #include "esp/esp_codec.h"
 #include "packet/pool.h"
 #include "stage/esp_outer.h"
@@ -13,7 +14,8 @@ namespace {
 
 constexpr std::array<std::string_view, EspEncrypt::kNumDrops> kDropNames = {
     "no_headroom", "no_tailroom",     "seq_exhausted",   "train",           "too_big",
-    "cipher_error", "unnumbered",     "bad_outer",       "flood_no_buffer", "flood_not_copied"};
+    "cipher_error", "unnumbered",     "bad_outer",       "flood_no_buffer", "flood_not_copied",
+    "flood_limited"};
 static_assert(esp::kEspEncapDropNames.size() == 6);
 
 // The inner UDP 4789 header of the protected datagram (socket underlay):
@@ -59,13 +61,23 @@ void EspEncrypt::Process(Batch& b, StageContext& ctx) noexcept {
   uint32_t n = 0;
   for (uint32_t i = 0; i < b.n; ++i) {
     Packet* p = b.pkts[i];
+    const bool copies =
+        MFLOW_UNLIKELY(p->out_port == kPortFlood) && cfg_.vxlan_only && !cfg_.table->empty();
+    if (copies && cfg_.flood_limiter != nullptr && p->in_port != kPortNone) {
+      // Charged once, here, for the plain flood and all its copies.
+      if (!cfg_.flood_limiter->Allow(p->in_port, MonotonicNs())) {
+        ctx.Drop(p, kFloodLimited);
+        continue;
+      }
+      p->flags |= kPktFlagFloodAdmitted;
+    }
     const int edge = Handle(p, ctx);
     if (MFLOW_UNLIKELY(edge != kNext)) {
       ctx.Drop(p, static_cast<uint32_t>(edge));
       continue;
     }
     out[n++] = p;
-    if (MFLOW_UNLIKELY(p->out_port == kPortFlood) && cfg_.vxlan_only && !cfg_.table->empty())
+    if (copies)
       CopyFlood(p, ctx, out, &n, kMaxBatch - (b.n - 1 - i));  // room for the rest kept
   }
   std::memcpy(b.pkts, out, n * sizeof(Packet*));

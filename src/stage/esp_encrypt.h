@@ -37,6 +37,7 @@
 #include "common/status.h"
 #include "esp/esp_format.h"
 #include "esp/esp_sa_table.h"
+#include "port/flood_limiter.h"
 #include "stage/stage.h"
 
 namespace mflow {
@@ -45,6 +46,10 @@ struct EspEncryptConfig {
   esp::EspSaTable* table = nullptr;  // required
   bool vxlan_only = false;           // socket underlay: see the banner
   wire::IpAddr local_ip;             // socket underlay over IPv6: the inner UDP checksum
+  // The container ports' flood budget (the UDP port's, overlay.flood_pps): a
+  // flood is charged here before its copies for the encrypted peers are
+  // made, so they obey the limit too. Not owned; null = no limit.
+  FloodLimiter* flood_limiter = nullptr;
 };
 
 class EspEncrypt final : public Stage {
@@ -55,6 +60,7 @@ class EspEncrypt final : public Stage {
     kBadOuter,                              // full frame without the plain outer headers
     kFloodNoBuffer,   // a flood's copy for an encrypted peer found no buffer (or batch room)
     kFloodNotCopied,  // a flood TSO carrier: not sent to the encrypted peers
+    kFloodLimited,    // a container port flooded faster than overlay.flood_pps
     kNumDrops,
   };
 

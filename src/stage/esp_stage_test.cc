@@ -506,5 +506,37 @@ TEST_F(EspStage, FloodGetsOneSealedCopyPerEncryptedPeer) {
   for (uint32_t i = 0; i < b.n; ++i) PacketFree(b.pkts[i]);
 }
 
+// With a flood budget (the UDP port's): a flood is charged once, here, and
+// marked so that the port does not charge it again; past the budget the
+// flood is dropped before any copy is made, so the encrypted peers obey
+// overlay.flood_pps like the plain ones.
+TEST_F(EspStage, FloodsWithinTheBudgetAreCopiedAndMarkedOthersDropped) {
+  auto tx = Table();
+  ASSERT_TRUE(tx->SetOutbound(kB4, MakeSa(EspAlg::kAes128Gcm, true)).ok());
+  FloodLimiter limiter(1, 2);  // bursts of 2, one more a second
+  auto enc = EspEncrypt::Create({tx.get(), true, kA4, &limiter});
+  ASSERT_TRUE(enc.ok());
+  const Bytes frame = VxlanFrame(kA4, kB4, 5, 60);
+  const Bytes vxlan(frame.begin() + 42, frame.end());
+  Batch b;
+  for (uint64_t i = 0; i < 3; ++i) {
+    Packet* p = Make(vxlan);
+    p->out_port = kPortFlood;
+    p->in_port = 4;
+    p->wire_seq = 10 + i;
+    b.Push(p);
+  }
+  counters_ = StageCounters{};
+  (*enc)->Process(b, ctx_);
+  ASSERT_EQ(b.n, 4u) << "two floods, each with one sealed copy";
+  for (uint32_t i = 0; i < 4; i += 2) {
+    EXPECT_EQ(b.pkts[i]->out_port, kPortFlood);
+    EXPECT_NE(b.pkts[i]->flags & kPktFlagFloodAdmitted, 0) << "the port must not charge it again";
+    EXPECT_EQ(b.pkts[i + 1]->flags & kPktFlagCopy, kPktFlagCopy);
+  }
+  EXPECT_EQ(counters_.drops[EspEncrypt::kFloodLimited], 1u);
+  for (uint32_t i = 0; i < b.n; ++i) PacketFree(b.pkts[i]);
+}
+
 }  // namespace
 }  // namespace mflow
