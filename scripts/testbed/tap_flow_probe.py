@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -139,6 +140,8 @@ def main() -> int:
         return 2
     ns = args.prefix + "probe"
     results = []
+    # SIGTERM as well as Ctrl-C: unwind through the finally below, which removes the namespace.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         for label, qdisc, txqlen in VARIANTS:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
