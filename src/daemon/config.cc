@@ -49,6 +49,7 @@ socket_buffer = 8388608 # bytes of socket send/receive buffer
 vnis = [42]
 tso = true              # TAP checksum + TSO offload (probed; falls back)
 coalesce = true         # software GRO towards the containers
+tap_txqueuelen = 1000   # frames a TAP holds for mflowd before the kernel drops (docs/BACKPRESSURE.md)
 fdb_size = 16384        # forwarding-table slots (a power of two): the bound
 fdb_age_s = 300         # forwarding-table ageing (Linux bridge default)
 flood_pps = 1000        # broadcast/unknown frames a container port may flood per second (0 = no limit)
@@ -216,9 +217,10 @@ Status ParseUnderlay(const toml::table& t, Config& c, const Err& err) {
 
 Status ParseOverlay(const toml::table& t, Config& c, const Err& err) {
   MFLOW_TRY(CheckKeys(t, "overlay", {"vnis", "tso", "coalesce", "fdb_size", "fdb_age_s", "flood_pps",
-                      "flood_burst"}, err));
+                      "flood_burst", "tap_txqueuelen"}, err));
   MFLOW_TRY(GetBool(t, "overlay", "tso", &c.tso, err));
   MFLOW_TRY(GetBool(t, "overlay", "coalesce", &c.coalesce, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "tap_txqueuelen", 16, 1u << 16, &c.tap_txqueuelen, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "fdb_size", 8, 1u << 24, &c.fdb_size, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "fdb_age_s", 1, 86400, &c.fdb_age_s, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "overlay", "flood_pps", 0, 1u << 24, &c.flood_pps, err));
@@ -518,6 +520,7 @@ std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
   cmp("overlay.vnis", a.vnis, b.vnis);
   cmp("overlay.tso", a.tso, b.tso);
   cmp("overlay.coalesce", a.coalesce, b.coalesce);
+  cmp("overlay.tap_txqueuelen", a.tap_txqueuelen, b.tap_txqueuelen);
   cmp("overlay.fdb_size", a.fdb_size, b.fdb_size);
   cmp("overlay.fdb_age_s", a.fdb_age_s, b.fdb_age_s);
   cmp("overlay.flood_pps", a.flood_pps, b.flood_pps);

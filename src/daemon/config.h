@@ -80,6 +80,9 @@ struct Config {
   std::vector<uint32_t> vnis{42};
   bool tso = true;                  // TAP offloads (checksum + TSO)
   bool coalesce = true;             // software GRO towards the containers
+  // Frames a container's TAP holds for mflowd before the kernel drops
+  // (docs/BACKPRESSURE.md: why a length and not flow control, why 1000).
+  uint32_t tap_txqueuelen = 1000;
   uint32_t fdb_size = 16384;
   uint32_t fdb_age_s = 300;
   uint32_t flood_pps = 1000;        // floods per container port per second; 0 = no limit

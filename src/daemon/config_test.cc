@@ -22,6 +22,7 @@ TEST(ConfigTest, EmbeddedDefaultIsValid) {
   EXPECT_EQ(c->peers[0].ToString(), "198.18.0.2");
   EXPECT_EQ(c->inner_mtu(), 1450u);
   EXPECT_EQ(c->vnis, std::vector<uint32_t>{42});
+  EXPECT_EQ(c->tap_txqueuelen, 1000u);  // the TAP ring, set deliberately (docs/BACKPRESSURE.md)
 }
 
 TEST(ConfigTest, ParsesEverySection) {
@@ -40,6 +41,7 @@ peers = ["2001:db8::2", "2001:db8::3"]
 mtu = 9000
 [overlay]
 vnis = [7, 8]
+tap_txqueuelen = 4096
 [[port]]
 name = "mf0"
 netns = "/var/run/netns/c1"
@@ -54,6 +56,7 @@ address = "198.19.0.1/24"
   EXPECT_EQ(c->cpus, (std::vector<int>{0, 1}));
   EXPECT_EQ(c->peers.size(), 2u);
   EXPECT_EQ(c->inner_mtu(), 9000u - 70u);
+  EXPECT_EQ(c->tap_txqueuelen, 4096u);
   ASSERT_EQ(c->ports.size(), 1u);
   EXPECT_EQ(c->ports[0].vni, 8u);
   EXPECT_EQ(c->ports[0].addresses, std::vector<std::string>{"198.19.0.1/24"});
@@ -134,6 +137,7 @@ TEST(ConfigTest, BadInputNamesTheField) {
       {"[underlay]\nmtu = 100", "underlay.mtu"},
       {"[overlay]\nvnis = [0]", "overlay.vnis"},
       {"[overlay]\nfdb_size = 1000", "overlay.fdb_size"},
+      {"[overlay]\ntap_txqueuelen = 0", "overlay.tap_txqueuelen"},
       {"[daemon]\nlog_level = \"loud\"", "daemon.log_level"},
       {"[[port]]\nname = \"a\"\nvni = 5", "port[0] (a).vni"},
       {"[[port]]\nvni = 42", "port[0].name"},

@@ -215,6 +215,7 @@ StatusOr<uint16_t> Daemon::AddPort(const PortConfig& p) {
   tc.gateway = p.gateway;
   tc.routes = p.routes;
   tc.offload = cfg_.tso;
+  tc.tx_queue_len = cfg_.tap_txqueuelen;
   if (udp_->gso()) tc.gso_max_size = UdpPort::OneSendFrameSize(tc.mtu);
   if (!p.mac.empty()) tc.mac = *wire::MacAddr::Parse(p.mac);  // checked by CheckPort
   auto dev = TapDevice::Create(tc);
@@ -237,6 +238,7 @@ StatusOr<uint16_t> Daemon::AddPort(const PortConfig& p) {
                          {"vni", p.vni},
                          {"addresses", addresses},
                          {"mtu", tc.mtu},
+                         {"txqueuelen", tc.tx_queue_len},
                          {"offloads", offloads}});
   return id;
 }

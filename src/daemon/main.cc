@@ -31,6 +31,7 @@ struct Flags {
   std::vector<int> cpus;
   uint32_t workers = 0, microflow_size = 0, mtu = 0, stats_interval = 0, idle_polls = 0;
   bool no_gso = false, no_gro = false, no_tso = false, no_coalesce = false;
+  uint32_t tap_txqueuelen = 0;
   // [store]
   std::vector<std::string> etcd_endpoints;
   std::string etcd_cafile, etcd_certfile, etcd_keyfile, etcd_prefix, host_id;
@@ -86,6 +87,7 @@ Status ApplyFlags(const Flags& f, Config& c) {
   if (f.no_gro) c.gro = false;
   if (f.no_tso) c.tso = false;
   if (f.no_coalesce) c.coalesce = false;
+  if (f.tap_txqueuelen != 0) c.tap_txqueuelen = f.tap_txqueuelen;
   if (!f.encrypt.empty()) {  // read again at every reload: a rekey edits the file
     auto keys = LoadEspKeyFile(f.encrypt);
     if (!keys.ok()) return keys.status();
@@ -182,6 +184,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-gro", f.no_gro, "do not use UDP_GRO on the underlay");
   app.add_flag("--no-tso", f.no_tso, "do not offer checksum/TSO offload on the TAPs");
   app.add_flag("--no-coalesce", f.no_coalesce, "no software GRO towards the containers");
+  app.add_option("--tap-txqueuelen", f.tap_txqueuelen,
+                 "frames a container's TAP holds for mflowd before the kernel drops (default 1000)")
+      ->check(CLI::Range(16, 1 << 16));
   app.add_option("--encrypt", f.encrypt,
                  "key file of [[underlay.esp]] tables (encrypted peers; mode 600; re-read on reload)");
   CLI11_PARSE(app, argc, argv);

@@ -161,6 +161,11 @@ Status LinkConfig::SetMtu(int ifindex, uint32_t mtu) {
                     [&](rtnl_link* l) { rtnl_link_set_mtu(l, mtu); });
 }
 
+Status LinkConfig::SetTxQueueLen(int ifindex, uint32_t len) {
+  return ChangeLink(ifindex, "txqueuelen " + std::to_string(len),
+                    [&](rtnl_link* l) { rtnl_link_set_txqlen(l, len); });
+}
+
 Status LinkConfig::SetUp(int ifindex) {
   return ChangeLink(ifindex, "up", [](rtnl_link* l) { rtnl_link_set_flags(l, IFF_UP); });
 }

@@ -46,6 +46,10 @@ class LinkConfig {
   Status SetMac(int ifindex, const wire::MacAddr& mac);
   Status SetMtu(int ifindex, uint32_t mtu);
   Status SetUp(int ifindex);
+  // The device's transmit queue length (IFLA_TXQLEN). For a TAP it is the
+  // size of tun's ring of frames waiting for the reader: tun resizes the
+  // ring when it changes.
+  Status SetTxQueueLen(int ifindex, uint32_t len);
   // The largest GSO super-frame the stack hands the device (IFLA_GSO_MAX_SIZE;
   // there is no ioctl for it, and libnl has no setter: one RTM_NEWLINK built
   // with libnl's message helpers).

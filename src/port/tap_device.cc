@@ -224,11 +224,13 @@ Status OpenTap(const std::string& want_name, bool offload, Fd* out, std::string*
 // gso_max_size, up (a route through a device that is down is refused with
 // ENETDOWN), the addresses (their prefix routes come with them, which a
 // route via a gateway needs), then the default and extra routes. Runs in
-// the target namespace, with a netlink socket opened there.
+// the target namespace, with a netlink socket opened there. The txqueuelen
+// comes with the MTU: the ring it sizes is empty before the device is up.
 struct LinkPlan {
   wire::MacAddr mac;
   uint32_t mtu = 0;
   uint32_t gso_max_size = 0;  // 0 = leave the kernel's
+  uint32_t tx_queue_len = 0;  // 0 = leave the kernel's
   std::vector<IpPrefix> addresses;
   struct Route {
     IpPrefix dst;
@@ -241,6 +243,8 @@ Status ConfigureLink(LinkConfig& nl, int ifindex, const LinkPlan& plan) {
   MFLOW_RETURN_IF_ERROR(nl.SetMac(ifindex, plan.mac));
   MFLOW_RETURN_IF_ERROR(nl.SetMtu(ifindex, plan.mtu));
   if (plan.gso_max_size != 0) MFLOW_RETURN_IF_ERROR(nl.SetGsoMaxSize(ifindex, plan.gso_max_size));
+  // Before up, while nothing is queued: tun reallocates its ring.
+  if (plan.tx_queue_len != 0) MFLOW_RETURN_IF_ERROR(nl.SetTxQueueLen(ifindex, plan.tx_queue_len));
   MFLOW_RETURN_IF_ERROR(nl.SetUp(ifindex));
   for (const IpPrefix& a : plan.addresses) MFLOW_RETURN_IF_ERROR(nl.AddAddress(ifindex, a));
   for (const LinkPlan::Route& r : plan.routes) MFLOW_RETURN_IF_ERROR(nl.AddRoute(ifindex, r.dst, r.gw));
@@ -261,6 +265,7 @@ StatusOr<std::unique_ptr<TapDevice>> TapDevice::Create(const TapConfig& cfg) {
 
   LinkPlan plan;
   plan.mtu = cfg.mtu;
+  plan.tx_queue_len = cfg.tx_queue_len;
   const wire::IpAddr* first_v4 = nullptr;
   const wire::IpAddr* first_v6 = nullptr;
   plan.addresses.reserve(cfg.addresses.size());
@@ -297,6 +302,7 @@ StatusOr<std::unique_ptr<TapDevice>> TapDevice::Create(const TapConfig& cfg) {
                                     : RandomMac();
   plan.mac = dev->mac_;
   dev->mtu_ = cfg.mtu;
+  dev->tx_queue_len_ = cfg.tx_queue_len;
   for (const IpPrefix& a : plan.addresses) dev->addresses_.push_back(a.ToString());
   for (const LinkPlan::Route& r : plan.routes)
     dev->routes_.push_back({r.dst.Network().ToString(), r.gw ? r.gw->ToString() : ""});

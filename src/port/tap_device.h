@@ -68,6 +68,13 @@ struct TapConfig {
   // device's gso_max_size); 0 = the kernel's default (64 KiB). mflowd sizes
   // it so that one super-frame leaves as one UDP GSO send.
   uint32_t gso_max_size = 0;
+  // The device's txqueuelen: for a TAP, the number of frames tun holds for
+  // its reader before it drops (tx_dropped in `ip -s link`); 0 = the
+  // kernel's default (1000). Linux 3.8 and later (6.18 included, see
+  // docs/BACKPRESSURE.md) never push back on the sender: a full ring drops,
+  // whatever the qdisc, so this length is the only buffer between a
+  // container and the daemon reading its TAP.
+  uint32_t tx_queue_len = 0;
 };
 
 // Drop reasons counted per device.
@@ -131,6 +138,7 @@ class TapDevice {
   const std::vector<std::string>& addresses() const { return addresses_; }
   const std::vector<IpRoute>& routes() const { return routes_; }
   unsigned offloads() const { return offloads_; }  // TUNSETOFFLOAD bits accepted
+  uint32_t tx_queue_len() const { return tx_queue_len_; }  // as configured; 0 = the kernel's
   std::string offloads_string() const;             // "csum,tso4,tso6", "none"
   const TapCounters& counters() const { return counters_; }
   // The packet buffer size (headroom included) Read needs for every frame
@@ -152,6 +160,7 @@ class TapDevice {
   std::vector<std::string> addresses_;
   std::vector<IpRoute> routes_;
   unsigned offloads_ = 0;
+  uint32_t tx_queue_len_ = 0;
   TapCounters counters_;
 };
 

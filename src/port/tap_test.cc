@@ -1230,5 +1230,117 @@ TEST_F(TapTest, InterruptWakesWait) {
   EXPECT_GE(Clock::now() - again, milliseconds(190));
 }
 
+// The TAP's txqueuelen as configured (mflowd sets it deliberately) and as
+// the kernel's default when not: `ip link` shows what the device got.
+TEST_F(TapTest, TxQueueLenIsApplied) {
+  const std::string ns = NewNetns();
+  const std::string n = NsName(ns);
+  TapConfig c;
+  c.ifname = "mftq";
+  c.netns = ns;
+  c.addresses = {"198.19.3.1/24"};
+  c.tx_queue_len = 64;
+  auto dev = TapDevice::Create(c);
+  ASSERT_TRUE(dev.ok()) << dev.status().message();
+  EXPECT_EQ((*dev)->tx_queue_len(), 64u);
+  const std::string link = ShellCapture("ip -n " + n + " -o link show dev mftq");
+  EXPECT_NE(link.find(" qlen 64"), std::string::npos) << link;
+  EXPECT_NE(link.find(",UP"), std::string::npos) << link;
+
+  c.ifname = "mftq0";
+  c.addresses = {"198.19.4.1/24"};
+  c.tx_queue_len = 0;  // the kernel's
+  auto plain = TapDevice::Create(c);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ((*plain)->tx_queue_len(), 0u);
+  EXPECT_NE(ShellCapture("ip -n " + n + " -o link show dev mftq0").find(" qlen "),
+            std::string::npos);
+}
+
+// A TAP nobody reads, and a sender that does not stop: the device holds at
+// most its txqueuelen frames for the reader, and every other datagram is
+// either dropped by the device (tx_dropped: tun without flow control, Linux
+// 3.8 up to at least 6.18) or refused to the sender (EAGAIN/ENOBUFS: a
+// kernel whose tun stops its queue). Which of the two happened is printed,
+// not asserted, so the test holds on both kinds of kernel; the accounting is.
+TEST_F(TapTest, UnreadTapHoldsItsQueueAndAccountsForTheRest) {
+  const std::string ns = NewNetns();
+  const std::string n = NsName(ns);
+  constexpr uint32_t kQueue = 64;
+  constexpr int kSends = 400;
+  TapConfig c;
+  c.ifname = "mftfull";
+  c.netns = ns;
+  c.addresses = {"198.19.5.1/24"};
+  c.offload = false;
+  c.tx_queue_len = kQueue;
+  auto created = TapDevice::Create(c);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  const std::unique_ptr<TapDevice> dev = std::move(created).value();
+  // A number after "key": in JSON text, from position from; ~0 if absent.
+  auto json_num = [](const std::string& j, const std::string& key, size_t from = 0) {
+    const size_t k = j.find("\"" + key + "\":", from);
+    return k == std::string::npos ? ~uint64_t{0} : std::stoull(j.substr(k + key.size() + 3));
+  };
+  auto tx_dropped = [&] {
+    const std::string j = ShellCapture("ip -n " + n + " -s -j link show dev mftfull");
+    const size_t tx = j.find("\"tx\":");
+    return tx == std::string::npos ? ~uint64_t{0} : json_num(j, "dropped", tx);
+  };
+  // What the qdisc dropped and still holds (tc -s -j: "drops", "qlen").
+  auto qdisc = [&](const std::string& key) {
+    return json_num(ShellCapture("tc -n " + n + " -s -j qdisc show dev mftfull"), key);
+  };
+  const uint64_t dropped_before = tx_dropped();
+  const uint64_t qdrops_before = qdisc("drops");
+  ASSERT_NE(dropped_before, ~uint64_t{0});
+  ASSERT_NE(qdrops_before, ~uint64_t{0});
+
+  const int udp = SocketIn(ns, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(udp, 0);
+  const int on = 1;
+  ASSERT_EQ(setsockopt(udp, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)), 0);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(9);
+  dst.sin_addr.s_addr = Ip4("198.19.5.255");  // broadcast: no ARP
+  const std::vector<uint8_t> payload = testing::StreamPayload(64);
+  int sent = 0, refused = 0;
+  for (int i = 0; i < kSends; ++i) {
+    if (sendto(udp, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&dst),
+               sizeof(dst)) == static_cast<ssize_t>(payload.size()))
+      ++sent;
+    else if (errno == EAGAIN || errno == ENOBUFS)
+      ++refused;
+  }
+  EXPECT_EQ(sent + refused, kSends);
+  const uint64_t dropped = tx_dropped() - dropped_before;
+  const uint64_t qdisc_dropped = qdisc("drops") - qdrops_before;
+  const uint64_t qdisc_held = qdisc("qlen");
+
+  // What the reader finds: the ring's worth of our datagrams.
+  Packet* p = rx_pool_->Alloc();
+  uint32_t held = 0;
+  for (;;) {
+    p->data = p->buf + kHeadroom;
+    p->len = 0;
+    const int r = dev->Read(p);
+    if (r <= 0) break;
+    if (p->len == 14 + 20 + 8 + 64) ++held;
+  }
+  PacketFree(p);
+  close(udp);
+  std::printf("      tun pushed back: %s (sent %d, refused %d; TAP held %u, tx_dropped %llu; "
+              "qdisc held %llu, dropped %llu)\n",
+              refused > 0 || qdisc_held > 0 ? "yes" : "no", sent, refused, held,
+              static_cast<unsigned long long>(dropped),
+              static_cast<unsigned long long>(qdisc_held),
+              static_cast<unsigned long long>(qdisc_dropped));
+  EXPECT_EQ(held, kQueue);
+  // Every datagram the socket took is somewhere: in the TAP, dropped by it,
+  // or in or dropped by the qdisc (a kernel whose tun stops its queue).
+  EXPECT_EQ(held + dropped + qdisc_held + qdisc_dropped, static_cast<uint64_t>(sent));
+}
+
 }  // namespace
 }  // namespace mflow
