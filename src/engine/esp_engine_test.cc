@@ -9,12 +9,14 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <vector>
 
 #include "bench/frame_ring_source.h"
 #include "engine/engine.h"
 #include "engine/engine_test_util.h"
 #include "esp/esp_sa_table.h"
+#include "esp/esp_test_util.h"
 #include "stage/datapath.h"
 #include "stage/esp_decrypt.h"
 #include "stage/esp_encrypt.h"
@@ -82,6 +84,35 @@ Bytes WrapEsp(const Bytes& like, const Bytes& esp) {
   ip.checksum = wire::Be16::FromRaw(wire::ComputeIpv4Checksum(&ip));
   std::memcpy(f.data() + 14, &ip, sizeof ip);
   return f;
+}
+
+Bytes Slice(const Bytes& b, size_t from) { return Bytes(b.begin() + static_cast<long>(from), b.end()); }
+
+// ESP plaintexts sealed with the right key that the decrypt stage must still
+// refuse after the ICV verified: kind 0 number 0 (left of any window), 1 a
+// pad length beyond the payload, 2 padding bytes not 1, 2, 3..., 3 a next
+// header other than UDP. Returns the sequence number, the plaintext and the
+// drop it must end on.
+std::tuple<uint64_t, Bytes, std::string> Crafted(uint32_t kind, const Bytes& dgram, uint64_t seq) {
+  auto trailer = [&](bool bad_byte, uint8_t next_header) {
+    Bytes v = dgram;
+    const uint32_t pad = (4 - (dgram.size() + 2) % 4) % 4 + 4;  // aligned, at least 4
+    for (uint32_t k = 1; k <= pad; ++k) v.push_back(static_cast<uint8_t>(k));
+    if (bad_byte) v.back() = 9;
+    v.push_back(static_cast<uint8_t>(pad));
+    v.push_back(next_header);
+    return v;
+  };
+  switch (kind) {
+    case 0:
+      return {0, trailer(false, 17), "esp_decrypt_left_of_window"};
+    case 1:
+      return {seq, Bytes{1, 2, 200, 17}, "esp_decrypt_bad_pad_length"};
+    case 2:
+      return {seq, trailer(true, 17), "esp_decrypt_bad_padding"};
+    default:
+      return {seq, trailer(false, 4), "esp_decrypt_bad_next_header"};
+  }
 }
 
 // Seals full VXLAN frames as the peer would (the encrypt stage, full frames).
@@ -184,7 +215,9 @@ uint64_t Drop(const EngineStats& s, const std::string& name) {
 // flow), and counts the duplicates as replayed and the forgeries as bad_icv.
 // Among them, every 13th is followed by one of the other hostile classes:
 // a stranger's SPI, a runt, a NAT keepalive, an IKE marker, plain VXLAN from
-// the encrypted peer; each is counted under its own name.
+// the encrypted peer, and, sealed with the right key, number 0, a bad pad
+// length, bad padding, a next header other than UDP; each is counted under
+// its own name.
 TEST(EspEngine, RxDeliversGenuinePacketsOnceInOrderInEveryMode) {
   Sealer sealer;
   Sealer stranger(std::move(esp::EspSa::Parse(
@@ -213,7 +246,7 @@ TEST(EspEngine, RxDeliversGenuinePacketsOnceInOrderInEveryMode) {
     }
     if (i % 13 == 12) {
       const Bytes& like = sealed.back();
-      switch (i / 13 % 5) {
+      switch (i / 13 % 9) {
         case 0:
           input.push_back({stranger.Seal(Vxlan(Inner(1, 999999)), i + 1)});
           ++hostile["esp_decrypt_unknown_spi"];
@@ -234,6 +267,13 @@ TEST(EspEngine, RxDeliversGenuinePacketsOnceInOrderInEveryMode) {
           input.push_back({Vxlan(Inner(2, 999999))});
           ++hostile["esp_decrypt_plain_from_esp_peer"];
           break;
+        default: {  // the right key, a bad trailer or number (numbers ahead: they must not move the window)
+          const Bytes dgram = Slice(Vxlan(Inner(3, 999999)), 34);  // the VXLAN UDP datagram
+          const auto [number, plain, drop] = Crafted(i / 13 % 9 - 5, dgram, 100000 + i);
+          input.push_back({WrapEsp(like, esp::testing::SealRaw(Sa(), number, plain))});
+          ++hostile[drop];
+          break;
+        }
       }
     }
   }

@@ -19,6 +19,7 @@ using testing::Bytes;
 using testing::Fill;
 using testing::Hex;
 using testing::Payload;
+using testing::SealRaw;
 
 constexpr uint32_t kSpi = 0x00001000;
 
@@ -64,29 +65,6 @@ class EspCodec : public ::testing::Test {
     if (r == kEspOk && seq_out) *seq_out = seq;
     PacketFree(p);
     return r;
-  }
-  // An ESP packet with the given plaintext (payload + padding + trailer,
-  // exactly as given: for crafting bad trailers with the right key).
-  std::vector<uint8_t> SealRaw(const EspSa& sa, uint64_t seq, const std::vector<uint8_t>& plain) {
-    std::vector<uint8_t> out(kEspPrefixLen + plain.size() + kEspIcvLen);
-    auto put32 = [&](size_t at, uint32_t v) {
-      for (int i = 0; i < 4; ++i) out[at + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
-    };
-    put32(0, sa.spi);
-    put32(4, static_cast<uint32_t>(seq));
-    put32(8, static_cast<uint32_t>(seq >> 32));
-    put32(12, static_cast<uint32_t>(seq));
-    uint8_t nonce[12];
-    std::memcpy(nonce, sa.salt.data(), 4);
-    std::memcpy(nonce + 4, out.data() + 8, 8);
-    std::vector<uint8_t> aad(out.begin(), out.begin() + 4);
-    if (sa.esn) aad.insert(aad.end(), out.begin() + 8, out.begin() + 12);
-    aad.insert(aad.end(), out.begin() + 4, out.begin() + 8);
-    auto seal = AesGcm::Create(sa.key_bytes(), AesGcm::Direction::kSeal);
-    EXPECT_TRUE(seal.ok());
-    EXPECT_TRUE(seal->Seal(nonce, aad, plain, out.data() + kEspPrefixLen,
-                           out.data() + kEspPrefixLen + plain.size()));
-    return out;
   }
   // Expects exactly one drop, on reason r, and nothing delivered since.
   static void ExpectOnly(const EspInbound& in, uint32_t reason, uint64_t count, uint64_t delivered) {

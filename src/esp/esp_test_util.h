@@ -1,4 +1,5 @@
-// Helpers shared by the ESP tests: hex to bytes, and packets from a pool.
+// Helpers shared by the ESP tests: hex to bytes, packets from a pool, ESP
+// packets with a hand-made trailer.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "esp/aes_gcm.h"
+#include "esp/esp_format.h"
+#include "esp/esp_sa.h"
 #include "packet/packet.h"
 
 namespace mflow::esp::testing {
@@ -38,6 +44,31 @@ inline std::vector<uint8_t> Payload(uint32_t n, uint32_t salt) {
   std::vector<uint8_t> v(n);
   for (uint32_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i * 7 + salt * 13 + 1);
   return v;
+}
+
+// An ESP packet with the given plaintext (payload + padding + trailer,
+// exactly as given: for crafting bad trailers with the right key).
+inline std::vector<uint8_t> SealRaw(const EspSa& sa, uint64_t seq,
+                                    const std::vector<uint8_t>& plain) {
+  std::vector<uint8_t> out(kEspPrefixLen + plain.size() + kEspIcvLen);
+  auto put32 = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) out[at + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
+  };
+  put32(0, sa.spi);
+  put32(4, static_cast<uint32_t>(seq));
+  put32(8, static_cast<uint32_t>(seq >> 32));
+  put32(12, static_cast<uint32_t>(seq));
+  uint8_t nonce[12];
+  std::memcpy(nonce, sa.salt.data(), 4);
+  std::memcpy(nonce + 4, out.data() + 8, 8);
+  std::vector<uint8_t> aad(out.begin(), out.begin() + 4);
+  if (sa.esn) aad.insert(aad.end(), out.begin() + 8, out.begin() + 12);
+  aad.insert(aad.end(), out.begin() + 4, out.begin() + 8);
+  auto seal = AesGcm::Create(sa.key_bytes(), AesGcm::Direction::kSeal);
+  EXPECT_TRUE(seal.ok());
+  EXPECT_TRUE(seal->Seal(nonce, aad, plain, out.data() + kEspPrefixLen,
+                         out.data() + kEspPrefixLen + plain.size()));
+  return out;
 }
 
 }  // namespace mflow::esp::testing
