@@ -41,9 +41,14 @@ Status Daemon::InitStore() {
 }
 
 Status Daemon::SetUdpPeersLocked() {
+  // store_peers_ is unique already (ApplyStorePeers), so each is checked
+  // against the few static peers only: a search of the growing list made
+  // this quadratic, 75 % of mflowd's CPU with 20,000 hosts in the store.
   std::vector<wire::IpAddr> all = static_peers_;
+  all.reserve(static_peers_.size() + store_peers_.size());
   for (const wire::IpAddr& a : store_peers_)
-    if (std::find(all.begin(), all.end(), a) == all.end()) all.push_back(a);
+    if (std::find(static_peers_.begin(), static_peers_.end(), a) == static_peers_.end())
+      all.push_back(a);
   return udp_->SetPeers(all);
 }
 
