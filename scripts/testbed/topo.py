@@ -443,9 +443,10 @@ def link_stats(ns: str, dev: str) -> dict:
 
 def dev_drops(ns: str) -> dict:
     """Packets the namespace's devices (all but lo) dropped, summed: tx_dropped (a full TAP or
-    veth queue on the way out) and rx_dropped (on the way in)."""
+    veth queue on the way out) and rx_dropped (on the way in); and tx_packets, the frames they
+    sent (a datagram above the MTU leaves as several IP fragments, each a frame)."""
     cp = run(["ip", "-s", "-j", "link", "show"], ns=ns, check=False, timeout=5)
-    out = {"tx_dropped": 0, "rx_dropped": 0}
+    out = {"tx_dropped": 0, "rx_dropped": 0, "tx_packets": 0}
     try:
         for link in json.loads(cp.stdout):
             if link.get("ifname") == "lo":
@@ -453,6 +454,7 @@ def dev_drops(ns: str) -> dict:
             st = link.get("stats64", {})
             out["tx_dropped"] += st.get("tx", {}).get("dropped", 0)
             out["rx_dropped"] += st.get("rx", {}).get("dropped", 0)
+            out["tx_packets"] += st.get("tx", {}).get("packets", 0)
     except (ValueError, AttributeError):
         pass
     return out
