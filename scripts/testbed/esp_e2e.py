@@ -293,11 +293,38 @@ def check_scapy_interop(c: e2e.Checks, case: str, tb: topo.Testbed) -> None:
                      f"{res.get('undecryptable')} undecryptable")
 
 
+def check_plain_beside_esp(c: e2e.Checks, case: str, tb: topo.Testbed) -> None:
+    """Plain and encrypted peers in one mflowd: host b's gets a third peer, 198.18.0.3 (an
+    address added on host a, played by scapy, no SA). Its plain VXLAN is delivered into b's
+    container, while plain VXLAN from the encrypted peer a is refused."""
+    a, b, plain = tb.underlay_addr("a"), tb.underlay_addr("b"), "198.18.0.3"
+    run(["ip", "addr", "add", f"{plain}/24", "dev", "ua"], ns=topo.host_ns("a"))
+    tb.mflowd_args = list(tb.mflowd_args) + ["--peer", plain]
+    topo.stop(tb.daemons["b"].proc)
+    tb._start_mflowd("b")
+    tb._wait_ready("b")
+    cb = topo.container_ns("b")
+    mac = json.loads(run(["ip", "-j", "link", "show", "mf0"], ns=cb).stdout)[0]["address"]
+    for src, port, want in ((plain, 7102, 20), (a, 7103, 0)):
+        rcv = topo.spawn(["/usr/bin/python3", "-c", UDP_RECV, "198.19.0.2", str(port), "20", "4"],
+                         ns=cb)
+        time.sleep(0.3)
+        run(["/usr/bin/python3", SCAPY_PEER, "plain", "--local", src, "--peer", b,
+             "--inner-dst-mac", mac, "--count", "20", "--port", str(port)],
+            ns=topo.host_ns("a"), timeout=60)
+        out, _ = rcv.communicate(timeout=15)
+        got = json.loads((out if isinstance(out, str) else out.decode()).strip().splitlines()[-1])
+        what = "plain peer" if src == plain else "encrypted peer"
+        c.report(case, f"plain VXLAN from the {what} {src}", len(got) == want,
+                 f"{len(got)}/20 delivered into the container (want {want}); encrypted peers "
+                 f"on b: {[p.get('address') for p in peers_reply(tb, 'b').get('esp_peers', [])]}")
+
+
 UDP_RECV = r"""
 import socket, sys, json
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
-s.settimeout(15)
+s.settimeout(float(sys.argv[4]) if len(sys.argv) > 4 else 15)
 got = []
 try:
     while len(got) < int(sys.argv[3]):
@@ -343,6 +370,7 @@ def run_case(c: e2e.Checks, args, topology: str) -> None:
         e2e.check_daemons_at_end(c, case, tb, args)
         if topology == "mflow-esp-microflow":
             check_scapy_interop(c, case, tb)
+            check_plain_beside_esp(c, case, tb)
     finally:
         tb.down()
         for h in topo.HOSTS:

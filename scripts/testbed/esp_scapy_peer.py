@@ -7,6 +7,7 @@ Run inside host a's namespace while mflowd runs on host b only:
         SecurityAssociation (transport mode, ESP in UDP 4500, random explicit IVs), sent to b.
   recv: waits for COUNT ESP-in-UDP datagrams on UDP 4500, decrypts each with scapy, and reads
         the UDP payload inside its VXLAN frame. Prints a JSON line: what arrived and decrypted.
+  plain: as send, but plain VXLAN to UDP 4789 (a peer without an SA); --sa is not needed.
 SA: "spi=.. alg=aes-128-gcm|aes-256-gcm key=.. salt=.. esn=on|off" as in mflowd's key file.
 """
 import argparse
@@ -27,10 +28,20 @@ def parse_sa(text):
             f.get("esn", "on") == "on")
 
 
+def vxlan_frame(a, i):
+    """Datagram i's VXLAN payload: from a made-up container to host b's, VNI 42."""
+    inner = (Ether(src="02:00:00:00:00:01", dst=a.inner_dst_mac) /
+             IP(src="198.19.0.1", dst="198.19.0.2") / UDP(sport=7200, dport=a.port) /
+             Raw(b"mfe-scapy-%d" % i))
+    # The VXLAN header as bytes: scapy's VXLAN layer above an Ethernet payload sets the GPE
+    # next-protocol bits, which RFC 7348 VXLAN refuses as reserved.
+    return bytes.fromhex("08000000") + (42 << 8).to_bytes(4, "big") + raw(inner)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("role", choices=("send", "recv"))
-    ap.add_argument("--sa", required=True)
+    ap.add_argument("role", choices=("send", "recv", "plain"))
+    ap.add_argument("--sa", default="")
     ap.add_argument("--local", required=True)
     ap.add_argument("--peer", required=True)
     ap.add_argument("--inner-dst-mac", default="ff:ff:ff:ff:ff:ff")
@@ -38,6 +49,15 @@ def main():
     ap.add_argument("--port", type=int, default=7100)
     ap.add_argument("--timeout", type=float, default=10)
     a = ap.parse_args()
+    if a.role == "plain":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((a.local, 0))
+        for i in range(a.count):
+            s.sendto(vxlan_frame(a, i), (a.peer, 4789))
+        print(json.dumps({"sent": a.count}))
+        return 0
+    if not a.sa:
+        ap.error(f"{a.role} needs --sa")
     spi, key, esn = parse_sa(a.sa)
     if a.role == "send":
         sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM", crypt_key=key, esn_en=esn,
@@ -45,14 +65,8 @@ def main():
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind((a.local, 0))
         for i in range(a.count):
-            inner = (Ether(src="02:00:00:00:00:01", dst=a.inner_dst_mac) /
-                     IP(src="198.19.0.1", dst="198.19.0.2") / UDP(sport=7200, dport=a.port) /
-                     Raw(b"mfe-scapy-%d" % i))
-            # The VXLAN header as bytes: scapy's VXLAN layer above an Ethernet payload sets
-            # the GPE next-protocol bits, which RFC 7348 VXLAN refuses as reserved.
-            vxlan = bytes.fromhex("08000000") + (42 << 8).to_bytes(4, "big")
             pkt = IP(raw(IP(src=a.local, dst=a.peer) / UDP(sport=49152 + i, dport=4789) /
-                         Raw(vxlan + raw(inner))))
+                         Raw(vxlan_frame(a, i))))
             enc = raw(sa.encrypt(pkt, seq_num=i + 1))
             udp_esp = bytearray(enc[(enc[0] & 0xf) * 4:])
             udp_esp[4:6] = len(udp_esp).to_bytes(2, "big")  # scapy 2.5 writes 8 here
