@@ -4,7 +4,8 @@
 # two containers each (namespaces with ports added over the control socket, addresses from the
 # subnet the host claimed); etcd once as a single member, then as a 3-member cluster. Checks:
 #   single member: every pair of containers pings and a TCP flow crosses; h5 added at run time
-#   becomes reachable from all; h3 SIGKILLed leaves every peer table once its lease expires and
+#   becomes reachable from all, and again after a reload moves it to another underlay address
+#   (its record in etcd follows); h3 SIGKILLed leaves every peer table once its lease expires and
 #   comes back with the same subnet and VTEP MAC; etcd stopped under traffic: traffic goes on and
 #   nothing is removed; etcd back: every host's watch resumes (no restart); one host cut from etcd
 #   while history is compacted converges by re-listing; malformed records written with etcdctl
@@ -279,6 +280,25 @@ for h in h1 h2 h3 h4; do
   cping h5 2 "$(caddr "$h" 2)" 3 || fail "h5 cannot reach $h"
 done
 log "h5 reachable from all and reaches all"
+
+log "h5 moves to another underlay address (reload)"
+# Without promotion, deleting the primary address below would take the new (secondary) one with it.
+ip netns exec $NS-h5 sysctl -qw net.ipv4.conf.ul.promote_secondaries=1
+ip -n $NS-h5 addr add 198.18.1.105/24 dev ul
+sed -i 's/^local = "198.18.1.5"$/local = "198.18.1.105"/' "$TMP/h5.toml"
+ctl h5 reload >/dev/null || fail "h5: reload of underlay.local refused"
+ip -n $NS-h5 addr del 198.18.1.5/24 dev ul  # the old address gone: only the record can lead to h5
+h5_subnet=$(cat "$TMP/h5.subnet")
+for h in h1 h2 h3 h4; do
+  for i in $(seq 50); do
+    [[ $(jget "$h" store "[p['underlay'] for p in j['peer_list'] if p['subnet'] == '$h5_subnet']") == "[['198.18.1.105']]" ]] && break
+    ((i == 50)) && fail "$h never learned h5's new address: $(jget "$h" store "[p['underlay'] for p in j['peer_list'] if p['subnet'] == '$h5_subnet']")"
+    sleep 0.2
+  done
+  cping "$h" 1 "$(caddr h5 1)" 3 || fail "$h cannot reach h5 at its new address"
+  cping h5 2 "$(caddr "$h" 2)" 3 || fail "h5 cannot reach $h from its new address"
+done
+log "h5's record in etcd follows its reload; every host reaches it at 198.18.1.105"
 
 log "h3 SIGKILLed"
 h3_subnet=$(cat "$TMP/h3.subnet")

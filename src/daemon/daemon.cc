@@ -309,12 +309,20 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
     cfg_.esp = n.esp;
   }
   if (n.local != cfg_.local) {
-    if (Status s = udp_->Rebind(n.local); !s.ok()) {
+    Status s = udp_->Rebind(n.local);
+    // The ESP socket moves with it (encrypted peers send to the same
+    // address); if it cannot, the VXLAN socket goes back.
+    if (s.ok() && esp_udp_ != nullptr) {
+      s = esp_udp_->Rebind(n.local).Prefixed("underlay.esp_port: ");
+      if (!s.ok()) (void)udp_->Rebind(cfg_.local);
+    }
+    if (!s.ok()) {
       if (peers_changed) RestoreStaticPeers(plain_now);
       return Status::Error("reload refused, running config kept: " + s.message());
     }
     r.applied.emplace_back("underlay.local");
     cfg_.local = n.local;
+    if (store_) store_->SetLocal(n.local);  // peers learn the new address from etcd
     if (!udp_->local_present())
       LogWarn("underlay.local is not an address of this host (yet): bound anyway",
               {{"local", cfg_.local.ToString()}});

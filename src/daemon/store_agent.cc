@@ -273,6 +273,17 @@ void StoreAgent::PublishLocked(const store::PeerDiff& diff) {
   cv_.notify_all();
 }
 
+void StoreAgent::SetLocal(const wire::IpAddr& local) {
+  {
+    std::lock_guard lock(mu_);
+    if (opt_.local == local) return;
+    opt_.local = local;  // read under mu_ (ProgramLocked)
+    dirty_ = true;
+  }
+  registry_->SetUnderlay({local});
+  cv_.notify_all();
+}
+
 void StoreAgent::ProgramLocked() {
   if (!dirty_ || !table_) return;
   const store::SubnetRecord mine = registry_->record();

@@ -86,6 +86,10 @@ class StoreAgent {
   // Ends the threads. The lease is not revoked: a restart takes the subnet
   // back, and a host that stays down leaves the peers' tables after the TTL.
   void Stop();
+  // underlay.local changed (a reload): our record in etcd is rewritten with
+  // it (SubnetRegistry::SetUnderlay), and the data path is reprogrammed so
+  // that the host list skips our new address, not the old one.
+  void SetLocal(const wire::IpAddr& local);
 
   // The claimed subnet ("198.19.7.0/24"), once claimed.
   std::optional<std::string> subnet() const;

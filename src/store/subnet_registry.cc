@@ -218,8 +218,10 @@ void SubnetRegistry::RenewLoop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, failing ? options_.retry_interval : renew_interval_, [this] { return stop_; });
+      cv_.wait_for(lock, failing ? options_.retry_interval : renew_interval_,
+                   [this] { return stop_ || wake_; });
       if (stop_) return;
+      wake_ = false;  // once: a failing republish waits for the retry interval
     }
     RenewOnce();
     std::lock_guard lock(mu_);
@@ -227,13 +229,53 @@ void SubnetRegistry::RenewLoop() {
   }
 }
 
+void SubnetRegistry::SetUnderlay(std::vector<wire::IpAddr> underlay) {
+  {
+    std::lock_guard lock(mu_);
+    options_.record.underlay = underlay;  // for a claim to come
+    record_.underlay = std::move(underlay);
+    republish_ = true;
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+Status SubnetRegistry::Republish() {
+  const IpNet subnet = record().subnet;
+  const int64_t lease = this->lease();
+  if (lease == 0) return Status::Ok();  // not claimed: the claim publishes them
+  auto cur = client_->Range(KeyFor(subnet));
+  if (!cur.ok()) return cur.status();
+  if (cur->kvs.empty()) return Status::Error(StatusCode::kNotFound, "our record is gone");
+  auto rec = ParseSubnetRecord(cur->kvs[0].value);
+  if (!rec.ok() || rec->host_id != options_.record.host_id)
+    return Status::Error("subnet " + subnet.ToString() + " is no longer ours");
+  auto kept = Keep(subnet, cur->kvs[0].mod_revision, lease);
+  if (!kept.ok()) return kept.status();
+  if (!*kept) return Status::Error(StatusCode::kBusy, "our record changed meanwhile");
+  return Status::Ok();
+}
+
 void SubnetRegistry::RenewOnce() {
   const int64_t lease = this->lease();
   auto ttl = client_->LeaseKeepAliveOnce(lease);
   if (ttl.ok()) {
+    bool republish;
+    {
+      std::lock_guard lock(mu_);
+      ++health_.renewals;
+      health_.last_error.clear();
+      republish = republish_;
+    }
+    if (!republish) return;
+    Status s = Republish();
     std::lock_guard lock(mu_);
-    ++health_.renewals;
-    health_.last_error.clear();
+    if (s.ok()) {
+      republish_ = false;
+    } else {
+      ++health_.renew_failures;
+      health_.last_error = "publishing the new underlay: " + s.message();
+    }
     return;
   }
   if (ttl.status().code() != StatusCode::kNotFound) {

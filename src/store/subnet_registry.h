@@ -72,6 +72,11 @@ class SubnetRegistry {
 
   Status Start();
   void Stop(bool release);
+  // The underlay addresses to publish from now on (mflowd's reload of
+  // underlay.local). The renewer rewrites the record at once, under the same
+  // lease and only while the subnet is still ours, and retries at each
+  // renewal until etcd took it; a claim made later publishes them anyway.
+  void SetUnderlay(std::vector<wire::IpAddr> underlay);
 
   // Reads <prefix>config (kNotFound if absent).
   StatusOr<NetworkConfig> ReadConfig();
@@ -98,6 +103,8 @@ class SubnetRegistry {
   size_t SubnetKeyStart() const { return options_.prefix.size() + 8; }  // after "subnets/"
   void RenewLoop();
   void RenewOnce();
+  // Rewrites our record with record_'s fields (SetUnderlay).
+  Status Republish();
 
   EtcdClient* client_;
   RegistryOptions options_;
@@ -108,6 +115,8 @@ class SubnetRegistry {
   RegistryHealth health_;  // guarded by mu_
   std::chrono::milliseconds renew_interval_{0};
   bool stop_ = false;  // guarded by mu_
+  bool republish_ = false;  // guarded by mu_: SetUnderlay's change not in etcd yet
+  bool wake_ = false;       // guarded by mu_: SetUnderlay asks the renewer to run now
   std::condition_variable cv_;
   std::thread renewer_;
 };

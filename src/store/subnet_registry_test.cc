@@ -186,6 +186,33 @@ TEST_F(SubnetRegistryTest, RenewalKeepsTheRecordAndALostLeaseIsRepaired) {
   EXPECT_TRUE(expired);
 }
 
+// mflowd's reload of underlay.local: the record in etcd follows, under the
+// same lease and subnet, without waiting for the next renewal.
+TEST_F(SubnetRegistryTest, ANewUnderlayIsPublishedUnderTheSameLease) {
+  WriteConfig(R"({"network":"198.19.0.0/16","vni":42})");
+  auto reg = Started("node-u", 4, /*ttl=*/30);  // renewals every 10 s: not what publishes it
+  ASSERT_NE(reg, nullptr);
+  const IpNet subnet = reg->record().subnet;
+  const int64_t lease = reg->lease();
+  const wire::IpAddr moved = wire::IpAddr::V4(0xc6120063);  // 198.18.0.99
+  reg->SetUnderlay({moved});
+  std::optional<SubnetRecord> rec;
+  for (int i = 0; i < 50; ++i) {  // bounded: 5 s
+    rec = StoredRecord(subnet);
+    if (rec && rec->underlay == std::vector<wire::IpAddr>{moved}) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->underlay, std::vector<wire::IpAddr>{moved});
+  EXPECT_EQ(rec->host_id, "node-u");
+  int64_t stored_lease = 0;
+  ASSERT_TRUE(StoredRecord(subnet, &stored_lease).has_value());
+  EXPECT_EQ(stored_lease, lease);
+  EXPECT_EQ(reg->record().underlay, std::vector<wire::IpAddr>{moved});
+  EXPECT_TRUE(reg->health().last_error.empty()) << reg->health().last_error;
+  reg->Stop(true);
+}
+
 TEST_F(SubnetRegistryTest, PeerTableFollowsTheWatch) {
   WriteConfig(R"({"network":"198.19.0.0/16","vni":42})");
   auto a = Started("node-a", 1);
