@@ -10,6 +10,8 @@
 namespace mflow::esp {
 namespace {
 
+constexpr size_t kGcmSaltLen = 4;
+
 // The one parameter of the per-packet calls, filled in place (no
 // OSSL_PARAM_construct_* call): the tag, an octet string of 16 bytes.
 OSSL_PARAM TagParam(void* tag) {
@@ -71,10 +73,19 @@ bool AesGcm::BeginSeal(const uint8_t nonce[kGcmNonceLen]) noexcept {
 
 bool AesGcm::BeginOpen(const uint8_t nonce[kGcmNonceLen], const uint8_t tag[kGcmTagLen]) noexcept {
   if (dir_ != Direction::kOpen) return false;
-  // The provider copies the tag during the init (a set, so the pointer is
-  // only read despite OSSL_PARAM's non-const data).
-  const OSSL_PARAM params[] = {TagParam(const_cast<uint8_t*>(tag)), OSSL_PARAM_END};
-  return EVP_CipherInit_ex2(ctx_, nullptr, nullptr, nonce, -1, params) == 1;
+  // No init call: the nonce as RFC 5116's fixed field (the salt) and
+  // invocation field (the explicit IV), which the provider loads at once,
+  // and the tag, all in one set_params. The provider copies all three before
+  // returning (sets only read, despite OSSL_PARAM's non-const data).
+  uint8_t* n = const_cast<uint8_t*>(nonce);
+  const OSSL_PARAM params[] = {
+      TagParam(const_cast<uint8_t*>(tag)),
+      {OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, OSSL_PARAM_OCTET_STRING, n, kGcmSaltLen,
+       OSSL_PARAM_UNMODIFIED},
+      {OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV, OSSL_PARAM_OCTET_STRING, n + kGcmSaltLen,
+       kGcmNonceLen - kGcmSaltLen, OSSL_PARAM_UNMODIFIED},
+      OSSL_PARAM_END};
+  return EVP_CIPHER_CTX_set_params(ctx_, params) == 1;
 }
 
 bool AesGcm::Aad(const uint8_t* p, uint32_t n) noexcept {

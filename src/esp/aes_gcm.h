@@ -2,19 +2,18 @@
 // direction (seal = encrypt, open = decrypt), reused for every packet.
 //
 // The cipher is fetched from the provider once and the key schedule computed
-// once in Create(); per packet one init call loads the 12-byte nonce (and,
-// when opening, the expected tag), then AAD, data, final. Nothing of ours is
-// allocated per packet, and the data may be fed in pieces (Update per
-// fragment) and in place (in == out).
+// once in Create(). Per packet: seal loads the 12-byte nonce with one init
+// call; open makes no init call but one EVP_CIPHER_CTX_set_params carrying
+// the nonce (as RFC 5116's fixed and invocation fields) and the expected tag;
+// then AAD, data, final. Nothing of ours is allocated per packet, and the
+// data may be fed in pieces (Update per fragment) and in place (in == out).
 //
-// Why the tag rides on the init call: OpenSSL 3 turns every
-// EVP_CIPHER_CTX_ctrl into a parameter array looked up by name, and any
-// EVP_CIPHER_CTX_set_params (which a SET_TAG ctrl becomes) drops the
-// context's cached IV length, so the next init asks the provider for it again
-// by name. Handing the tag over as an init parameter and reading the seal tag
-// with EVP_CIPHER_CTX_get_params leaves the cache alone: per packet no ctrl
-// call and no IV-length query (docs/ESP.md, "profile").
-//
+// Why (docs/ESP.md, "profile"): OpenSSL 3.0 turns every EVP_CIPHER_CTX_ctrl
+// into a parameter array the provider looks up by name, and every init call
+// drops the context's cached IV length and asks the provider for it again by
+// name. So no ctrl calls at all: the seal tag is read with
+// EVP_CIPHER_CTX_get_params, and open avoids the init (seal cannot: the
+// provider sets an encryption nonce only through init or its own generator).
 // RFC 4106 use: the nonce is the SA's 4-byte salt followed by the 8-byte
 // explicit IV carried in the packet (see esp_codec.h); the tag is 16 bytes.
 //
