@@ -70,6 +70,7 @@ build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --direction tx --gs
   --merge queue,window >/dev/null
 build/src/mflow-bench --duration 100 --warmup 20 --repeats 1 --direction rx,tx --esp aes-256-gcm \
   --modes flow,stage,microflow --workers 2 >/dev/null
+build/src/mflow-bench --aead-only --esp aes-256-gcm --frame-size 64,1408 --repeats 1 --duration 50 >/dev/null
 echo "== end-to-end: mflowd in each mode and against Linux VXLAN (namespaces)"
 scripts/e2e-test.sh --build-dir build
 echo "== testbed peers: wireguard-go and nebula topologies up, ping and full-MTU ping through each; redis, nginx, memcached tests for 1 s each"

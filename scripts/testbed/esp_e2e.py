@@ -22,7 +22,7 @@ On mflow-esp-microflow also:
            plays host a against mflowd on b, for AES-GCM-128 and -256, ESN on and off (b
            restarted with fresh keys each time): 20 datagrams scapy encrypted arrive in b's
            container, and 20 datagrams from the container, encrypted by mflowd, decrypt in scapy
-Uses names prefixed mfe- only. One line per check; exit status 1 if any failed.
+Uses names prefixed mfe- only (--prefix to change). One line per check; exit status 1 if any failed.
 """
 
 from __future__ import annotations
@@ -390,8 +390,10 @@ def main() -> int:
     ap.add_argument("--ready-timeout", type=float, default=10.0)
     ap.add_argument("--stop-timeout", type=float, default=10.0)
     ap.add_argument("--tcp-bytes", type=int, default=20 * 1000 * 1000)
+    ap.add_argument("--prefix", default="mfe-",
+                    help="names of namespaces (and what derives from them): two runs side by side need two")
     args = ap.parse_args()
-    topo.set_prefix("mfe-")
+    topo.set_prefix(args.prefix)
     c = e2e.Checks()
 
     def body() -> int:

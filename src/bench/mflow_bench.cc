@@ -23,6 +23,7 @@
 #include <optional>
 #include <thread>
 
+#include "bench/aead_rate.h"
 #include "bench/esp_bench.h"
 #include "bench/order_sink.h"
 #include "bench/traffic_source.h"
@@ -60,6 +61,7 @@ struct Options {
   std::vector<std::string> modes{"flow", "stage", "microflow"};
   std::vector<uint32_t> workers{1, 2};
   bool memcpy_only = false;
+  bool aead_only = false;
   uint32_t flows = 1;
   uint32_t mouse_every = 10;
   std::vector<std::string> scenarios{"elephant"};
@@ -509,6 +511,30 @@ void PrintMiceTable(const Options& o, const std::vector<Config>& configs,
   }
 }
 
+// --aead-only: AesGcm alone, one core (aead_rate.h).
+int AeadOnly(const Options& o) {
+  const std::string alg = o.esp.empty() ? "aes-128-gcm" : o.esp;
+  std::printf("%-11s %5s | %-25s | %-25s\n", "aead", "bytes", "seal GB/s", "open GB/s");
+  for (uint32_t size : o.sizes) {
+    std::vector<double> seal, open;
+    for (uint32_t i = 0; i < o.repeats; ++i) {
+      auto r = MeasureAead(alg, size, o.duration_ms);
+      if (!r.ok()) {
+        std::fprintf(stderr, "mflow-bench: %s\n", r.status().message().c_str());
+        return 1;
+      }
+      seal.push_back(r->seal_gbytes);
+      open.push_back(r->open_gbytes);
+    }
+    std::sort(seal.begin(), seal.end());
+    std::sort(open.begin(), open.end());
+    std::printf("%-11s %5u | %6.3f [%6.3f..%6.3f]    | %6.3f [%6.3f..%6.3f]\n", alg.c_str(), size,
+                seal[seal.size() / 2], seal.front(), seal.back(), open[open.size() / 2], open.front(),
+                open.back());
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   Options o;
   CLI::App app{"mflow-bench: the mflow engine in its three steering modes, side by side"};
@@ -571,7 +597,11 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"aes-128-gcm", "aes-256-gcm"}));
   app.add_flag("--memcpy-only", o.memcpy_only,
                "print this machine's single-core memcpy rate (Gbit/s, the figure every table quotes) and exit");
+  app.add_flag("--aead-only", o.aead_only,
+               "print the single-core seal and open rate of the AesGcm class (GB/s, 10^9 bytes) for "
+               "--esp (default aes-128-gcm) at each --frame-size (the message size here), median [min..max] of --repeats runs of --duration each, and exit");
   CLI11_PARSE(app, argc, argv);
+  if (o.aead_only) return AeadOnly(o);
   if (o.memcpy_only) {
     std::vector<double> g;
     for (int i = 0; i < 3; ++i) g.push_back(MeasureMemcpyGbps());

@@ -1,38 +1,55 @@
 #include "esp/aes_gcm.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include <climits>
 #include <string>
 
 namespace mflow::esp {
+namespace {
+
+constexpr size_t kGcmSaltLen = 4;
+
+// The one parameter of the per-packet calls, filled in place (no
+// OSSL_PARAM_construct_* call): the tag, an octet string of 16 bytes.
+OSSL_PARAM TagParam(void* tag) {
+  return OSSL_PARAM{OSSL_CIPHER_PARAM_AEAD_TAG, OSSL_PARAM_OCTET_STRING, tag, kGcmTagLen,
+                    OSSL_PARAM_UNMODIFIED};
+}
+
+}  // namespace
 
 StatusOr<AesGcm> AesGcm::Create(std::span<const uint8_t> key, Direction dir) {
-  const EVP_CIPHER* cipher = nullptr;
+  const char* name = nullptr;
   if (key.size() == 16) {
-    cipher = EVP_aes_128_gcm();
+    name = "AES-128-GCM";
   } else if (key.size() == 32) {
-    cipher = EVP_aes_256_gcm();
+    name = "AES-256-GCM";
   } else {
     return Status::Error(StatusCode::kInvalid, "aes-gcm key: must be 16 or 32 bytes, got " +
                                                    std::to_string(key.size()));
   }
+  // An explicit fetch: the context then holds the provider's cipher itself
+  // rather than a legacy EVP_aes_*_gcm() object it must look up by name.
+  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, name, nullptr);
+  if (cipher == nullptr) return Status::Error(std::string("aes-gcm: EVP_CIPHER_fetch ") + name + " failed");
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  if (ctx == nullptr) return Status::Error("aes-gcm: EVP_CIPHER_CTX_new failed");
-  AesGcm g(ctx, dir);  // owns ctx from here, also on the error returns below
-  const int enc = dir == Direction::kSeal ? 1 : 0;
-  // Cipher first, then the nonce length (12 is GCM's default, set anyway so
-  // the contract is explicit), then the key: the key schedule is made once.
-  if (EVP_CipherInit_ex(ctx, cipher, nullptr, nullptr, nullptr, enc) != 1) {
-    return Status::Error("aes-gcm: EVP_CipherInit_ex (cipher) failed");
+  if (ctx == nullptr) {
+    EVP_CIPHER_free(cipher);
+    return Status::Error("aes-gcm: EVP_CIPHER_CTX_new failed");
   }
-  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(kGcmNonceLen), nullptr) !=
-      1) {
-    return Status::Error("aes-gcm: EVP_CTRL_GCM_SET_IVLEN failed");
-  }
-  if (EVP_CipherInit_ex(ctx, nullptr, nullptr, key.data(), nullptr, enc) != 1) {
-    return Status::Error("aes-gcm: EVP_CipherInit_ex (key) failed");
-  }
+  AesGcm g(ctx, dir);  // owns ctx from here, also on the error return below
+  // The nonce length (12 is GCM's default, set anyway so that the contract is
+  // explicit) and the key in one init: the key schedule is made once.
+  size_t iv_len = kGcmNonceLen;
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &iv_len),
+                               OSSL_PARAM_construct_end()};
+  const int ok =
+      EVP_CipherInit_ex2(ctx, cipher, key.data(), nullptr, dir == Direction::kSeal ? 1 : 0, params);
+  EVP_CIPHER_free(cipher);  // the context keeps its own reference
+  if (ok != 1) return Status::Error("aes-gcm: EVP_CipherInit_ex2 (cipher, key, nonce length) failed");
   return g;
 }
 
@@ -48,9 +65,27 @@ AesGcm& AesGcm::operator=(AesGcm&& o) noexcept {
 
 AesGcm::~AesGcm() { EVP_CIPHER_CTX_free(ctx_); }
 
-bool AesGcm::Begin(const uint8_t nonce[kGcmNonceLen]) noexcept {
-  // Cipher and key NULL: only the IV is loaded, the key schedule stays.
-  return EVP_CipherInit_ex(ctx_, nullptr, nullptr, nullptr, nonce, -1) == 1;
+bool AesGcm::BeginSeal(const uint8_t nonce[kGcmNonceLen]) noexcept {
+  if (dir_ != Direction::kSeal) return false;
+  // Cipher and key NULL: only the nonce is loaded, the key schedule stays.
+  return EVP_CipherInit_ex2(ctx_, nullptr, nullptr, nonce, -1, nullptr) == 1;
+}
+
+bool AesGcm::BeginOpen(const uint8_t nonce[kGcmNonceLen], const uint8_t tag[kGcmTagLen]) noexcept {
+  if (dir_ != Direction::kOpen) return false;
+  // No init call: the nonce as RFC 5116's fixed field (the salt) and
+  // invocation field (the explicit IV), which the provider loads at once,
+  // and the tag, all in one set_params. The provider copies all three before
+  // returning (sets only read, despite OSSL_PARAM's non-const data).
+  uint8_t* n = const_cast<uint8_t*>(nonce);
+  const OSSL_PARAM params[] = {
+      TagParam(const_cast<uint8_t*>(tag)),
+      {OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, OSSL_PARAM_OCTET_STRING, n, kGcmSaltLen,
+       OSSL_PARAM_UNMODIFIED},
+      {OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV, OSSL_PARAM_OCTET_STRING, n + kGcmSaltLen,
+       kGcmNonceLen - kGcmSaltLen, OSSL_PARAM_UNMODIFIED},
+      OSSL_PARAM_END};
+  return EVP_CIPHER_CTX_set_params(ctx_, params) == 1;
 }
 
 bool AesGcm::Aad(const uint8_t* p, uint32_t n) noexcept {
@@ -71,15 +106,12 @@ bool AesGcm::SealFinish(uint8_t tag[kGcmTagLen]) noexcept {
   int outl = 0;
   uint8_t none[16];
   if (EVP_CipherFinal_ex(ctx_, none, &outl) != 1) return false;
-  return EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_GET_TAG, static_cast<int>(kGcmTagLen), tag) == 1;
+  // get_params, unlike a GET_TAG ctrl, needs no translation by name.
+  OSSL_PARAM params[] = {TagParam(tag), OSSL_PARAM_END};
+  return EVP_CIPHER_CTX_get_params(ctx_, params) == 1;
 }
 
-bool AesGcm::OpenFinish(const uint8_t tag[kGcmTagLen]) noexcept {
-  // SET_TAG takes a non-const pointer but only reads it.
-  if (EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_SET_TAG, static_cast<int>(kGcmTagLen),
-                          const_cast<uint8_t*>(tag)) != 1) {
-    return false;
-  }
+bool AesGcm::OpenFinish() noexcept {
   int outl = 0;
   uint8_t none[16];
   // Final compares the tag in constant time; 0 means forged or corrupted.
@@ -88,15 +120,15 @@ bool AesGcm::OpenFinish(const uint8_t tag[kGcmTagLen]) noexcept {
 
 bool AesGcm::Seal(const uint8_t nonce[kGcmNonceLen], std::span<const uint8_t> aad,
                   std::span<const uint8_t> in, uint8_t* out, uint8_t tag[kGcmTagLen]) noexcept {
-  return Begin(nonce) && Aad(aad.data(), static_cast<uint32_t>(aad.size())) &&
+  return BeginSeal(nonce) && Aad(aad.data(), static_cast<uint32_t>(aad.size())) &&
          Update(in.data(), out, static_cast<uint32_t>(in.size())) && SealFinish(tag);
 }
 
 bool AesGcm::Open(const uint8_t nonce[kGcmNonceLen], std::span<const uint8_t> aad,
                   std::span<const uint8_t> in, uint8_t* out,
                   const uint8_t tag[kGcmTagLen]) noexcept {
-  return Begin(nonce) && Aad(aad.data(), static_cast<uint32_t>(aad.size())) &&
-         Update(in.data(), out, static_cast<uint32_t>(in.size())) && OpenFinish(tag);
+  return BeginOpen(nonce, tag) && Aad(aad.data(), static_cast<uint32_t>(aad.size())) &&
+         Update(in.data(), out, static_cast<uint32_t>(in.size())) && OpenFinish();
 }
 
 }  // namespace mflow::esp

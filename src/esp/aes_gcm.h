@@ -1,11 +1,19 @@
 // AesGcm: one AES-GCM key bound to one OpenSSL 3 EVP cipher context, for one
 // direction (seal = encrypt, open = decrypt), reused for every packet.
 //
-// The key schedule is computed once in Create(); per packet only the 12-byte
-// nonce is loaded (EVP_CipherInit_ex with cipher and key NULL), then AAD,
-// data and tag. Nothing of ours is allocated per packet, and the data may be
-// fed in pieces (Update per fragment) and in place (in == out).
+// The cipher is fetched from the provider once and the key schedule computed
+// once in Create(). Per packet: seal loads the 12-byte nonce with one init
+// call; open makes no init call but one EVP_CIPHER_CTX_set_params carrying
+// the nonce (as RFC 5116's fixed and invocation fields) and the expected tag;
+// then AAD, data, final. Nothing of ours is allocated per packet, and the
+// data may be fed in pieces (Update per fragment) and in place (in == out).
 //
+// Why (docs/ESP.md, "profile"): OpenSSL 3.0 turns every EVP_CIPHER_CTX_ctrl
+// into a parameter array the provider looks up by name, and every init call
+// drops the context's cached IV length and asks the provider for it again by
+// name. So no ctrl calls at all: the seal tag is read with
+// EVP_CIPHER_CTX_get_params, and open avoids the init (seal cannot: the
+// provider sets an encryption nonce only through init or its own generator).
 // RFC 4106 use: the nonce is the SA's 4-byte salt followed by the 8-byte
 // explicit IV carried in the packet (see esp_codec.h); the tag is 16 bytes.
 //
@@ -42,19 +50,23 @@ class AesGcm {
 
   Direction direction() const { return dir_; }
 
-  // One message, in steps: Begin, any number of Aad (all before the first
-  // Update), any number of Update, then SealFinish or OpenFinish. Each
-  // returns false only if OpenSSL refused (never expected with valid sizes).
-  bool Begin(const uint8_t nonce[kGcmNonceLen]) noexcept;
+  // One message, in steps: BeginSeal or BeginOpen, any number of Aad (all
+  // before the first Update), any number of Update, then SealFinish or
+  // OpenFinish. Each returns false only if OpenSSL refused (never expected
+  // with valid sizes) or, for a Begin, the direction is the other one.
+  bool BeginSeal(const uint8_t nonce[kGcmNonceLen]) noexcept;
+  // tag: the ICV received with the message; read before this returns.
+  bool BeginOpen(const uint8_t nonce[kGcmNonceLen], const uint8_t tag[kGcmTagLen]) noexcept;
   bool Aad(const uint8_t* p, uint32_t n) noexcept;
   // Encrypts (seal) or decrypts (open) n bytes from in to out; in == out is
   // allowed; other overlaps are not.
   bool Update(const uint8_t* in, uint8_t* out, uint32_t n) noexcept;
   // Seal: writes the 16-byte tag.
   bool SealFinish(uint8_t tag[kGcmTagLen]) noexcept;
-  // Open: true only if the tag matches the AAD and ciphertext fed so far.
-  // The plaintext written by Update must not be used when this fails.
-  [[nodiscard]] bool OpenFinish(const uint8_t tag[kGcmTagLen]) noexcept;
+  // Open: true only if the tag given to BeginOpen matches the AAD and
+  // ciphertext fed since. The plaintext written by Update must not be used
+  // when this fails.
+  [[nodiscard]] bool OpenFinish() noexcept;
 
   // Whole-buffer helpers (tests, slow paths): out may equal in.
   bool Seal(const uint8_t nonce[kGcmNonceLen], std::span<const uint8_t> aad,

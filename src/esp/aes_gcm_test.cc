@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -91,7 +92,7 @@ TEST_P(GcmKat, OpenInPlaceAndInPiecesMatchesTheSpecification) {
   const auto iv = Hex(v.iv), aad = Hex(v.aad), tag = Hex(v.tag);
   std::vector<uint8_t> buf = Hex(v.ciphertext);
   // Odd piece sizes: the stream must not care where the cuts fall.
-  ASSERT_TRUE(open->Begin(iv.data()));
+  ASSERT_TRUE(open->BeginOpen(iv.data(), tag.data()));
   ASSERT_TRUE(open->Aad(aad.data(), static_cast<uint32_t>(aad.size())));
   size_t off = 0;
   for (uint32_t piece = 1; off < buf.size(); piece += 6) {
@@ -99,7 +100,7 @@ TEST_P(GcmKat, OpenInPlaceAndInPiecesMatchesTheSpecification) {
     ASSERT_TRUE(open->Update(buf.data() + off, buf.data() + off, n));
     off += n;
   }
-  EXPECT_TRUE(open->OpenFinish(tag.data())) << v.name;
+  EXPECT_TRUE(open->OpenFinish()) << v.name;
   EXPECT_EQ(buf, Hex(v.plaintext)) << v.name;
 }
 
@@ -149,6 +150,48 @@ TEST(AesGcm, MovedContextKeepsWorking) {
   uint8_t tag[kGcmTagLen];
   ASSERT_TRUE(b.Seal(iv.data(), {}, pt, ct.data(), tag));
   EXPECT_EQ(std::vector<uint8_t>(tag, tag + 16), Hex("4d5c2af327cd64a62cf35abd2ba6fab4"));
+}
+
+TEST(AesGcm, BeginRefusesTheOtherDirection) {
+  for (const char* k : {kK, kK256}) {
+    auto seal = AesGcm::Create(Hex(k), AesGcm::Direction::kSeal);
+    auto open = AesGcm::Create(Hex(k), AesGcm::Direction::kOpen);
+    ASSERT_TRUE(seal.ok() && open.ok());
+    const auto iv = Hex(kIv);
+    uint8_t tag[kGcmTagLen] = {};
+    EXPECT_FALSE(seal->BeginOpen(iv.data(), tag));
+    EXPECT_FALSE(open->BeginSeal(iv.data()));
+  }
+}
+
+// The expected tag is handed to OpenSSL with the nonce: the check in
+// OpenFinish uses the bytes as they were at BeginOpen, whatever happens to the
+// caller's buffer in between (in ESP it sits right after data decrypted in
+// place), for both key sizes, and a wrong one is still refused.
+TEST(AesGcm, OpenTakesTheTagAtBegin) {
+  for (const char* k : {kK, kK256}) {
+    auto seal = AesGcm::Create(Hex(k), AesGcm::Direction::kSeal);
+    auto open = AesGcm::Create(Hex(k), AesGcm::Direction::kOpen);
+    ASSERT_TRUE(seal.ok() && open.ok());
+    const auto iv = Hex(kIv), pt = Hex(kP64);
+    std::vector<uint8_t> ct(pt.size()), out(pt.size());
+    uint8_t tag[kGcmTagLen];
+    ASSERT_TRUE(seal->Seal(iv.data(), {}, pt, ct.data(), tag));
+
+    uint8_t held[kGcmTagLen];
+    std::memcpy(held, tag, sizeof(held));
+    ASSERT_TRUE(open->BeginOpen(iv.data(), held));
+    held[0] ^= 1;  // too late to matter
+    ASSERT_TRUE(open->Update(ct.data(), out.data(), static_cast<uint32_t>(ct.size())));
+    EXPECT_TRUE(open->OpenFinish()) << k;
+    EXPECT_EQ(out, pt);
+
+    ASSERT_TRUE(open->BeginOpen(iv.data(), held));  // the flipped tag now
+    ASSERT_TRUE(open->Update(ct.data(), out.data(), static_cast<uint32_t>(ct.size())));
+    EXPECT_FALSE(open->OpenFinish()) << k;
+    // And the context opens the right tag again right after a refusal.
+    EXPECT_TRUE(open->Open(iv.data(), {}, ct, out.data(), tag)) << k;
+  }
 }
 
 }  // namespace

@@ -67,7 +67,7 @@ int EspEncrypt(Packet* p, const EspSa& sa, AesGcm& seal, uint64_t seq,
   MakeNonce(nonce, sa, hdr + kEspHeaderLen);
   uint8_t aad[12];
   const uint32_t aad_len = MakeAad(aad, sa.spi, seq, sa.esn);
-  bool ok = seal.Begin(nonce) && seal.Aad(aad, aad_len) && seal.Update(body, body, p->len);
+  bool ok = seal.BeginSeal(nonce) && seal.Aad(aad, aad_len) && seal.Update(body, body, p->len);
   uint8_t* out = frag_out;
   for (uint16_t i = 0; ok && i < p->nfrags; ++i) {
     ok = seal.Update(p->frags[i].data, out, p->frags[i].len);
@@ -117,11 +117,11 @@ int EspDecrypt(Packet* p, const EspSa& sa, AesGcm& open, const ReplayWindow& win
   MakeNonce(nonce, sa, hdr + kEspHeaderLen);
   uint8_t aad[12];
   const uint32_t aad_len = MakeAad(aad, LoadBe32(hdr), full, sa.esn);
-  if (MFLOW_UNLIKELY(!open.Begin(nonce) || !open.Aad(aad, aad_len) ||
+  if (MFLOW_UNLIKELY(!open.BeginOpen(nonce, icv) || !open.Aad(aad, aad_len) ||
                      !open.Update(body, body, body_len))) {
     return kEspCipherError;
   }
-  if (!open.OpenFinish(icv)) return kEspBadIcv;
+  if (!open.OpenFinish()) return kEspBadIcv;
 
   const uint8_t pad = body[body_len - 2];
   const uint8_t nh = body[body_len - 1];
