@@ -19,11 +19,12 @@
 //   - per-thread caches: a thread holding a PoolCacheSlot (the engine's
 //     workers) has, in every pool, a small stack of its own (cache_size()
 //     packets, 2 bursts) that it alone touches. Its allocations and frees
-//     take no lock and write no line another thread writes; only when its
-//     cache is empty does it take the shared stack's lock, to get what it
-//     asked for plus half a cache, and only when it is full does it give the
-//     older half back (the newer half stays: LIFO within the cache, so the
-//     packet this thread freed last is still the one it gets next).
+//     take no lock and write no line another thread writes. Only when its
+//     cache holds fewer than it asks for does it take the shared stack's
+//     lock, to get the rest plus half a cache, and only when a free would
+//     overflow the cache does it give all but the newest half back (LIFO
+//     within the cache too: the packet this thread freed last is the one it
+//     gets next).
 // Packets freed on another thread than the one that allocated them (the
 // delivering worker frees what the reader allocated) fill the freeing
 // thread's cache, which spills to the shared stack, where the reader's cache
@@ -35,7 +36,7 @@
 // ends (thread exit). The exhaustion contract is therefore: AllocBurst
 // returns fewer than n only when the caller's own cache and the shared stack
 // together hold fewer than n; the packets it does not reach are in other
-// running threads' caches, at most cache_size() per thread, and
+// running threads' caches, at most cache_size() per thread; the default
 // cache_size() is at most count / (2 * kMaxCacheSlots), so caches can never
 // hold more than half the pool. available() counts the caches too.
 //
