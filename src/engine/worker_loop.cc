@@ -7,6 +7,10 @@
 namespace mflow {
 
 void Engine::WorkerLoop(Worker& w) {
+  // This thread's packet caches in every pool (packet/pool.h); flushed
+  // before each block below and when the loop ends, so that no packet waits
+  // in the cache of a worker that sleeps or has left.
+  PoolCacheSlot cache_slot;
   uint32_t idle = 0;
   uint32_t sleep_us = 20;
   WorkerCounters& thread_stats = w.stats[0];  // sleeps, cpu_ns: the thread's
@@ -68,7 +72,10 @@ void Engine::WorkerLoop(Worker& w) {
     // all (issue: idle cost).
     if (MayRead(w) && ports_wait_ && !stop_requested_.load(std::memory_order_acquire) &&
         !rx_role_.exchange(true, std::memory_order_acquire)) {
-      if (!stopping_.load(std::memory_order_acquire)) WaitForInput();
+      if (!stopping_.load(std::memory_order_acquire)) {
+        PoolCacheSlot::FlushThisThread();
+        WaitForInput();
+      }
       rx_role_.store(false, std::memory_order_release);
       ++thread_stats.sleeps;
       // Poll once more, then wait again: no spinning after a timeout (each
@@ -82,6 +89,7 @@ void Engine::WorkerLoop(Worker& w) {
     // the RX role (solo began while we waited in the ports), and then nobody
     // would read until a timeout.
     if (standby) workers_[0]->parker.Unpark();
+    PoolCacheSlot::FlushThisThread();
     const uint32_t v = w.parker.Prepare();
     if (!w.idle() || stopping_.load(std::memory_order_acquire)) {
       w.parker.Done();

@@ -2,9 +2,10 @@
 //
 // Contract of every stage:
 //   - Process() is noexcept, allocates no memory, makes no system call and
-//     takes no lock of its own. It does reach one lock: packets come from
-//     and go back to a PacketPool, whose free stack is guarded by a mutex
-//     (taken once per AllocBurst/PutBurst; a dropped packet is freed alone);
+//     takes no lock of its own. Packets come from and go back to a
+//     PacketPool: on an engine worker through the worker's own cache (no
+//     lock), whose shared stack's mutex is taken once per half cache, or
+//     once per AllocBurst/PutBurst on a thread without a cache;
 //   - every packet leaves on exactly one edge: it stays in the batch (next,
 //     original order kept) or it is dropped through ctx.Drop() with a named
 //     reason, which counts it and frees it;
