@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "esp/esp_endpoint.h"
+#include "esp/esp_test_util.h"
 #include "fuzz_check.h"
 #include "packet/pool.h"
 
@@ -41,29 +42,6 @@ EspSa MakeSa(bool esn) {
   return sa.value();
 }
 
-// ESP bytes for plaintext `plain` under sa with number seq (the layout of
-// esp_codec.h, written out independently of EspEncrypt).
-std::vector<uint8_t> Seal(const EspSa& sa, uint64_t seq, const uint8_t* plain, size_t n) {
-  std::vector<uint8_t> out(16 + n + 16);
-  auto put32 = [&](size_t at, uint32_t v) {
-    for (int i = 0; i < 4; ++i) out[at + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
-  };
-  put32(0, sa.spi);
-  put32(4, static_cast<uint32_t>(seq));
-  put32(8, static_cast<uint32_t>(seq >> 32));
-  put32(12, static_cast<uint32_t>(seq));
-  uint8_t nonce[12];
-  std::memcpy(nonce, sa.salt.data(), 4);
-  std::memcpy(nonce + 4, out.data() + 8, 8);
-  std::vector<uint8_t> aad(out.begin(), out.begin() + 4);
-  if (sa.esn) aad.insert(aad.end(), out.begin() + 8, out.begin() + 12);
-  aad.insert(aad.end(), out.begin() + 4, out.begin() + 8);
-  static auto seal = AesGcm::Create(sa.key_bytes(), AesGcm::Direction::kSeal);
-  FUZZ_CHECK(seal.ok());
-  FUZZ_CHECK(seal->Seal(nonce, aad, {plain, n}, out.data() + 16, out.data() + 16 + n));
-  return out;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -80,7 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (sealed) {
     if (size < 8) return 0;
     sealed_seq = LoadBe64(data);
-    pkt = Seal(MakeSa(esn), sealed_seq, data + 8, size - 8);
+    pkt = esp::testing::SealRaw(MakeSa(esn), sealed_seq, {data + 8, size - 8});
+    FUZZ_CHECK(!pkt.empty());
     if (udp) {  // a valid UDP header in front
       const uint32_t len = static_cast<uint32_t>(pkt.size() + 8);
       const uint8_t h[8] = {0x11, 0x94, 0x11, 0x94, static_cast<uint8_t>(len >> 8),

@@ -230,6 +230,14 @@ tcp_flow() {
   wait "$srv" 2>/dev/null || true
   echo "$out" | python3 -c "import json,sys; j=json.load(sys.stdin); print('%.0f' % (j['end']['sum_received']['bits_per_second']/1e6))"
 }
+# hosts_up: h1..h4 started with two containers each, every table holding all four, all pairs ping.
+hosts_up() {
+  HOSTS=(h1 h2 h3 h4)
+  for h in "${HOSTS[@]}"; do host_start "$h"; done
+  for h in "${HOSTS[@]}"; do containers_add "$h"; done
+  wait_peers 4 "${HOSTS[@]}"
+  all_pairs_ping "${HOSTS[@]}"
+}
 refused_of() { jget "$1" store "j['refused']"; }
 revision_of() { jget "$1" store "j['revision']"; }
 etcd_revision() {
@@ -260,12 +268,8 @@ etcd_start 1 "e1=http://$(eaddr 1):22380" new
 etcd_wait
 ectl put "${PREFIX}config" "$CONFIG" >/dev/null
 
-HOSTS=(h1 h2 h3 h4)
-for h in "${HOSTS[@]}"; do host_start "$h"; done
-for h in "${HOSTS[@]}"; do containers_add "$h"; done
-wait_peers 4 "${HOSTS[@]}"
+hosts_up
 log "4 hosts: subnets $(cat "$TMP"/h{1,2,3,4}.subnet | tr '\n' ' ')"
-all_pairs_ping "${HOSTS[@]}"
 log "TCP h1/c1 -> h4/c2: $(tcp_flow h1 1 h4 2 2 19130) Mbit/s"
 
 log "a host added at run time"
@@ -409,11 +413,7 @@ for k in 1 2 3; do etcd_start $k "$cluster" new; done
 ENDPOINTS="http://$(eaddr 1):22379,http://$(eaddr 2):22379,http://$(eaddr 3):22379"
 etcd_wait
 ectl put "${PREFIX}config" "$CONFIG" >/dev/null
-HOSTS=(h1 h2 h3 h4)
-for h in "${HOSTS[@]}"; do host_start "$h"; done
-for h in "${HOSTS[@]}"; do containers_add "$h"; done
-wait_peers 4 "${HOSTS[@]}"
-all_pairs_ping "${HOSTS[@]}"
+hosts_up
 ip netns exec $NS-h1-c2 ping -q -i 0.2 -c 30 -W 1 "$(caddr h3 2)" >"$TMP/ping-member" 2>&1 &
 ping_pid=$!
 OTHER_PIDS+=("$ping_pid")

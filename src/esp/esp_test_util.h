@@ -1,14 +1,14 @@
-// Helpers shared by the ESP tests: hex to bytes, packets from a pool, ESP
-// packets with a hand-made trailer.
+// Helpers shared by the ESP tests and the ESP fuzz target: hex to bytes,
+// packets from a pool, ESP packets with a hand-made trailer. No GoogleTest
+// here: the fuzz target links without it.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "esp/aes_gcm.h"
 #include "esp/esp_format.h"
@@ -47,9 +47,10 @@ inline std::vector<uint8_t> Payload(uint32_t n, uint32_t salt) {
 }
 
 // An ESP packet with the given plaintext (payload + padding + trailer,
-// exactly as given: for crafting bad trailers with the right key).
+// exactly as given: for crafting bad trailers with the right key), written
+// out independently of EspEncrypt. Empty if OpenSSL refuses (not expected).
 inline std::vector<uint8_t> SealRaw(const EspSa& sa, uint64_t seq,
-                                    const std::vector<uint8_t>& plain) {
+                                    std::span<const uint8_t> plain) {
   std::vector<uint8_t> out(kEspPrefixLen + plain.size() + kEspIcvLen);
   auto put32 = [&](size_t at, uint32_t v) {
     for (int i = 0; i < 4; ++i) out[at + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
@@ -65,9 +66,9 @@ inline std::vector<uint8_t> SealRaw(const EspSa& sa, uint64_t seq,
   if (sa.esn) aad.insert(aad.end(), out.begin() + 8, out.begin() + 12);
   aad.insert(aad.end(), out.begin() + 4, out.begin() + 8);
   auto seal = AesGcm::Create(sa.key_bytes(), AesGcm::Direction::kSeal);
-  EXPECT_TRUE(seal.ok());
-  EXPECT_TRUE(seal->Seal(nonce, aad, plain, out.data() + kEspPrefixLen,
-                         out.data() + kEspPrefixLen + plain.size()));
+  if (!seal.ok() || !seal->Seal(nonce, aad, plain, out.data() + kEspPrefixLen,
+                                out.data() + kEspPrefixLen + plain.size()))
+    return {};
   return out;
 }
 

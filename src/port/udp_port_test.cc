@@ -111,6 +111,18 @@ class UdpPortTest : public ::testing::TestWithParam<bool> {
     p->remote = kB;
     return p;
   }
+  // Sends n floods (10-byte datagrams) from container port 1 through a_ at
+  // once, each with `flags`.
+  void FloodsFromPort1(uint32_t n, uint8_t flags = 0) {
+    std::vector<Packet*> burst(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      burst[i] = Datagram(10, i);
+      burst[i]->out_port = kPortFlood;
+      burst[i]->in_port = 1;
+      burst[i]->flags |= flags;
+    }
+    a_->TxBurst(burst.data(), n);
+  }
 
   // Everything b_ receives within a short bounded wait, flattened.
   std::vector<std::vector<uint8_t>> ReceiveAll(size_t want) {
@@ -238,13 +250,7 @@ TEST_P(UdpPortTest, FloodsAreRateLimitedPerPort) {
   // The fixture's ports allow 100 floods in a burst, refilled at 1/s: 150
   // from one container port at once lose 50 (49 if the send straddled a
   // refill); another port's floods are not affected.
-  Packet* burst[150];
-  for (uint32_t i = 0; i < 150; ++i) {
-    burst[i] = Datagram(10, i);
-    burst[i]->out_port = kPortFlood;
-    burst[i]->in_port = 1;
-  }
-  a_->TxBurst(burst, 150);
+  FloodsFromPort1(150);
   Packet* other = Datagram(10, 0);
   other->out_port = kPortFlood;
   other->in_port = 2;
@@ -262,14 +268,7 @@ TEST_P(UdpPortTest, FloodsAreRateLimitedPerPort) {
 TEST_P(UdpPortTest, FloodsAlreadyChargedByTheChainAreNotChargedAgain) {
   // esp_encrypt charged these (kPktFlagFloodAdmitted) before copying them
   // to the encrypted peers: past the burst of 100, none is limited here.
-  Packet* burst[150];
-  for (uint32_t i = 0; i < 150; ++i) {
-    burst[i] = Datagram(10, i);
-    burst[i]->out_port = kPortFlood;
-    burst[i]->in_port = 1;
-    burst[i]->flags |= kPktFlagFloodAdmitted;
-  }
-  a_->TxBurst(burst, 150);
+  FloodsFromPort1(150, kPktFlagFloodAdmitted);
   uint64_t limited = 0;
   for (const auto& [name, v] : a_->Snapshot().drops)
     if (name == "flood_limited") limited = v;
