@@ -5,6 +5,7 @@
 #include <openssl/params.h>
 
 #include <climits>
+#include <cstring>
 #include <string>
 
 namespace mflow::esp {
@@ -22,6 +23,12 @@ OSSL_PARAM TagParam(void* tag) {
 }  // namespace
 
 StatusOr<AesGcm> AesGcm::Create(std::span<const uint8_t> key, Direction dir) {
+  StatusOr<AesGcm> g = CreateContext(key, dir);
+  if (g.ok()) g->seal_by_params_ = dir == Direction::kSeal && SealByParamsAgrees();
+  return g;
+}
+
+StatusOr<AesGcm> AesGcm::CreateContext(std::span<const uint8_t> key, Direction dir) {
   const char* name = nullptr;
   if (key.size() == 16) {
     name = "AES-128-GCM";
@@ -53,11 +60,43 @@ StatusOr<AesGcm> AesGcm::Create(std::span<const uint8_t> key, Direction dir) {
   return g;
 }
 
+// Whether sealing with the nonce loaded by set_params (BeginSeal) gives the
+// bytes and tag that the init call gives, on this OpenSSL: one message
+// sealed both ways with a throw-away key in contexts of its own, once per
+// process (a function-local static, so thread-safe).
+bool AesGcm::SealByParamsAgrees() {
+  static const bool agrees = [] {
+    const uint8_t key[16] = {0x6d, 0x66, 0x6c, 0x6f, 0x77, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+    uint8_t nonce[kGcmNonceLen], aad[8], msg[40];
+    for (uint32_t i = 0; i < sizeof nonce; ++i) nonce[i] = static_cast<uint8_t>(0xa0 + i);
+    for (uint32_t i = 0; i < sizeof aad; ++i) aad[i] = static_cast<uint8_t>(i);
+    for (uint32_t i = 0; i < sizeof msg; ++i) msg[i] = static_cast<uint8_t>(3 * i);
+    uint8_t out[2][2][sizeof msg], tag[2][2][kGcmTagLen];
+    for (int by_params = 0; by_params < 2; ++by_params) {
+      StatusOr<AesGcm> g = CreateContext(key, Direction::kSeal);
+      if (!g.ok()) return false;
+      AesGcm& s = *g;
+      s.seal_by_params_ = by_params == 1;
+      // Two messages in a row, as the data path seals them (the second
+      // nonce differs in its last byte).
+      for (int m = 0; m < 2; ++m) {
+        nonce[kGcmNonceLen - 1] = static_cast<uint8_t>(m);
+        if (!s.Seal(nonce, aad, msg, out[by_params][m], tag[by_params][m])) return false;
+        if (by_params == 1 && !s.seal_by_params_) return false;  // refused: fell back
+      }
+    }
+    return std::memcmp(out[0], out[1], sizeof out[0]) == 0 &&
+           std::memcmp(tag[0], tag[1], sizeof tag[0]) == 0;
+  }();
+  return agrees;
+}
+
 AesGcm& AesGcm::operator=(AesGcm&& o) noexcept {
   if (this != &o) {
     EVP_CIPHER_CTX_free(ctx_);  // also wipes the key schedule
     ctx_ = o.ctx_;
     dir_ = o.dir_;
+    seal_by_params_ = o.seal_by_params_;
     o.ctx_ = nullptr;
   }
   return *this;
@@ -67,6 +106,21 @@ AesGcm::~AesGcm() { EVP_CIPHER_CTX_free(ctx_); }
 
 bool AesGcm::BeginSeal(const uint8_t nonce[kGcmNonceLen]) noexcept {
   if (dir_ != Direction::kSeal) return false;
+  if (seal_by_params_) {
+    // The whole nonce as the TLS "fixed" field with the length (size_t)-1:
+    // the provider's special case that restores the full IV (OpenSSH's GCM
+    // ciphers load theirs this way, through the ctrl of the same name) and
+    // buffers it for the next update, with no init call and so no IV-length
+    // query by name. Undocumented in the manual pages, so it is probed in
+    // Create() against a sealed test vector and, should a later OpenSSL
+    // refuse it here, this context falls back to the init call for good.
+    const OSSL_PARAM params[] = {{OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, OSSL_PARAM_OCTET_STRING,
+                                  const_cast<uint8_t*>(nonce), static_cast<size_t>(-1),
+                                  OSSL_PARAM_UNMODIFIED},
+                                 OSSL_PARAM_END};
+    if (EVP_CIPHER_CTX_set_params(ctx_, params) == 1) return true;
+    seal_by_params_ = false;
+  }
   // Cipher and key NULL: only the nonce is loaded, the key schedule stays.
   return EVP_CipherInit_ex2(ctx_, nullptr, nullptr, nonce, -1, nullptr) == 1;
 }

@@ -2,18 +2,19 @@
 // direction (seal = encrypt, open = decrypt), reused for every packet.
 //
 // The cipher is fetched from the provider once and the key schedule computed
-// once in Create(). Per packet: seal loads the 12-byte nonce with one init
-// call; open makes no init call but one EVP_CIPHER_CTX_set_params carrying
-// the nonce (as RFC 5116's fixed and invocation fields) and the expected tag;
-// then AAD, data, final. Nothing of ours is allocated per packet, and the
+// once in Create(). Per packet no init call: seal loads the 12-byte nonce
+// with one EVP_CIPHER_CTX_set_params, open with one that carries the nonce
+// (as RFC 5116's fixed and invocation fields) and the expected tag; then
+// AAD, data, final. Nothing of ours is allocated per packet, and the
 // data may be fed in pieces (Update per fragment) and in place (in == out).
 //
 // Why (docs/ESP.md, "profile"): OpenSSL 3.0 turns every EVP_CIPHER_CTX_ctrl
 // into a parameter array the provider looks up by name, and every init call
 // drops the context's cached IV length and asks the provider for it again by
 // name. So no ctrl calls at all: the seal tag is read with
-// EVP_CIPHER_CTX_get_params, and open avoids the init (seal cannot: the
-// provider sets an encryption nonce only through init or its own generator).
+// EVP_CIPHER_CTX_get_params, and neither direction calls init per packet.
+// Seal relies on a special case of the provider that the manual pages do
+// not describe, so it is checked once per process and falls back to init.
 // RFC 4106 use: the nonce is the SA's 4-byte salt followed by the 8-byte
 // explicit IV carried in the packet (see esp_codec.h); the tag is 16 bytes.
 //
@@ -42,7 +43,9 @@ class AesGcm {
   // the OpenSSL call that failed.
   static StatusOr<AesGcm> Create(std::span<const uint8_t> key, Direction dir);
 
-  AesGcm(AesGcm&& o) noexcept : ctx_(o.ctx_), dir_(o.dir_) { o.ctx_ = nullptr; }
+  AesGcm(AesGcm&& o) noexcept : ctx_(o.ctx_), dir_(o.dir_), seal_by_params_(o.seal_by_params_) {
+    o.ctx_ = nullptr;
+  }
   AesGcm& operator=(AesGcm&& o) noexcept;
   AesGcm(const AesGcm&) = delete;
   AesGcm& operator=(const AesGcm&) = delete;
@@ -77,8 +80,19 @@ class AesGcm {
 
  private:
   AesGcm(EVP_CIPHER_CTX* ctx, Direction dir) : ctx_(ctx), dir_(dir) {}
+  // Create without the seal probe (the probe's own contexts).
+  static StatusOr<AesGcm> CreateContext(std::span<const uint8_t> key, Direction dir);
+  static bool SealByParamsAgrees();
   EVP_CIPHER_CTX* ctx_ = nullptr;
   Direction dir_ = Direction::kSeal;
+  // BeginSeal loads the nonce with one set_params instead of an init call
+  // (aes_gcm.cc); false where the process-wide probe found that this
+  // OpenSSL does not seal the same way, or after the provider refused it.
+  bool seal_by_params_ = false;
+
+ public:
+  // For tests: whether this context seals without an init call.
+  bool seals_by_params() const { return seal_by_params_; }
 };
 
 }  // namespace mflow::esp

@@ -67,14 +67,20 @@ int EspEncrypt(Packet* p, const EspSa& sa, AesGcm& seal, uint64_t seq,
   MakeNonce(nonce, sa, hdr + kEspHeaderLen);
   uint8_t aad[12];
   const uint32_t aad_len = MakeAad(aad, sa.spi, seq, sa.esn);
-  bool ok = seal.BeginSeal(nonce) && seal.Aad(aad, aad_len) && seal.Update(body, body, p->len);
-  uint8_t* out = frag_out;
-  for (uint16_t i = 0; ok && i < p->nfrags; ++i) {
-    ok = seal.Update(p->frags[i].data, out, p->frags[i].len);
-    out += p->frags[i].len;
+  bool ok = seal.BeginSeal(nonce) && seal.Aad(aad, aad_len);
+  if (p->nfrags == 0) {
+    // Linear: the trailer follows the data, so one call covers both.
+    ok = ok && seal.Update(body, body, p->len + pad + kEspTrailerLen);
+  } else {
+    ok = ok && seal.Update(body, body, p->len);
+    uint8_t* out = frag_out;
+    for (uint16_t i = 0; ok && i < p->nfrags; ++i) {
+      ok = seal.Update(p->frags[i].data, out, p->frags[i].len);
+      out += p->frags[i].len;
+    }
+    ok = ok && seal.Update(trailer, trailer, pad + kEspTrailerLen);
   }
-  ok = ok && seal.Update(trailer, trailer, pad + kEspTrailerLen) &&
-       seal.SealFinish(trailer + pad + kEspTrailerLen);
+  ok = ok && seal.SealFinish(trailer + pad + kEspTrailerLen);
   if (MFLOW_UNLIKELY(!ok)) return kEspEncapCipherError;
 
   // The fragments' bytes now live (encrypted) in the linear part; what
