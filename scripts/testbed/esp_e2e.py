@@ -291,6 +291,13 @@ def check_scapy_interop(c: e2e.Checks, case: str, tb: topo.Testbed) -> None:
             c.report(case, f"mflowd->scapy {tag}", res.get("got") == want,
                      f"{len(res.get('got', []))}/20 decrypted by scapy in order, "
                      f"{res.get('undecryptable')} undecryptable")
+            # mflowctl peers shows where the outbound SA's numbering stands and,
+            # without ESN, how many numbers are left before a rekey is due.
+            seq = next((p.get("outbound_seq") for p in peers_reply(tb, "b").get("esp_peers", [])
+                        if p.get("address") == a), None) or {}
+            ok = (seq.get("esn") is esn and seq.get("next", 0) > 20 and
+                  ("left" not in seq if esn else 0 < seq.get("left", 0) < 2**32))
+            c.report(case, f"outbound numbering shown {tag}", ok, f"mflowctl peers: {seq}")
 
 
 def check_plain_beside_esp(c: e2e.Checks, case: str, tb: topo.Testbed) -> None:

@@ -245,11 +245,19 @@ json Daemon::HandleLocked(const json& req) {
           if (sa.live.load(std::memory_order_acquire) && sa.peer.ToString() == p.address)
             in.push_back(sa.sa.spi);
         }
-        for (const auto& [peer, spi] : esp_table_->OutboundSpis())
-          if (peer.ToString() == p.address) out.push_back(spi);
+        // The outbound SA's numbering; without ESN, how many numbers are
+        // left before it must be rekeyed (its packets drop after that).
+        json seq = nullptr;
+        for (const esp::EspSaTable::OutboundState& o : esp_table_->OutboundStates()) {
+          if (o.peer.ToString() != p.address) continue;
+          out.push_back(o.spi);
+          seq = {{"spi", o.spi}, {"esn", o.esn}, {"next", o.next_seq}};
+          if (!o.esn) seq["left"] = o.seq_left;
+        }
         elist.push_back({{"address", p.address},
                          {"inbound_spis", in},
                          {"outbound_spis", out},
+                         {"outbound_seq", seq},
                          {"tx_datagrams", p.tx_datagrams},
                          {"tx_bytes", p.tx_bytes},
                          {"rx_datagrams", p.rx_datagrams},

@@ -108,8 +108,8 @@ TEST(EspConfig, RekeyIsMakeBeforeBreak) {
   // The new inbound SA joins the old one; the outbound one switches.
   ASSERT_TRUE(keys.Apply(parse(0x2002, 0x1002), 2000, &what).ok());
   EXPECT_EQ(table->InboundSpis().size(), 2u);
-  EXPECT_EQ(table->OutboundSpis().size(), 1u);
-  EXPECT_EQ(table->OutboundSpis()[0].second, 0x1002u);
+  EXPECT_EQ(table->OutboundStates().size(), 1u);
+  EXPECT_EQ(table->OutboundStates()[0].spi, 0x1002u);
   keys.Expire(2000 + EspKeys::kGraceMs - 1, &what);
   EXPECT_EQ(table->InboundSpis().size(), 2u) << "still in its grace period";
   keys.Expire(2000 + EspKeys::kGraceMs, &what);
@@ -118,7 +118,7 @@ TEST(EspConfig, RekeyIsMakeBeforeBreak) {
   auto same_spi = parse(0x2002, 0x1003);
   same_spi[0].in.key[0] ^= 1;
   EXPECT_FALSE(keys.Apply(same_spi, 30000, &what).ok());
-  EXPECT_EQ(table->OutboundSpis()[0].second, 0x1002u) << "a refusal changes nothing";
+  EXPECT_EQ(table->OutboundStates()[0].spi, 0x1002u) << "a refusal changes nothing";
   for (const std::string& w : what) EXPECT_EQ(w.find("key"), std::string::npos) << w;
 }
 

@@ -136,10 +136,16 @@ std::vector<uint32_t> EspSaTable::InboundSpis() const {
   return v;
 }
 
-std::vector<std::pair<wire::IpAddr, uint32_t>> EspSaTable::OutboundSpis() const {
-  std::vector<std::pair<wire::IpAddr, uint32_t>> v;
-  for (const Outbound& s : out_)
-    if (s.live.load(std::memory_order_acquire)) v.emplace_back(s.peer, s.sa.spi);
+std::vector<EspSaTable::OutboundState> EspSaTable::OutboundStates() const {
+  std::vector<OutboundState> v;
+  const uint64_t counter = tx_seq_.load();
+  for (const Outbound& s : out_) {
+    if (!s.live.load(std::memory_order_acquire)) continue;
+    OutboundState o{s.peer, s.sa.spi, s.sa.esn, counter - s.seq_base, 0};
+    constexpr uint64_t kLast32 = 0xffffffffu;
+    if (!o.esn) o.seq_left = o.next_seq <= kLast32 ? kLast32 - o.next_seq + 1 : 0;
+    v.push_back(o);
+  }
   return v;
 }
 

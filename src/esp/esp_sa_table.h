@@ -39,6 +39,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/compiler.h"
 #include "common/relaxed.h"
 #include "common/status.h"
 #include "esp/aes_gcm.h"
@@ -126,7 +127,20 @@ class EspSaTable {
 
   // The SPIs live now (control path: mflowctl, tests).
   std::vector<uint32_t> InboundSpis() const;
-  std::vector<std::pair<wire::IpAddr, uint32_t>> OutboundSpis() const;
+  // The live outbound SAs with where their numbering stands (control path):
+  // next_seq is the number the next packet to the peer would get at most
+  // (the counter is shared by all peers, so each SA's numbers advance with
+  // every encrypted packet the daemon sends); seq_left, without ESN, how
+  // many numbers remain before the SA must be rekeyed (it then drops as
+  // esp_encrypt_seq_exhausted); with ESN it is 0 and means nothing.
+  struct OutboundState {
+    wire::IpAddr peer;
+    uint32_t spi = 0;
+    bool esn = true;
+    uint64_t next_seq = 0;
+    uint64_t seq_left = 0;
+  };
+  std::vector<OutboundState> OutboundStates() const;
 
  private:
   explicit EspSaTable(uint32_t workers) : workers_(workers) {}
@@ -136,8 +150,12 @@ class EspSaTable {
   std::array<Inbound, kMaxInbound> in_;
   std::array<Outbound, kMaxOutbound> out_;
   std::atomic<uint32_t> peers_{0};  // live slots, both directions
-  Relaxed<uint64_t> tx_seq_{1};
   bool replay_ = true;
+  // Written by the split point for every packet while the workers read the
+  // fields above for every packet: a line of its own, or each increment
+  // would take that line from the workers.
+  alignas(kCacheLine) Relaxed<uint64_t> tx_seq_{1};
+  char tx_seq_pad_[kCacheLine - sizeof(Relaxed<uint64_t>)] = {};
 };
 
 }  // namespace mflow::esp

@@ -424,6 +424,42 @@ TEST_F(EspStage, AnSaNumbersFromItsInstallNotFromTheSharedCounter) {
   EXPECT_EQ(why, EspEncrypt::kUnnumbered);
 }
 
+// What mflowctl peers shows of an outbound SA's numbering: the next number
+// and, without ESN, how many remain, both moving with the shared counter.
+TEST_F(EspStage, OutboundStatesTellHowManyNumbersAreLeftWithoutEsn) {
+  auto tx = Table();
+  const uint64_t counter = (uint64_t{1} << 32) - 100;
+  tx->tx_seq()->store(counter);
+  ASSERT_TRUE(tx->SetOutbound(kB4, MakeSa(EspAlg::kAes128Gcm, false)).ok());
+  ASSERT_TRUE(tx->SetOutbound(kA4, MakeSa(EspAlg::kAes128Gcm, true, 0x1009)).ok());
+  const uint64_t next = esp::EspSaTable::kSeqInFlight;  // installed at counter
+  auto states = tx->OutboundStates();
+  ASSERT_EQ(states.size(), 2u);
+  for (const auto& st : states) {
+    EXPECT_EQ(st.next_seq, next);
+    if (st.esn) {
+      EXPECT_EQ(st.seq_left, 0u);
+    } else {
+      EXPECT_EQ(st.seq_left, 0xffffffffu - next + 1);
+    }
+  }
+  // Near the end of a 32-bit space: the SA without ESN has 1 number left,
+  // then none.
+  const uint64_t base = counter - next;
+  tx->tx_seq()->store(base + 0xffffffffu);
+  for (const auto& st : tx->OutboundStates()) {
+    if (!st.esn) {
+      EXPECT_EQ(st.seq_left, 1u);
+    }
+  }
+  tx->tx_seq()->store(base + 0xffffffffu + 1);
+  for (const auto& st : tx->OutboundStates()) {
+    if (!st.esn) {
+      EXPECT_EQ(st.seq_left, 0u);
+    }
+  }
+}
+
 // Make before break: while both inbound SAs are live, packets of either are
 // accepted; after the old one is removed, only the new one's.
 TEST_F(EspStage, RekeyAcceptsBothSasUntilTheOldOneIsRemoved) {
