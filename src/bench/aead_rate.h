@@ -19,4 +19,13 @@ struct AeadRate {
 // alg: aes-128-gcm or aes-256-gcm; bytes: message size; ms: per direction.
 StatusOr<AeadRate> MeasureAead(const std::string& alg, uint32_t bytes, uint32_t ms);
 
+// The machine's own ceiling for spreading crypto over cores: `threads`
+// threads seal at the same time for ms, each with its own context and
+// buffer (as the engine's workers do), and their rates are summed (10^9
+// bytes/s). Divided by one thread's rate it is the most any engine could
+// gain from that many workers on AES-GCM here: well below `threads` on a
+// VM whose vCPUs share a physical core or whose host is busy.
+StatusOr<double> MeasureSealTogether(const std::string& alg, uint32_t bytes, uint32_t ms,
+                                     uint32_t threads);
+
 }  // namespace mflow::bench

@@ -512,11 +512,31 @@ void PrintMiceTable(const Options& o, const std::vector<Config>& configs,
 }
 
 // --aead-only: AesGcm alone, one core (aead_rate.h).
+// The crypto ceiling of this machine for `threads` workers: AES-GCM sealed
+// by that many threads at once against one thread alone, 200 ms each (see
+// MeasureSealTogether). 0 if it could not be measured.
+double SealCeiling(const std::string& alg, uint32_t bytes, uint32_t threads) {
+  auto one = MeasureSealTogether(alg, bytes, 200, 1);
+  auto all = MeasureSealTogether(alg, bytes, 200, threads);
+  if (!one.ok() || !all.ok() || *one <= 0) return 0;
+  return *all / *one;
+}
+
+// The largest worker count measured, at most the CPUs online.
+uint32_t MaxWorkers(const Options& o) {
+  uint32_t w = 1;
+  for (uint32_t x : o.workers) w = std::max(w, x);
+  return std::min<uint32_t>(w, static_cast<uint32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
+}
+
 int AeadOnly(const Options& o) {
   const std::string alg = o.esp.empty() ? "aes-128-gcm" : o.esp;
-  std::printf("%-11s %5s | %-25s | %-25s\n", "aead", "bytes", "seal GB/s", "open GB/s");
+  const uint32_t n = std::max<uint32_t>(2, MaxWorkers(o));
+  char together[32];
+  std::snprintf(together, sizeof together, "seal x%u at once / x1", n);
+  std::printf("%-11s %5s | %-25s | %-25s | %s\n", "aead", "bytes", "seal GB/s", "open GB/s", together);
   for (uint32_t size : o.sizes) {
-    std::vector<double> seal, open;
+    std::vector<double> seal, open, ceiling;
     for (uint32_t i = 0; i < o.repeats; ++i) {
       auto r = MeasureAead(alg, size, o.duration_ms);
       if (!r.ok()) {
@@ -525,12 +545,11 @@ int AeadOnly(const Options& o) {
       }
       seal.push_back(r->seal_gbytes);
       open.push_back(r->open_gbytes);
+      ceiling.push_back(SealCeiling(alg, size, n));
     }
-    std::sort(seal.begin(), seal.end());
-    std::sort(open.begin(), open.end());
-    std::printf("%-11s %5u | %6.3f [%6.3f..%6.3f]    | %6.3f [%6.3f..%6.3f]\n", alg.c_str(), size,
-                seal[seal.size() / 2], seal.front(), seal.back(), open[open.size() / 2], open.front(),
-                open.back());
+    const Stat3 a = Summarize(seal), b = Summarize(open), c = Summarize(ceiling);
+    std::printf("%-11s %5u | %6.3f [%6.3f..%6.3f]    | %6.3f [%6.3f..%6.3f]    | %4.2f [%4.2f..%4.2f]\n",
+                alg.c_str(), size, a.med, a.min, a.max, b.med, b.min, b.max, c.med, c.min, c.max);
   }
   return 0;
 }
@@ -657,9 +676,12 @@ int Main(int argc, char** argv) {
   std::fprintf(stderr, "mflow-bench: %zu configurations x %u repeats, %u ms each (+%u ms warm-up), %ld CPUs\n",
                configs.size(), o.repeats, o.duration_ms, o.warmup_ms, sysconf(_SC_NPROCESSORS_ONLN));
   std::vector<std::vector<Sample>> samples(configs.size());
-  std::vector<double> memcpy_gbps;
+  std::vector<double> memcpy_gbps, ceiling;
+  const uint32_t max_workers = MaxWorkers(o);
+  const bool show_ceiling = !o.esp.empty() && max_workers > 1;
   for (uint32_t r = 0; r < o.repeats; ++r) {
     memcpy_gbps.push_back(MeasureMemcpyGbps());
+    if (show_ceiling) ceiling.push_back(SealCeiling(o.esp, o.sizes.front(), max_workers));
     for (size_t i = 0; i < configs.size(); ++i) {
       auto s = o.esp.empty() ? RunOnce(o, configs[i]) : RunEspOnce(o, configs[i]);
       if (!s.ok()) {
@@ -700,6 +722,11 @@ int Main(int argc, char** argv) {
 
   std::printf("\n%s, %ld CPUs; memcpy (one core): %.1f Gbit/s median [%.1f..%.1f]\n", CpuModel().c_str(),
               sysconf(_SC_NPROCESSORS_ONLN), mc.med, mc.min, mc.max);
+  const Stat3 cc = show_ceiling ? Summarize(ceiling) : Stat3{};
+  if (show_ceiling)
+    std::printf("crypto ceiling: %s sealed by %u threads at once = %.2fx one thread, median "
+                "[%.2f..%.2f] (%u B; the most %u workers can gain on AES-GCM on this machine)\n",
+                o.esp.c_str(), max_workers, cc.med, cc.min, cc.max, o.sizes.front(), max_workers);
   std::printf("%-9s %2s %5s %4s %3s %4s %6s%s | %7s %15s | %6s | %12s | %5s %6s | %4s %4s %5s\n", "mode", "w",
               "flows", "size", "dir", "mf", "merge", show_scenario ? " scenario     " : "", "Gbit/s",
               "[min..max]", "Mpps", "x flow1 [min..max]", "cores", "Gb/cor", "ooo", "lost", "drops");
@@ -760,6 +787,7 @@ int Main(int argc, char** argv) {
     j["speedup_vs_flow_min"] = R.min;
     j["speedup_vs_flow_max"] = R.max;
     j["memcpy_gbps"] = mc.med;
+    if (show_ceiling) j["crypto_ceiling"] = cc.med;
     j["cpu_model"] = CpuModel();
     j["cpu_cores"] = C.med;
     j["gbps_per_core"] = C.med > 0 ? G.med / C.med : 0.0;
