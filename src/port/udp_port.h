@@ -15,7 +15,8 @@
 //     carrier buffer and is cut into *views*: packets whose data points
 //     into the carrier, each holding a reference on it (Packet::parent), so
 //     no payload is copied. A lone datagram is copied into a pool buffer
-//     instead, so that small packets never pin 64 KiB carriers.
+//     instead, so that small packets never pin 64 KiB carriers (the port's
+//     one payload copy: rx_copied_bytes, copy_stats.h).
 //
 // Send (TxPort): one sendmmsg per burst.
 //   - A TSO train (packet.h) leaves as one UDP_SEGMENT (GSO) send per up to
