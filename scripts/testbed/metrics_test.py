@@ -17,7 +17,8 @@ container on each. Then:
              vxlan_decap/unknown_vni) has stopped and a scrape newer than the traffic is in,
              its query API reports the same drop counter and the same container-port packet
              counter as `mflowctl --json stats` / `ports`, and its micro-flow latency histogram
-             counts the micro-flows mflowctl says were released with packets
+             counts the micro-flows mflowctl says were released with packets; its copied and
+             delivered bytes of the rx path are mflowctl's (docs/COPIES.md)
 The micro-flow latency histogram of host A is printed at the end (figures, not judged).
 One PASS/FAIL line per check; exit status 1 if any failed, 2 if the testbed could not be built.
 Creates only namespaces named mfp-* and a temporary directory, removed on every exit; processes
@@ -254,6 +255,16 @@ def run_test(args) -> int:
         c.report("prometheus histogram", mfs_prom is not None and mfs_prom == mfs_ctl > 0,
                  f"rx micro-flow latency count: Prometheus {mfs_prom}, mflowctl released - empty "
                  f"{mfs_ctl}")
+        # Copies (docs/COPIES.md): the same rx figures as mflowctl's; the kernel copied each
+        # delivered byte at least twice (received on the socket, written to the TAP).
+        rx_copies = next(e for e in ctl(tb, "a", "stats")["engines"] if e["name"] == "rx")["copies"]
+        dl_prom = prom_value('mflow_delivered_bytes_total{engine="rx"}')
+        kb_prom = prom_value('mflow_copied_bytes_total{engine="rx",kind="kernel"}')
+        c.report("prometheus copies", dl_prom is not None and kb_prom is not None
+                 and dl_prom == rx_copies["delivered_bytes"] > 0
+                 and kb_prom == rx_copies["kernel_bytes"] >= 2 * dl_prom,
+                 f"rx delivered: Prometheus {dl_prom}, mflowctl {rx_copies['delivered_bytes']}; "
+                 f"kernel copies: Prometheus {kb_prom}, mflowctl {rx_copies['kernel_bytes']}")
         up = prom_value('up{job="mflowd"}')
         c.report("prometheus target up", up == 1.0, f"up = {up}")
 

@@ -24,8 +24,9 @@ For every topology x offloads x test x repeat it runs one measurement:
            requests/s, p50 / p99, CPU per request, a table of their own
 and per measurement: /proc/stat busy time of every core, CPU-seconds per GB delivered (whole
 machine), the overlay daemons' own CPU-seconds per GB (both mflowd, or both wireguard-go or
-nebula processes of tunnels.py's topologies; /proc/PID/stat) and the sum of mflowd's
-out-of-order counter over engines and hosts.
+nebula processes of tunnels.py's topologies; /proc/PID/stat), the sum of mflowd's
+out-of-order counter over engines and hosts, and mflowd's copies per byte received with the copy
+floor they set (copies per byte / the memcpy rate of scripts/provenance.sh, in CPU-s per GB).
 
 By default the repeats are interleaved: each round builds every topology once, runs all its
 offload settings and tests, and tears it down, so that every topology sees the same machine
@@ -64,6 +65,7 @@ START = time.monotonic()
 LATENCY_PIN: list[str] = []  # e.g. ["taskset", "-c", "0"] (--latency-cpu)
 SETTLE_CORES = 0.25  # busy cores (niced excluded) under which a measurement may start
 SETTLE_MAX_S = 5.0   # ... waiting at most this long
+MEMCPY_GBYTES_PER_S: list = [None]  # from the provenance line (copy_floor)
 
 
 def elapsed() -> str:
@@ -126,6 +128,8 @@ class Sample:
             m1["out_of_order"] - self.m0["out_of_order"],
             "mflow_drops": None if self.m0 is None else m1["drops"] - self.m0["drops"],
             "mflow_elephants": None if self.m0 is None else m1["elephants"] - self.m0["elephants"],
+            "mflow_copied_bytes": None if self.m0 is None or self.m0["copied_bytes"] is None
+            or m1["copied_bytes"] is None else m1["copied_bytes"] - self.m0["copied_bytes"],
             "nstat_receiver": topo.nstat_read(self.ep.server_ns),
             "nstat_sender": topo.nstat_read(self.ep.client_ns),
             "nstat_host_a": topo.nstat_read(self.host_a),
@@ -191,12 +195,34 @@ def sample_fields(sample: dict, nbytes: float | None) -> dict:
         "cpu_s": round(sample["cpu_s"], 3),
         "mflowd_cpu_s": None if sample["mflowd_cpu_s"] is None else round(sample["mflowd_cpu_s"], 3),
         "cpu_s_per_gb": None, "mflowd_s_per_gb": None,
+        "copies_per_byte": None, "copy_floor_s_per_gb": None,
     }
     if nbytes:
         d["cpu_s_per_gb"] = round(sample["cpu_s"] / gb(nbytes), 4)
         if sample["mflowd_cpu_s"] is not None:
             d["mflowd_s_per_gb"] = round(sample["mflowd_cpu_s"] / gb(nbytes), 4)
+        d.update(copy_floor(sample.get("mflow_copied_bytes"), nbytes))
     return d
+
+
+def memcpy_gbytes_per_s(provenance: str) -> float | None:
+    """The single-core memcpy rate in GB/s from scripts/provenance.sh's line ("memcpy 217.3
+    Gbit/s per core"); None where it was not measured."""
+    m = re.search(r"memcpy ([0-9.]+) Gbit/s per core", provenance)
+    return float(m.group(1)) / 8 if m and float(m.group(1)) > 0 else None
+
+
+def copy_floor(copied_bytes: int | None, nbytes: float) -> dict:
+    """copies_per_byte: the bytes both mflowd copied (kernel crossings at their ports and their
+    own payload memcpy) per byte the receiving container got; copy_floor_s_per_gb: the CPU-seconds
+    per GB those copies alone cost at this machine's memcpy rate (MEMCPY_GBYTES_PER_S), the floor
+    under mflowd's CPU-s per GB. None without mflowd."""
+    if copied_bytes is None or not nbytes:
+        return {}
+    cpb = copied_bytes / nbytes
+    rate = MEMCPY_GBYTES_PER_S[0]
+    return {"copies_per_byte": round(cpb, 3),
+            "copy_floor_s_per_gb": round(cpb / rate, 4) if rate else None}
 
 
 def test_tcp(tb, ep, dur) -> dict:
@@ -395,7 +421,7 @@ def aggregate(results: dict, order: list, args, command: list[str]) -> list[dict
         rec = {"topology": topology, "test": test, "offloads": off, "repeats": len(runs),
                "duration_s": args.duration, "command": command}
         for f in ("gbps", "pps", "p50_us", "p99_us", "loss_pct", "cpu_s_per_gb",
-                  "mflowd_s_per_gb", "cpu_busy_cores", "underlay_rx_avg_bytes", "rps",
+                  "mflowd_s_per_gb", "copies_per_byte", "copy_floor_s_per_gb", "cpu_busy_cores", "underlay_rx_avg_bytes", "rps",
                   "cpu_us_per_req", "daemon_us_per_req"):
             m, lo, hi = med_min_max([r.get(f) for r in runs])
             rec[f] = m
@@ -482,7 +508,7 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
     hdr = (f"{'topology':<{nw}} {'offl':<4} {'test':<{tw}}| {'Gbit/s':>7} {'[min..max]':<16}|"
            f" {'x kernel':>8} {'[min..max]':<12}| {'Mpps':>6} {'loss%':>6} |"
            f" {'p50/p99 us':>13} | {'retr':>6} {'ofo':>6} {'ooo':>5} |"
-           f" {'CPU s/GB':>8} {'mflowd':>7} {'cores':>5}")
+           f" {'CPU s/GB':>8} {'mflowd':>7} {'copies/B':>8} {'floor s/GB':>10} {'cores':>5}")
     print(hdr, file=out)
     print("-" * len(hdr), file=out)
     for r in records:
@@ -502,6 +528,7 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
               f" {lat:>13} | {fmt(r['retransmits'], '6.0f', ''):>6}"
               f" {fmt(r['tcp_ofo'], '6.0f', ''):>6} {fmt(r['mflow_out_of_order'], '5d'):>5} |"
               f" {fmt(r['cpu_s_per_gb'], '8.3f', ''):>8} {fmt(r['mflowd_s_per_gb'], '7.3f', ''):>7}"
+              f" {fmt(r.get('copies_per_byte'), '8.2f'):>8} {fmt(r.get('copy_floor_s_per_gb'), '10.3f'):>10}"
               f" {fmt(r['cpu_busy_cores'], '5.2f'):>5}", file=out)
     print("\nGbit/s: received (tcp: TCP payload; udp: UDP payload), median [min..max] over "
           "repeats.\nx kernel: ratio to `kernel` with the same offloads and test, taken within "
@@ -511,7 +538,11 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
           "repeats (must be 0).\nCPU s/GB: busy CPU-seconds (niced time excluded) of the whole machine per GB "
           "received; mflowd: both overlay daemons' CPU-seconds per GB (mflowd, or wireguard-go / "
           "nebula); cores: busy cores during the "
-          "run.", file=out)
+          "run.\ncopies/B: bytes the mflowd daemons copied per byte received, by the kernel at "
+          "their ports (TAP read and write, UDP receive and send: 2 per byte per host) and by "
+          "mflowd itself (mflowctl stats, docs/COPIES.md); floor s/GB: copies/B / the memcpy rate "
+          "of the provenance line above, the CPU-seconds per GB the copies alone cost (mflowd's "
+          "CPU s/GB cannot go below it without copying less); -: no mflowd.", file=out)
     if any(r["test"] in OPTIONAL_TESTS for r in records):
         print("udp1400p/udp1400gso: paced at the same rate (xfer.py, every datagram checked), so "
               "compare their CPU s/GB, not their Gbit/s.", file=out)
@@ -781,6 +812,7 @@ def main() -> int:
             "duration_s": args.duration, "repeats": args.repeats, "order": args.order,
             "workers": args.workers, "mflowd_args": mflowd_args,
             "latency_cpu": args.latency_cpu, "provenance": _provenance(args.build_dir)}
+    MEMCPY_GBYTES_PER_S[0] = memcpy_gbytes_per_s(meta["provenance"])
 
     if args.order == "interleaved":
         rounds = [(r, args.topologies) for r in range(args.repeats)]

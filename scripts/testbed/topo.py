@@ -871,10 +871,13 @@ class Testbed:
     def mflow_counters(self, host: str | None = None) -> dict[str, int] | None:
         """Sums over engines (and hosts, or one host) of mflowd's order/drop counters from
         `mflowctl --json stats`; None without mflowd. A reply without engines or without an
-        out_of_order field is an error, not a zero."""
+        out_of_order field is an error, not a zero. copied_bytes: bytes the daemons copied, by
+        the kernel at their ports and by themselves (each engine's "copies", docs/COPIES.md);
+        None when a daemon does not count them."""
         if not self.daemons:
             return None
         total = dict.fromkeys(self.MFLOW_COUNTERS, 0)
+        total["copied_bytes"] = 0
         for h in ([host] if host else list(self.daemons)):
             st = self.mflow_stats(h)
             engines = st.get("engines")
@@ -886,6 +889,10 @@ class Testbed:
                                        f"out_of_order: {e}")
                 for k in self.MFLOW_COUNTERS:
                     total[k] += int(e.get(k, 0))
+                c = e.get("copies")
+                total["copied_bytes"] = (None if c is None or total["copied_bytes"] is None else
+                                         total["copied_bytes"] + int(c.get("kernel_bytes", 0))
+                                         + int(c.get("user_bytes", 0)))
         return total
 
     def mflow_out_of_order(self) -> int | None:

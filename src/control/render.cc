@@ -1,6 +1,7 @@
 #include "control/render.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <tuple>
 
@@ -157,6 +158,20 @@ std::string RenderFdb(const json& r) {
 
 namespace {
 
+// What the path copied per byte it delivered (docs/COPIES.md): "2.00 per
+// byte delivered (kernel 2.40 GB, user 0 B; delivered 1.20 GB)"; empty from
+// a daemon that does not count copies.
+std::string CopiesLine(const json& c) {
+  if (c.empty() || !c.contains("delivered_bytes")) return "";
+  const uint64_t delivered = Count(c, "delivered_bytes");
+  const uint64_t copied = Count(c, "kernel_bytes") + Count(c, "user_bytes");
+  char ratio[32] = "-";
+  if (delivered != 0)
+    std::snprintf(ratio, sizeof ratio, "%.2f", static_cast<double>(copied) / static_cast<double>(delivered));
+  return std::string(ratio) + " per byte delivered (kernel " + BytesCell(c, "kernel_bytes") + ", user " +
+         BytesCell(c, "user_bytes") + "; delivered " + BytesCell(c, "delivered_bytes") + ")";
+}
+
 std::string RenderEngine(const json& e) {
   std::string out = "engine " + Cell(e, "name") + " (" + Cell(e, "mode") + ")\n";
   Table stages({{"STAGE"}, {"IN", A::kRight}, {"OUT", A::kRight}, {"DROPS", A::kRight}}, kIndent);
@@ -212,6 +227,7 @@ std::string RenderEngine(const json& e) {
            Cell(*mp, "last_spread_pps") + " pkt/s";
     totals.emplace_back("placement", v + ")");
   }
+  if (const std::string c = CopiesLine(Object(e, "copies")); !c.empty()) totals.emplace_back("copies", c);
   out += "\n" + KeyValues(totals, kIndent);
   return out + OutOfOrderWarning(Count(e, "out_of_order")) +
          MergeErrorWarning(Count(e, "merge_errors"));

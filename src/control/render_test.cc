@@ -114,6 +114,20 @@ TEST(Render, StatsShowsStagesWorkersAndTotals) {
 }
 
 // Home beside a TCP elephant: one worker reads and runs every flow.
+TEST(Render, CopiesPerByteAreShownPerPath) {
+  json r = kStats;
+  r["engines"][0]["copies"] = {{"kernel_bytes", 4000000}, {"user_bytes", 200000},
+                               {"delivered_bytes", 2000000}, {"per_byte", 2.1}};
+  r["engines"][1]["copies"] = {{"kernel_bytes", 0}, {"user_bytes", 0}, {"delivered_bytes", 0}};
+  const std::string out = RenderStats(r, false);
+  EXPECT_TRUE(Contains(out, "copies                2.10 per byte delivered (kernel 4.00 MB, user "
+                            "200 kB; delivered 2.00 MB)"))
+      << out;
+  EXPECT_TRUE(Contains(out, "copies                - per byte delivered (kernel 0 B")) << out;
+  // An older daemon sends no copies: no line.
+  EXPECT_FALSE(Contains(RenderStats(kStats, false), "copies")) << RenderStats(kStats, false);
+}
+
 TEST(Render, SoloPlacementIsShown) {
   json r = kStats;
   r["engines"][0]["placement"] = {{"now", "home"}, {"solo", true}, {"trials", 3},

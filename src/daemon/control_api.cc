@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "daemon/copies.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "common/clock.h"
@@ -287,8 +288,11 @@ json Daemon::HandleLocked(const json& req) {
     return {{"ok", true}, {"entries", list}, {"capacity", fdb_->capacity()}};
   }
   if (cmd == "stats") {
-    return {{"ok", true},
-            {"engines", json::array({EngineJson("rx", kRxPath), EngineJson("tx", kTxPath)})}};
+    const CopyStats copies = Copies();
+    json rx = EngineJson("rx", kRxPath), tx = EngineJson("tx", kTxPath);
+    rx["copies"] = CopiesJson(copies.rx);
+    tx["copies"] = CopiesJson(copies.tx);
+    return {{"ok", true}, {"engines", json::array({std::move(rx), std::move(tx)})}};
   }
   if (cmd == "flows") {
     constexpr size_t kMaxFlows = 1000;

@@ -96,6 +96,8 @@ class Daemon {
   // The counters the metrics endpoint exports, read live (metrics.cc).
   // Any thread.
   MetricsSnapshot Metrics() const;
+  // Bytes copied per path, by the kernel and by mflowd (copies.cc). Any thread.
+  CopyStats Copies() const;
 
  private:
   explicit Daemon(const Config& cfg) : cfg_(cfg), started_at_(std::chrono::steady_clock::now()) {}

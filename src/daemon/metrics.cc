@@ -145,6 +145,27 @@ std::vector<MetricFamily> MetricFamilies(const MetricsSnapshot& s) {
     Family(out, "mflow_peers", "Configured peer VTEPs", G).Add({}, D(s.udp.peers.size()));
   }
 
+  // Copies per path (port/copy_stats.h, docs/COPIES.md): bytes copied by
+  // the kernel at the ports' system calls and by mflowd itself, and the
+  // bytes the path delivered; their ratio is the copies per byte.
+  {
+    Family cp(out, "mflow_copied_bytes_total",
+              "Bytes copied on a path: kind=kernel at the ports' system calls (TAP read/write, "
+              "UDP receive/send), kind=user by mflowd's own memcpy of payload",
+              C);
+    Family dl(out, "mflow_delivered_bytes_total",
+              "Bytes a path delivered (rx: written to the containers' TAPs; tx: sent on the "
+              "underlay sockets)",
+              C);
+    const std::pair<const char*, const PathCopies*> copies[] = {{"rx", &s.copies.rx},
+                                                                {"tx", &s.copies.tx}};
+    for (const auto& [engine, c] : copies) {
+      cp.Add({{"engine", engine}, {"kind", "kernel"}}, D(c->kernel_bytes));
+      cp.Add({{"engine", engine}, {"kind", "user"}}, D(c->user_bytes));
+      dl.Add({{"engine", engine}}, D(c->delivered_bytes));
+    }
+  }
+
   // The engine, per path (engine="rx": underlay -> containers, "tx": back).
   {
     Family in(out, "mflow_stage_input_packets_total", "Packets entering a stage", C);
@@ -279,6 +300,7 @@ MetricsSnapshot Daemon::Metrics() const {
   s.ports = taps_->Snapshot();
   s.tap_drops = taps_->Drops();
   s.udp = udp_->Snapshot();
+  s.copies = Copies();
   s.udp_gso = s.udp.gso;
   s.udp_gro = s.udp.gro;
   s.fdb_entries = fdb_->Size(CoarseMs());

@@ -29,6 +29,7 @@
 
 #include "common/status.h"
 #include "engine/engine.h"
+#include "port/copy_stats.h"
 #include "port/tap_set.h"
 #include "port/udp_port.h"
 
@@ -59,6 +60,8 @@ struct MetricsSnapshot {
   std::vector<std::pair<std::string, uint64_t>> tap_drops;
   // the underlay
   UdpPortInfo udp;
+  // bytes copied per path (copy_stats.h)
+  CopyStats copies;
   // tables and pools
   uint32_t fdb_entries = 0, fdb_capacity = 0;
   std::vector<PoolUse> pools;

@@ -36,7 +36,8 @@ using prometheus::MetricType;
 const std::set<std::string> kAllowedLabels = {"engine", "stage",   "reason",    "worker",
                                               "port",   "peer",    "direction", "pool",
                                               "placement", "version", "mode", "workers",
-                                              "udp_gso", "udp_gro"};
+                                              "udp_gso", "udp_gro",
+                                              "kind"};
 
 MetricsSnapshot FakeSnapshot() {
   MetricsSnapshot s;
@@ -75,6 +76,8 @@ MetricsSnapshot FakeSnapshot() {
   s.tap_drops = {{"no_port", 2}, {"rx_no_buffer", 0}};
   s.udp.peers.push_back({"198.18.0.2", 5, 500, 6, 600});
   s.udp.drops = {{"rx_not_peer", 7}};
+  s.copies.rx = {4200, 100, 2000};  // kernel, user, delivered
+  s.copies.tx = {3000, 0, 1500};
   s.fdb_entries = 3;
   s.fdb_capacity = 16384;
   s.pools = {{"underlay-rx", 16384, 12}, {"tap-rx", 512, 0}};
@@ -157,7 +160,8 @@ TEST(MetricsTest, FamiliesHaveNamesTypesAndBoundedLabels) {
         "mflow_engine_out_of_order_packets_total", "mflow_engine_released_microflows_total",
         "mflow_worker_pushback_waits_total", "mflow_placement_spread", "mflow_placement_trials_total",
         "mflow_worker_busy_seconds_total", "mflow_pool_packets_in_use", "mflow_peers",
-        "mflow_fdb_entries", "mflow_build_info", "mflow_engine_microflow_latency_seconds"})
+        "mflow_fdb_entries", "mflow_build_info", "mflow_engine_microflow_latency_seconds",
+        "mflow_copied_bytes_total", "mflow_delivered_bytes_total"})
     EXPECT_NE(Find(fams, n), nullptr) << n;
   EXPECT_EQ(Find(fams, "mflow_build_info")->type, MetricType::Gauge);
   EXPECT_EQ(Find(fams, "mflow_engine_microflow_latency_seconds")->type, MetricType::Histogram);
@@ -185,6 +189,10 @@ TEST(MetricsTest, ValuesComeFromTheSnapshot) {
   EXPECT_EQ(Value(fams, "mflow_fdb_entries", {}), 3);
   EXPECT_EQ(Value(fams, "mflow_peers", {}), 1);
   EXPECT_EQ(Value(fams, "mflow_build_info", {{"mode", "microflow"}, {"version", "0.1.0"}}), 1);
+  EXPECT_EQ(Value(fams, "mflow_copied_bytes_total", {{"engine", "rx"}, {"kind", "kernel"}}), 4200);
+  EXPECT_EQ(Value(fams, "mflow_copied_bytes_total", {{"engine", "rx"}, {"kind", "user"}}), 100);
+  EXPECT_EQ(Value(fams, "mflow_copied_bytes_total", {{"engine", "tx"}, {"kind", "user"}}), 0);
+  EXPECT_EQ(Value(fams, "mflow_delivered_bytes_total", {{"engine", "tx"}}), 1500);
   // The histogram: cumulative buckets in seconds, +Inf = count.
   const MetricFamily* h = Find(fams, "mflow_engine_microflow_latency_seconds");
   ASSERT_NE(h, nullptr);
@@ -228,6 +236,7 @@ TEST(MetricsTest, DaemonSnapshot) {
             0);
   EXPECT_EQ(Value(fams, "mflow_pool_packets", {{"pool", "tap-rx"}}), 512);
   EXPECT_EQ(Value(fams, "mflow_peers", {}), 1);
+  EXPECT_EQ(Value(fams, "mflow_copied_bytes_total", {{"engine", "tx"}, {"kind", "kernel"}}), 0);
   ExpectPromtoolAccepts(Serialize(fams));
 }
 

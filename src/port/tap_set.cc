@@ -88,6 +88,10 @@ Status TapSet::Remove(uint16_t port_id) {
     // may hold one for a moment (between fork and exec).
     epoll_ctl(epfd_, EPOLL_CTL_DEL, port->dev->fd(), nullptr);
     by_id_[port_id] = nullptr;
+    // Final: no burst uses the port now (they hold mu_ shared).
+    const TapCounters& c = port->dev->counters();
+    removed_.rx_bytes += c.rx_bytes.load(std::memory_order_relaxed);
+    removed_.tx_bytes += c.tx_bytes.load(std::memory_order_relaxed);
     for (auto it = ports_.begin(); it != ports_.end(); ++it) {
       if (it->get() == port) {
         gone = std::move(*it);
@@ -146,6 +150,17 @@ std::vector<TapPortInfo> TapSet::Snapshot() const {
     out.push_back(std::move(i));
   }
   return out;
+}
+
+TapByteTotals TapSet::ByteTotals() const {
+  std::shared_lock lock(mu_);
+  TapByteTotals t = removed_;
+  for (const auto& p : ports_) {
+    const TapCounters& c = p->dev->counters();
+    t.rx_bytes += c.rx_bytes.load(std::memory_order_relaxed);
+    t.tx_bytes += c.tx_bytes.load(std::memory_order_relaxed);
+  }
+  return t;
 }
 
 std::vector<std::pair<std::string, uint64_t>> TapSet::Drops() const {

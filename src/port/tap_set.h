@@ -65,6 +65,14 @@ struct TapPortInfo {
   std::vector<std::pair<std::string, uint64_t>> drops;  // every TapDrop, zeros included
 };
 
+// Frame bytes through every port of a set since it was made, removed ports
+// included, so that a total never goes back when a container leaves
+// (copy_stats.h). rx: read from the containers; tx: written to them.
+struct TapByteTotals {
+  uint64_t rx_bytes = 0;
+  uint64_t tx_bytes = 0;
+};
+
 class TapSet final : public RxPort, public TxPort {
  public:
   static constexpr uint32_t kMaxPorts = 256;
@@ -88,6 +96,7 @@ class TapSet final : public RxPort, public TxPort {
   // an interface of that name.
   std::optional<uint16_t> Find(std::string_view name, std::string_view netns = {}) const;
   std::vector<TapPortInfo> Snapshot() const;  // in the order ports were added
+  TapByteTotals ByteTotals() const;
   // Drops that belong to no port: "no_port" (TxBurst to a port that does
   // not exist or is in another VNI, or kPortNone) and "rx_no_buffer"
   // (RxBurst calls that found rx_pool empty; the frames wait in the TAP).
@@ -128,6 +137,7 @@ class TapSet final : public RxPort, public TxPort {
   mutable std::shared_mutex mu_;
   std::vector<std::unique_ptr<Port>> ports_;  // guarded by mu_; Add order
   std::vector<Port*> by_id_;                  // guarded by mu_; kPortFlood slots
+  TapByteTotals removed_;                     // guarded by mu_; ports gone (ByteTotals)
 
   uint32_t rr_ = 0;  // RxBurst's round-robin start (RX role only)
   // Empty buffers kept between RxBurst calls (RX role only).

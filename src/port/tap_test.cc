@@ -782,7 +782,11 @@ TEST_F(TapTest, FloodStaysInItsVniAndUnknownPortsAreDrops) {
   EXPECT_EQ(SetDrop(Set(), "no_port"), 3u);
   EXPECT_EQ(tx_pool_->available(), 64u);
 
+  // The set's byte totals (copy_stats.h) keep a removed port's bytes.
+  EXPECT_EQ(Set().ByteTotals().tx_bytes, 120u);
+  EXPECT_EQ(Set().ByteTotals().rx_bytes, 0u);
   ASSERT_TRUE(Set().Remove(2).ok());
+  EXPECT_EQ(Set().ByteTotals().tx_bytes, 120u);
   EXPECT_FALSE(Set().Remove(2).ok());
   EXPECT_EQ(Set().Find("mftb"), std::nullopt);
   EXPECT_NE(RunCmd({"ip", "-n", NsName(ns), "link", "show", "dev", "mftb"}), 0);

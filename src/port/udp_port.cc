@@ -406,6 +406,7 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
   const uint32_t got = r > 0 ? static_cast<uint32_t>(r) : 0;
   if (r < 0 && errno != EAGAIN && errno != EINTR) Count(kRxError);
   bool coalesced = false;
+  uint64_t copied = 0;  // counted once per call, not per datagram
   for (uint32_t i = 0; i < got; ++i) {
     Packet* carrier = c[i];
     const msghdr& h = hdrs[i].msg_hdr;
@@ -431,6 +432,7 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
       if (Accept(peer, len)) {
         if (rx_pool_->AllocBurst(&p, 1) == 1 && len <= p->buf_size - kHeadroom) {
           std::memcpy(p->data, carrier->data, len);
+          copied += len;
           p->len = len;
           p->remote = src;
           pending_[npending_++] = p;
@@ -472,6 +474,7 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
   }
   // The filled carriers now belong to their views (or went back to the
   // pool); the rest stay stashed.
+  if (copied != 0) rx_copied_bytes_ += copied;
   std::memmove(c, c + got, (ncarriers_ - got) * sizeof(Packet*));
   ncarriers_ -= got;
   if (got != 0) lone_only_ = !coalesced;
@@ -668,9 +671,12 @@ UdpPortInfo UdpPort::Snapshot() const {
   info.gso_sends = gso_sends_.load(std::memory_order_relaxed);
   info.gro = gro_;
   info.gro_receives = gro_receives_.load(std::memory_order_relaxed);
+  info.rx_copied_bytes = rx_copied_bytes_.load();
   const uint32_t n = peers_.size();
   for (uint32_t i = 0; i < n; ++i) {
     const PeerSlots::Slot& p = peers_[i];
+    info.rx_bytes += p.rx_bytes.load(std::memory_order_relaxed);
+    info.tx_bytes += p.tx_bytes.load(std::memory_order_relaxed);
     if (!p.live.load(std::memory_order_relaxed)) continue;
     info.peers.push_back({p.addr.ToString(), p.tx_datagrams.load(std::memory_order_relaxed),
                           p.tx_bytes.load(std::memory_order_relaxed),

@@ -15,7 +15,8 @@
 //     carrier buffer and is cut into *views*: packets whose data points
 //     into the carrier, each holding a reference on it (Packet::parent), so
 //     no payload is copied. A lone datagram is copied into a pool buffer
-//     instead, so that small packets never pin 64 KiB carriers.
+//     instead, so that small packets never pin 64 KiB carriers (the port's
+//     one payload copy: rx_copied_bytes, copy_stats.h).
 //
 // Send (TxPort): one sendmmsg per burst.
 //   - A TSO train (packet.h) leaves as one UDP_SEGMENT (GSO) send per up to
@@ -56,6 +57,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/relaxed.h"
 #include "common/status.h"
 #include "engine/port.h"
 #include "port/flood_limiter.h"
@@ -90,6 +92,13 @@ struct UdpPortInfo {
   uint64_t gro_receives = 0;  // super-datagrams received (cut into views)
   bool gso = false;        // UDP_SEGMENT in use (asked for and accepted)
   bool gro = false;        // UDP_GRO in use
+  // Bytes received and sent since the port opened, over every peer it ever
+  // had (removed ones included, unlike `peers`), so they never go back: the
+  // kernel crossings of copy_stats.h.
+  uint64_t rx_bytes = 0, tx_bytes = 0;
+  // Bytes of lone datagrams copied out of a UDP_GRO carrier into a small
+  // buffer (the port's one payload copy in user space).
+  uint64_t rx_copied_bytes = 0;
 };
 
 class UdpPort final : public RxPort, public TxPort {
@@ -186,6 +195,7 @@ class UdpPort final : public RxPort, public TxPort {
   Packet* pending_[kMaxPending] = {};
   uint32_t npending_ = 0, pending_head_ = 0;
   std::atomic<uint64_t> gro_receives_{0};
+  Relaxed<uint64_t> rx_copied_bytes_{0};  // RX role only (one writer at a time)
   static constexpr uint32_t kGroBatch = 64;  // datagrams per recvmmsg (RxGro)
   bool lone_only_ = true;  // the last datagrams received were not coalesced
   Packet* carrier_stash_[kGroBatch] = {};   // empty carriers kept between calls (RX role only)

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -111,6 +112,22 @@ class UdpPortTest : public ::testing::TestWithParam<bool> {
     p->remote = kB;
     return p;
   }
+  // A TSO train as GsoSegment builds it: a carrier whose segments (a VXLAN
+  // header each) point into `payload`, seg bytes each, the last shorter.
+  // The payload must outlive the send (fragments may point anywhere).
+  Packet* Train(const std::vector<uint8_t>& payload, uint32_t seg) {
+    Packet* carrier = pool_->Alloc();
+    Packet** tail = &carrier->segs;
+    for (uint32_t off = 0; off < payload.size(); off += seg) {
+      Packet* s = Datagram(0, 0);
+      s->AppendFrag(payload.data() + off, std::min<uint32_t>(seg, static_cast<uint32_t>(payload.size()) - off));
+      *tail = s;
+      tail = &s->seg_next;
+      ++carrier->nsegs;
+    }
+    carrier->remote = kB;
+    return carrier;
+  }
   // Sends n floods (10-byte datagrams) from container port 1 through a_ at
   // once, each with `flags`.
   void FloodsFromPort1(uint32_t n, uint8_t flags = 0) {
@@ -166,20 +183,10 @@ TEST_P(UdpPortTest, DatagramsArriveWholeFromThePeer) {
 TEST_P(UdpPortTest, TrainLeavesAsOneGsoSendAndArrivesIntact) {
   // A carrier whose payload the segments point into, as GsoSegment builds.
   constexpr uint32_t kSegs = 40, kSeg = 1000, kLast = 300;
-  Packet* carrier = pool_->Alloc();
   std::vector<uint8_t> payload(kSeg * (kSegs - 1) + kLast);
   for (uint32_t i = 0; i < payload.size(); ++i) payload[i] = PatternByte(i);
-  // The payload lives in a vector that outlives the send (fragments may
-  // point anywhere).
-  Packet** tail = &carrier->segs;
-  for (uint32_t s = 0; s < kSegs; ++s) {
-    Packet* seg = Datagram(0, 0);
-    seg->AppendFrag(payload.data() + s * kSeg, s + 1 == kSegs ? kLast : kSeg);
-    *tail = seg;
-    tail = &seg->seg_next;
-    ++carrier->nsegs;
-  }
-  carrier->remote = kB;
+  Packet* carrier = Train(payload, kSeg);
+  ASSERT_EQ(carrier->nsegs, kSegs);
   a_->TxBurst(&carrier, 1);
   const auto got = ReceiveAll(kSegs);
   ASSERT_EQ(got.size(), kSegs);
@@ -202,6 +209,41 @@ TEST_P(UdpPortTest, TrainLeavesAsOneGsoSendAndArrivesIntact) {
   if (b_->gro()) {
     EXPECT_GE(b_->Snapshot().gro_receives, 1u);
   }
+}
+
+// The port's one payload copy in user space (copy_stats.h): with UDP_GRO a
+// lone datagram is copied out of its carrier and counted; a super-datagram's
+// views point into the carrier and copy nothing; without UDP_GRO nothing is
+// copied. The byte totals of the kernel crossings survive the peer's removal.
+TEST_P(UdpPortTest, OnlyLoneGroDatagramsAreCopiedInUserSpace) {
+  Packet* lone[2] = {Datagram(10, 0), Datagram(1400, 1)};
+  a_->TxBurst(lone, 2);
+  ASSERT_EQ(ReceiveAll(2).size(), 2u);
+  constexpr uint64_t kLoneBytes = (8 + 10) + (8 + 1400);
+  UdpPortInfo ib = b_->Snapshot();
+  EXPECT_EQ(ib.rx_bytes, kLoneBytes);
+  EXPECT_EQ(ib.rx_copied_bytes, b_->gro() ? kLoneBytes : 0u);
+
+  std::vector<uint8_t> payload(20 * 1000 + 300);
+  for (uint32_t i = 0; i < payload.size(); ++i) payload[i] = PatternByte(i);
+  Packet* train = Train(payload, 1000);
+  a_->TxBurst(&train, 1);
+  ASSERT_EQ(ReceiveAll(21).size(), 21u);
+  const uint64_t train_bytes = 21 * 8 + payload.size();  // a VXLAN header per datagram
+  ib = b_->Snapshot();
+  EXPECT_EQ(ib.rx_bytes, kLoneBytes + train_bytes);
+  EXPECT_EQ(a_->Snapshot().tx_bytes, kLoneBytes + train_bytes);  // the GSO send once
+  EXPECT_EQ(a_->Snapshot().rx_copied_bytes, 0u);
+  // A GSO send arrives whole where GRO is on: views, no copy. (Without GSO
+  // the kernel would hand over 21 lone datagrams, each one copied.)
+  if (a_->gso()) {
+    EXPECT_EQ(ib.rx_copied_bytes, b_->gro() ? kLoneBytes : 0u);
+  }
+
+  ASSERT_TRUE(b_->SetPeers({}).ok());
+  ib = b_->Snapshot();
+  EXPECT_TRUE(ib.peers.empty());
+  EXPECT_EQ(ib.rx_bytes, kLoneBytes + train_bytes);
 }
 
 TEST_P(UdpPortTest, StrangersAreDroppedBothWays) {
