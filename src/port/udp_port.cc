@@ -377,28 +377,55 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
   // plenty and more only lengthen the bursts (-3 % with offloads on).
   // (Room for every call to be all super-datagrams: no view is ever short.)
   static_assert(kGroBatch * kMaxViewsPerDatagram <= kMaxPending);
+  static_assert(kRxStash >= kGroBatch);
   const uint32_t want = lone_only_ ? kGroBatch : kGroBatch / 4;
   if (ncarriers_ < want) ncarriers_ += carriers_->AllocBurst(carrier_stash_ + ncarriers_, want - ncarriers_);
-  const uint32_t nc = std::min(ncarriers_, want);
+  uint32_t nc = std::min(ncarriers_, want);
   Packet** c = carrier_stash_;
   // No carrier free: every one is still referenced by views in flight. Not a
   // drop: the datagrams wait in the socket until views are released.
   if (nc == 0) return out;
+  // Direct receive: once datagrams have kept arriving one by one (an
+  // underlay that does not coalesce), each is received into a pool buffer
+  // (the first iovec) with its carrier behind it (the second) for whatever
+  // does not fit, so a lone datagram lands where the chain wants it and is
+  // never copied. Not from the first lone call: a straggler between
+  // super-datagrams must not switch, because a super-datagram received this
+  // way is made whole in its carrier by one copy (below).
+  const bool direct = lone_calls_ >= kDirectAfter;
+  uint32_t nh = 0;
+  if (direct) {
+    if (nstash_ < nc) nstash_ += rx_pool_->AllocBurst(stash_ + nstash_, nc - nstash_);
+    nh = std::min(nstash_, nc);
+    if (nh != 0) nc = nh;  // one pool buffer per datagram; none: receive as before
+  }
+  Packet** heads = stash_ + (nstash_ - nh);  // the top nh of the stash
   mmsghdr hdrs[kGroBatch];
-  iovec iov[kGroBatch];
+  iovec iov[kGroBatch][2];
+  uint32_t cap0[kGroBatch];
   sockaddr_storage names[kGroBatch];
   union {
     char buf[CMSG_SPACE(sizeof(int))];
     cmsghdr align;
   } ctrl[kGroBatch];
+  constexpr uint32_t kCarrierCap = kCarrierSize - kHeadroom;
   for (uint32_t i = 0; i < nc; ++i) {
-    iov[i] = iovec{c[i]->data, kCarrierSize - kHeadroom};
     std::memset(&hdrs[i], 0, sizeof(hdrs[i]));
     msghdr& h = hdrs[i].msg_hdr;
+    if (nh != 0) {
+      // Together never more than one carrier, so that a datagram that
+      // spills can be made whole in its carrier.
+      cap0[i] = std::min(heads[i]->buf_size - kHeadroom, kCarrierCap / 2);
+      iov[i][0] = iovec{heads[i]->data, cap0[i]};
+      iov[i][1] = iovec{c[i]->data, kCarrierCap - cap0[i]};
+      h.msg_iovlen = 2;
+    } else {
+      iov[i][0] = iovec{c[i]->data, kCarrierCap};
+      h.msg_iovlen = 1;
+    }
+    h.msg_iov = iov[i];
     h.msg_name = &names[i];
     h.msg_namelen = sizeof(names[i]);
-    h.msg_iov = &iov[i];
-    h.msg_iovlen = 1;
     h.msg_control = ctrl[i].buf;
     h.msg_controllen = sizeof(ctrl[i].buf);
   }
@@ -407,8 +434,11 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
   if (r < 0 && errno != EAGAIN && errno != EINTR) Count(kRxError);
   bool coalesced = false;
   uint64_t copied = 0;  // counted once per call, not per datagram
+  bool carrier_kept[kGroBatch];  // untouched: stays in the stash
   for (uint32_t i = 0; i < got; ++i) {
     Packet* carrier = c[i];
+    Packet* head = nh != 0 ? heads[i] : nullptr;
+    carrier_kept[i] = false;
     const msghdr& h = hdrs[i].msg_hdr;
     const uint32_t len = hdrs[i].msg_len;
     uint32_t seg = len;
@@ -423,8 +453,29 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
     const int peer = FindPeer(src);
     if ((h.msg_flags & MSG_TRUNC) != 0) {
       Count(kRxTruncated);
+      if (head != nullptr) PacketFree(head);
       PacketFree(carrier);
       continue;
+    }
+    if (head != nullptr && seg >= len && len <= cap0[i]) {
+      // Direct: the datagram is in its pool buffer; the carrier was not used.
+      carrier_kept[i] = true;
+      if (Accept(peer, len)) {
+        head->len = len;
+        head->remote = src;
+        pending_[npending_++] = head;
+      } else {
+        PacketFree(head);
+      }
+      continue;
+    }
+    if (head != nullptr) {
+      // Direct, but a super-datagram (or a lone one too big for a pool
+      // buffer): made whole in the carrier, its one copy, then as below.
+      if (len > cap0[i]) std::memmove(carrier->data + cap0[i], carrier->data, len - cap0[i]);
+      std::memcpy(carrier->data, head->data, std::min(len, cap0[i]));
+      copied += len;
+      PacketFree(head);
     }
     if (seg >= len) {
       // A lone datagram: copy it out and reuse the carrier at once.
@@ -472,12 +523,23 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
     }
     PacketFree(carrier);  // our own reference; the views hold theirs
   }
-  // The filled carriers now belong to their views (or went back to the
-  // pool); the rest stay stashed.
   if (copied != 0) rx_copied_bytes_ += copied;
-  std::memmove(c, c + got, (ncarriers_ - got) * sizeof(Packet*));
-  ncarriers_ -= got;
-  if (got != 0) lone_only_ = !coalesced;
+  // The filled carriers now belong to their views (or went back to the
+  // pool); the untouched ones and the rest stay stashed, in order.
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < ncarriers_; ++i)
+    if (i >= got || carrier_kept[i]) c[kept++] = c[i];
+  ncarriers_ = kept;
+  // The pool buffers of the received datagrams left the stash (queued or
+  // freed above); the others stay for the next call.
+  if (nh != 0) {
+    std::memmove(heads, heads + got, (nh - got) * sizeof(Packet*));
+    nstash_ -= got;
+  }
+  if (got != 0) {
+    lone_only_ = !coalesced;
+    lone_calls_ = coalesced ? 0 : std::min(lone_calls_ + 1, kDirectAfter);
+  }
   drain();
   return out;
 }

@@ -16,7 +16,12 @@
 //     into the carrier, each holding a reference on it (Packet::parent), so
 //     no payload is copied. A lone datagram is copied into a pool buffer
 //     instead, so that small packets never pin 64 KiB carriers (the port's
-//     one payload copy: rx_copied_bytes, copy_stats.h).
+//     one payload copy: rx_copied_bytes, copy_stats.h), until datagrams
+//     have kept arriving one by one (kDirectAfter calls): then each is
+//     received into a pool buffer first, with a carrier behind it for what
+//     does not fit, and a lone datagram is not copied at all; a
+//     super-datagram received that way is made whole in its carrier (one
+//     copy, counted) and the port goes back to carriers first.
 //
 // Send (TxPort): one sendmmsg per burst.
 //   - A TSO train (packet.h) leaves as one UDP_SEGMENT (GSO) send per up to
@@ -164,6 +169,10 @@ class UdpPort final : public RxPort, public TxPort {
   // Distinct peer addresses over the life of the port (see SetPeers).
   static constexpr uint32_t kMaxPeerSlots = PeerSlots::kCapacity;
 
+  // With UDP_GRO: receive calls in a row that brought only lone datagrams
+  // before they are received into pool buffers first (no copy; header).
+  static constexpr uint32_t kDirectAfter = 8;
+
  private:
   class SendBatch;
 
@@ -198,6 +207,10 @@ class UdpPort final : public RxPort, public TxPort {
   Relaxed<uint64_t> rx_copied_bytes_{0};  // RX role only (one writer at a time)
   static constexpr uint32_t kGroBatch = 64;  // datagrams per recvmmsg (RxGro)
   bool lone_only_ = true;  // the last datagrams received were not coalesced
+  // Receive calls in a row without a coalesced datagram, up to
+  // kDirectAfter; from there RxGro receives into pool buffers first
+  // ("direct", udp_port.cc). Uses stash_ for those buffers.
+  uint32_t lone_calls_ = 0;
   Packet* carrier_stash_[kGroBatch] = {};   // empty carriers kept between calls (RX role only)
   uint32_t ncarriers_ = 0;
   PeerSlots peers_;

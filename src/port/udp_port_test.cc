@@ -246,6 +246,51 @@ TEST_P(UdpPortTest, OnlyLoneGroDatagramsAreCopiedInUserSpace) {
   EXPECT_EQ(ib.rx_bytes, kLoneBytes + train_bytes);
 }
 
+// Datagrams that keep arriving one by one are, after kDirectAfter receive
+// calls, received straight into pool buffers: intact and not copied. A
+// super-datagram arriving then is made whole in its carrier (one copy of its
+// bytes) and cut into views as always, and the port goes back to carriers
+// first: the next lone datagram is copied again.
+// (Without UDP_GRO nothing is ever copied.)
+TEST_P(UdpPortTest, LoneDatagramsThatKeepComingAreNotCopied) {
+  auto send_and_check = [&](uint32_t n, uint32_t seed) {
+    std::vector<Packet*> burst(n);
+    for (uint32_t k = 0; k < n; ++k) burst[k] = Datagram(100, seed + k);
+    a_->TxBurst(burst.data(), n);
+    const auto got = ReceiveAll(n);
+    ASSERT_EQ(got.size(), n);
+    for (uint32_t k = 0; k < n; ++k) {
+      ASSERT_EQ(got[k].size(), 108u);
+      for (uint32_t i = 0; i < 100; ++i) ASSERT_EQ(got[k][8 + i], PatternByte(seed + k + i)) << k;
+    }
+  };
+  // One datagram per receive call until the port switches.
+  for (uint32_t k = 0; k < UdpPort::kDirectAfter; ++k) send_and_check(1, k);
+  const uint64_t copied = b_->Snapshot().rx_copied_bytes;
+  EXPECT_EQ(copied, b_->gro() ? UdpPort::kDirectAfter * 108u : 0u) << "lone datagrams are copied at first";
+  send_and_check(5, 100);
+  send_and_check(1, 200);
+  EXPECT_EQ(b_->Snapshot().rx_copied_bytes, copied) << "received into pool buffers";
+  if (!a_->gso() || !b_->gro()) return;
+
+  std::vector<uint8_t> payload(20 * 1000 + 300);
+  for (uint32_t i = 0; i < payload.size(); ++i) payload[i] = PatternByte(i);
+  Packet* train = Train(payload, 1000);
+  a_->TxBurst(&train, 1);
+  const auto got = ReceiveAll(21);
+  ASSERT_EQ(got.size(), 21u);
+  for (uint32_t s = 0; s < 21; ++s) {
+    const uint32_t len = s == 20 ? 300 : 1000;
+    ASSERT_EQ(got[s].size(), 8 + len) << "segment " << s;
+    ASSERT_EQ(0, std::memcmp(got[s].data() + 8, payload.data() + s * 1000, len)) << "segment " << s;
+  }
+  const uint64_t train_bytes = 21 * 8 + payload.size();
+  EXPECT_EQ(b_->Snapshot().rx_copied_bytes, copied + train_bytes) << "made whole once";
+  EXPECT_GE(b_->Snapshot().gro_receives, 1u);
+  send_and_check(1, 300);
+  EXPECT_EQ(b_->Snapshot().rx_copied_bytes, copied + train_bytes + 108) << "carriers first again";
+}
+
 TEST_P(UdpPortTest, StrangersAreDroppedBothWays) {
   // From a socket that is not a peer.
   const int s = socket(AF_INET, SOCK_DGRAM, 0);
