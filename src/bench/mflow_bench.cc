@@ -511,7 +511,6 @@ void PrintMiceTable(const Options& o, const std::vector<Config>& configs,
   }
 }
 
-// --aead-only: AesGcm alone, one core (aead_rate.h).
 // The crypto ceiling of this machine for `threads` workers: AES-GCM sealed
 // by that many threads at once against one thread alone, 200 ms each (see
 // MeasureSealTogether). 0 if it could not be measured.
@@ -529,6 +528,7 @@ uint32_t MaxWorkers(const Options& o) {
   return std::min<uint32_t>(w, static_cast<uint32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN))));
 }
 
+// --aead-only: AesGcm alone, one core, and the ceiling beside it (aead_rate.h).
 int AeadOnly(const Options& o) {
   const std::string alg = o.esp.empty() ? "aes-128-gcm" : o.esp;
   const uint32_t n = std::max<uint32_t>(2, MaxWorkers(o));
@@ -618,7 +618,7 @@ int Main(int argc, char** argv) {
                "print this machine's single-core memcpy rate (Gbit/s, the figure every table quotes) and exit");
   app.add_flag("--aead-only", o.aead_only,
                "print the single-core seal and open rate of the AesGcm class (GB/s, 10^9 bytes) for "
-               "--esp (default aes-128-gcm) at each --frame-size (the message size here), median [min..max] of --repeats runs of --duration each, and exit");
+               "--esp (default aes-128-gcm) at each --frame-size (the message size here), median [min..max] of --repeats runs of --duration each, and beside them the machine's ceiling for spreading it (as many threads sealing at once as the largest --workers, at least 2, against one); then exit");
   CLI11_PARSE(app, argc, argv);
   if (o.aead_only) return AeadOnly(o);
   if (o.memcpy_only) {
