@@ -7,9 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ $commit != unknown ]] && ! git diff --quiet HEAD -- src scripts 2>/dev/null; then
-  commit="$commit+local changes"
+commit=$(scripts/commit-id.sh)
+# A build directory of other code (a benchmark run against an older build):
+# the binaries' commit is the one that counts, so the line names both.
+if [[ -r $build/COMMIT ]] && [[ "$(cat "$build/COMMIT")" != "$commit" ]]; then
+  commit="$commit (binaries in $build built from $(cat "$build/COMMIT"))"
 fi
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 memcpy="memcpy not measured (no $build/src/mflow-bench)"
