@@ -150,3 +150,6 @@ std::vector<EspSaTable::OutboundState> EspSaTable::OutboundStates() const {
 }
 
 }  // namespace mflow::esp
+
+// tx_seq_ sits alone in its cache line only if the class is aligned to one.
+static_assert(alignof(mflow::esp::EspSaTable) == mflow::kCacheLine);

@@ -153,9 +153,10 @@ class EspSaTable {
   bool replay_ = true;
   // Written by the split point for every packet while the workers read the
   // fields above for every packet: a line of its own, or each increment
-  // would take that line from the workers.
+  // would take that line from the workers. (The last member: the class's
+  // alignment then rounds its size up to whole lines, so nothing follows
+  // it in its line.)
   alignas(kCacheLine) Relaxed<uint64_t> tx_seq_{1};
-  char tx_seq_pad_[kCacheLine - sizeof(Relaxed<uint64_t>)] = {};
 };
 
 }  // namespace mflow::esp
