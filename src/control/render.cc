@@ -161,7 +161,7 @@ namespace {
 // What the path copied per byte it delivered (docs/COPIES.md): "2.00 per
 // byte delivered (kernel 2.40 GB, user 0 B; delivered 1.20 GB)"; empty from
 // a daemon that does not count copies. (The ratio is recomputed from the
-// byte counts rather than read from "per_byte", which older replies lack.)
+// byte counts; the reply's "per_byte" holds the same figure.)
 std::string CopiesLine(const json& c) {
   if (c.empty() || !c.contains("delivered_bytes")) return "";
   const uint64_t delivered = Count(c, "delivered_bytes");
