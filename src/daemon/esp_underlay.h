@@ -36,6 +36,11 @@ class UnderlayPair final : public RxPort, public TxPort {
   uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept override;
   uint32_t WaitFds(pollfd* fds) noexcept override;
   void AfterWait(const pollfd* fds) noexcept override;
+  uint32_t InputFds(pollfd* fds) noexcept override {
+    const uint32_t n = vxlan_->InputFds(fds);
+    return n + esp_->InputFds(fds + n);
+  }
+  bool Pending() const noexcept override { return vxlan_->Pending() || esp_->Pending(); }
   void Interrupt() noexcept override;
   void TxBurst(Packet** pkts, uint32_t n) noexcept override;
 

@@ -37,6 +37,19 @@ class RxPort {
     return 0;
   }
   virtual void AfterWait(const pollfd* fds) noexcept { (void)fds; }
+  // The descriptors that are readable when RxBurst would find input (the
+  // input half of WaitFds, without the wake-up events), up to
+  // kMaxInputFds: the engine polls every port's at once without blocking
+  // and reads only the ports with input or Pending() (Engine::TryRx). 0:
+  // the port cannot tell, and is read every time.
+  static constexpr uint32_t kMaxInputFds = 2;
+  virtual uint32_t InputFds(pollfd* fds) noexcept {
+    (void)fds;
+    return 0;
+  }
+  // Packets held back from an earlier RxBurst (a received super-datagram cut
+  // into more views than that burst took): input that no descriptor shows.
+  virtual bool Pending() const noexcept { return false; }
   // One port's wait: returns after input may be ready, Interrupt() or
   // timeout_ms; false at once if the port cannot wait.
   bool Wait(int timeout_ms) noexcept {

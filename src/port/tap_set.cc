@@ -177,11 +177,17 @@ uint32_t TapSet::RxBurst(Packet** pkts, uint32_t n) noexcept {
   if (n == 0) return 0;
   std::shared_lock lock(mu_);
   if (ports_.empty()) return 0;
-  // Which TAPs have frames: one epoll_wait instead of a read per idle port.
-  epoll_event evs[kMaxPorts];
-  const int ne = epoll_wait(epfd_, evs, kMaxPorts, 0);
   Port* ready[kMaxPorts];
   uint32_t nready = 0;
+  // One TAP: read it. The engine calls us when its poll() found the epoll
+  // descriptor ready (Engine::TryRx), which with one TAP says what
+  // epoll_wait would, and a read that finds nothing costs what epoll_wait
+  // costs: a system call saved per burst. (A deleted TAP's read fails, and
+  // the loop below marks it gone.)
+  epoll_event evs[kMaxPorts];
+  const int ne = ports_.size() == 1 ? 0 : epoll_wait(epfd_, evs, kMaxPorts, 0);
+  if (ports_.size() == 1 && !ports_[0]->gone.load(std::memory_order_relaxed))
+    ready[nready++] = ports_[0].get();
   for (int i = 0; i < ne; ++i) {
     const uint64_t id = evs[i].data.u64;
     if (id >= kPortFlood) continue;

@@ -111,6 +111,10 @@ class TapSet final : public RxPort, public TxPort {
 
   uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept override;
   uint32_t WaitFds(pollfd* fds) noexcept override;
+  uint32_t InputFds(pollfd* fds) noexcept override {
+    fds[0] = {epfd_, POLLIN, 0};
+    return 1;
+  }
   void AfterWait(const pollfd* fds) noexcept override;
   void Interrupt() noexcept override;
   void TxBurst(Packet** pkts, uint32_t n) noexcept override;

@@ -120,6 +120,11 @@ class UdpPort final : public RxPort, public TxPort {
   uint32_t RxBurst(Packet** pkts, uint32_t n) noexcept override;
   uint32_t WaitFds(pollfd* fds) noexcept override;
   void AfterWait(const pollfd* fds) noexcept override;
+  uint32_t InputFds(pollfd* fds) noexcept override {
+    fds[0] = {fd_, POLLIN, 0};
+    return 1;
+  }
+  bool Pending() const noexcept override { return npending_ != 0; }
   void Interrupt() noexcept override;
   void TxBurst(Packet** pkts, uint32_t n) noexcept override;
 
