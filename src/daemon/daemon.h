@@ -115,6 +115,9 @@ class Daemon {
   // A refused reload's way back: the static peers it replaced, with the
   // store's beside them.
   void RestoreStaticPeers(const std::vector<wire::IpAddr>& plain);
+  // A reload's SA step (esp_reload.cc): the ESP socket's peers and the
+  // SAs; on failure both are as before. Caller holds cfg_mu_.
+  Status ApplyEspLocked(const std::vector<EspPeerConfig>& next);
   // The store's requests (status's "store", "store", "subnet"); null when off.
   nlohmann::json StoreRequest(const std::string& cmd);
 
