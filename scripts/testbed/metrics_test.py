@@ -19,6 +19,8 @@ container on each. Then:
              counter as `mflowctl --json stats` / `ports`, and its micro-flow latency histogram
              counts the micro-flows mflowctl says were released with packets; its copied and
              delivered bytes of the rx path are mflowctl's (docs/COPIES.md)
+  version    mflowd --version, mflowctl --version and `mflowctl status` name the commit in
+             BUILD_DIR/COMMIT
 The micro-flow latency histogram of host A is printed at the end (figures, not judged).
 One PASS/FAIL line per check; exit status 1 if any failed, 2 if the testbed could not be built.
 Creates only namespaces named mfp-* and a temporary directory, removed on every exit; processes
@@ -169,6 +171,18 @@ def histogram_lines(body: str) -> str:
     return " ".join(out)
 
 
+def version_check(tb: topo.Testbed, build_dir: str) -> tuple[bool, str]:
+    """mflowd --version, mflowctl --version and the running mflowd's status name the commit the
+    build recorded in BUILD_DIR/COMMIT (scripts/commit-id.sh)."""
+    with open(os.path.join(build_dir, "COMMIT")) as f:
+        commit = f.read().strip()
+    want = f"(commit {commit})"
+    outs = [run([b, "--version"], timeout=10).stdout.strip() for b in (tb.mflowd, tb.mflowctl)]
+    status = ctl(tb, "a", "status").get("commit")
+    ok = all(o.endswith(want) for o in outs) and status == commit
+    return ok, f"COMMIT {commit!r}; " + "; ".join(outs) + f"; status commit {status!r}"
+
+
 def run_test(args) -> int:
     c = Checks()
     tb = topo.Testbed("mflow-microflow", build_dir=args.build_dir, log_dir=args.log_dir,
@@ -182,6 +196,7 @@ def run_test(args) -> int:
         wait_until("mflowd's metrics endpoint",
                    lambda: http_get(a, METRICS_PORT, "/metrics")[0] == 200, 10)
 
+        c.report("version", *version_check(tb, args.build_dir))
         status, ctype, body = http_get(a, METRICS_PORT, "/metrics")
         c.report("endpoint /metrics", status == 200 and ctype.startswith("text/plain")
                  and "# TYPE mflow_build_info gauge" in body,

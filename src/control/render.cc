@@ -74,7 +74,9 @@ std::string StatusPorts(const json& r) {
 }
 
 std::string RenderStatus(const json& r) {
-  std::string head = "mflowd " + Cell(r, "version") + ", pid " + Plain(r, "pid") + ", up ";
+  // The commit it was built from (an older mflowd does not send it).
+  const std::string commit = r.contains("commit") ? " (commit " + Cell(r, "commit") + ")" : "";
+  std::string head = "mflowd " + Cell(r, "version") + commit + ", pid " + Plain(r, "pid") + ", up ";
   const auto up = r.find("uptime_s");
   head += up != r.end() && up->is_number() ? Duration(up->get<double>()) : kMissing;
   const json& off = Object(r, "offloads");

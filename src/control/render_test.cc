@@ -197,6 +197,14 @@ TEST(Render, StatusListsPortsWithIfnameAndAddresses) {
   EXPECT_FALSE(Contains(RenderStatus(json{{"ok", true}, {"ports", 0}}), "IFNAME"));
 }
 
+TEST(Render, StatusNamesTheCommitMflowdWasBuiltFrom) {
+  const json r = {{"ok", true}, {"version", "0.1.0"}, {"commit", "2f2d5d6+local changes"}, {"pid", 7}};
+  EXPECT_TRUE(Contains(RenderStatus(r), "mflowd 0.1.0 (commit 2f2d5d6+local changes), pid 7, up -\n"))
+      << RenderStatus(r);
+  // An older mflowd sends no commit: nothing in its place.
+  EXPECT_TRUE(Contains(RenderStatus({{"version", "0.1.0"}, {"pid", 7}}), "mflowd 0.1.0, pid 7,"));
+}
+
 TEST(Render, ReloadListsAppliedAndNotApplied) {
   EXPECT_EQ(RenderReload(json{{"ok", true}, {"applied", json::array()}}), "reloaded: nothing changed\n");
   EXPECT_EQ(RenderReload(json{{"ok", true},

@@ -11,6 +11,7 @@
 #include "daemon/copies.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "common/build_info.h"
 #include "common/clock.h"
 
 namespace mflow::daemon {
@@ -185,7 +186,8 @@ json Daemon::HandleLocked(const json& req) {
     const double uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
     return {{"ok", true},
-            {"version", "0.1.0"},
+            {"version", BuildVersion()},
+            {"commit", BuildCommit()},
             {"pid", getpid()},
             {"uptime_s", uptime},
             {"mode", SteeringModeName(cfg_.mode)},
