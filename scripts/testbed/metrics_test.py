@@ -4,9 +4,9 @@
 Run through scripts/metrics-test.sh, or directly as root:
     /usr/bin/python3 scripts/testbed/metrics_test.py [--build-dir build]
 
-Builds the namespace testbed (topo.py) with its own prefix "mfp-": two hosts with mflowd in
-microflow mode, each started with --metrics 127.0.0.1:19090 (inside its own namespace), and a
-container on each. Then:
+Builds the namespace testbed (topo.py) with its own prefix, "mfp-" unless $MFLOW_METRICS_PREFIX
+gives another: two hosts with mflowd in microflow mode, each started with --metrics
+127.0.0.1:19090 (inside its own namespace), and a container on each. Then:
   endpoint   /metrics answers 200 with the text format; an unknown path gets 404
   idle       a client that connects and sends nothing stays connected while a scrape answers
              and while ping crosses the overlay (the data plane does not wait on it)
@@ -23,7 +23,7 @@ container on each. Then:
              BUILD_DIR/COMMIT
 The micro-flow latency histogram of host A is printed at the end (figures, not judged).
 One PASS/FAIL line per check; exit status 1 if any failed, 2 if the testbed could not be built.
-Creates only namespaces named mfp-* and a temporary directory, removed on every exit; processes
+Creates only namespaces named PREFIX* and a temporary directory, removed on every exit; processes
 it started are stopped by PID.
 """
 
@@ -44,7 +44,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import topo  # noqa: E402
 from topo import TestbedError, log, run, spawn, stop  # noqa: E402
 
-PREFIX = "mfp-"
+# Namespaces, sockets, temp dir: "mfp-" unless scripts/metrics-test.sh was given another one.
+PREFIX = os.environ.get("MFLOW_METRICS_PREFIX", "mfp-")
 METRICS_PORT = 19090      # mflowd's /metrics, in each host namespace
 PROMETHEUS_PORT = 19091   # Prometheus's web/API, in host A's namespace
 BAD_VNI = 999             # not configured on host A: vxlan_decap drops it as unknown_vni
@@ -314,7 +315,7 @@ def main() -> int:
         if shutil.which(tool) is None:
             print(f"metrics test: {tool} not installed (scripts/setup.sh)", file=sys.stderr)
             return 2
-    topo.set_prefix(PREFIX)  # before anything is created: mfp- namespaces, sockets, lock
+    topo.set_prefix(PREFIX)  # before anything is created: namespaces, sockets, lock
     return topo.run_guarded("metrics test", lambda: run_test(args))
 
 
