@@ -81,10 +81,12 @@ class Daemon {
     std::vector<std::string> needs_restart;  // changed, not applied
   };
   // Reads the config again (SIGHUP, `mflowctl reload`) and applies what can
-  // change under traffic: underlay.peers, underlay.local (the socket is
-  // rebound) and daemon.log_level. A config that does not parse or validate
-  // is refused whole, with the message naming the field, and the running
-  // config stays.
+  // change under traffic: underlay.peers, underlay.esp (make-before-break
+  // rekeying), underlay.local (the socket is rebound) and daemon.log_level.
+  // A config that does not parse or validate is refused whole, with the
+  // message naming the field, and the running config stays. All or
+  // nothing: a step that fails after others succeeded undoes them (the SAs
+  // go last; reload_test.cc).
   StatusOr<ReloadResult> Reload();
 
   // Housekeeping from the main thread, about once a second: removes ports
