@@ -4,9 +4,9 @@
 Run through scripts/metrics-test.sh, or directly as root:
     /usr/bin/python3 scripts/testbed/metrics_test.py [--build-dir build]
 
-Builds the namespace testbed (topo.py) with its own prefix "mfp-": two hosts with mflowd in
-microflow mode, each started with --metrics 127.0.0.1:19090 (inside its own namespace), and a
-container on each. Then:
+Builds the namespace testbed (topo.py) with its own prefix, "mfp-" unless $MFLOW_METRICS_PREFIX
+gives another: two hosts with mflowd in microflow mode, each started with --metrics
+127.0.0.1:19090 (inside its own namespace), and a container on each. Then:
   endpoint   /metrics answers 200 with the text format; an unknown path gets 404
   idle       a client that connects and sends nothing stays connected while a scrape answers
              and while ping crosses the overlay (the data plane does not wait on it)
@@ -19,9 +19,11 @@ container on each. Then:
              counter as `mflowctl --json stats` / `ports`, and its micro-flow latency histogram
              counts the micro-flows mflowctl says were released with packets; its copied and
              delivered bytes of the rx path are mflowctl's (docs/COPIES.md)
+  version    mflowd --version, mflowctl --version and `mflowctl status` name the commit in
+             BUILD_DIR/COMMIT
 The micro-flow latency histogram of host A is printed at the end (figures, not judged).
 One PASS/FAIL line per check; exit status 1 if any failed, 2 if the testbed could not be built.
-Creates only namespaces named mfp-* and a temporary directory, removed on every exit; processes
+Creates only namespaces named PREFIX* and a temporary directory, removed on every exit; processes
 it started are stopped by PID.
 """
 
@@ -42,7 +44,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import topo  # noqa: E402
 from topo import TestbedError, log, run, spawn, stop  # noqa: E402
 
-PREFIX = "mfp-"
+# Namespaces, sockets, temp dir: "mfp-" unless scripts/metrics-test.sh was given another one.
+PREFIX = os.environ.get("MFLOW_METRICS_PREFIX", "mfp-")
 METRICS_PORT = 19090      # mflowd's /metrics, in each host namespace
 PROMETHEUS_PORT = 19091   # Prometheus's web/API, in host A's namespace
 BAD_VNI = 999             # not configured on host A: vxlan_decap drops it as unknown_vni
@@ -169,6 +172,18 @@ def histogram_lines(body: str) -> str:
     return " ".join(out)
 
 
+def version_check(tb: topo.Testbed, build_dir: str) -> tuple[bool, str]:
+    """mflowd --version, mflowctl --version and the running mflowd's status name the commit the
+    build recorded in BUILD_DIR/COMMIT (scripts/commit-id.sh)."""
+    with open(os.path.join(build_dir, "COMMIT")) as f:
+        commit = f.read().strip()
+    want = f"(commit {commit})"
+    outs = [run([b, "--version"], timeout=10).stdout.strip() for b in (tb.mflowd, tb.mflowctl)]
+    status = ctl(tb, "a", "status").get("commit")
+    ok = all(o.endswith(want) for o in outs) and status == commit
+    return ok, f"COMMIT {commit!r}; " + "; ".join(outs) + f"; status commit {status!r}"
+
+
 def run_test(args) -> int:
     c = Checks()
     tb = topo.Testbed("mflow-microflow", build_dir=args.build_dir, log_dir=args.log_dir,
@@ -182,6 +197,7 @@ def run_test(args) -> int:
         wait_until("mflowd's metrics endpoint",
                    lambda: http_get(a, METRICS_PORT, "/metrics")[0] == 200, 10)
 
+        c.report("version", *version_check(tb, args.build_dir))
         status, ctype, body = http_get(a, METRICS_PORT, "/metrics")
         c.report("endpoint /metrics", status == 200 and ctype.startswith("text/plain")
                  and "# TYPE mflow_build_info gauge" in body,
@@ -299,7 +315,7 @@ def main() -> int:
         if shutil.which(tool) is None:
             print(f"metrics test: {tool} not installed (scripts/setup.sh)", file=sys.stderr)
             return 2
-    topo.set_prefix(PREFIX)  # before anything is created: mfp- namespaces, sockets, lock
+    topo.set_prefix(PREFIX)  # before anything is created: namespaces, sockets, lock
     return topo.run_guarded("metrics test", lambda: run_test(args))
 
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/build_info.h"
 #include "control/control_client.h"
 #include "control/control_server.h"
 #include "control/render.h"
@@ -48,6 +49,9 @@ int main(int argc, char** argv) {
   std::string socket_path = mflow::kDefaultControlSocket;
   bool raw = false;
   int timeout_ms = 5000;
+  app.set_version_flag("--version",
+                       std::string("mflowctl ") + mflow::BuildVersion() + " (commit " + mflow::BuildCommit() + ")",
+                       "print the version and the commit it was built from, and exit");
   app.add_option("--socket", socket_path, "mflowd's control socket")->capture_default_str();
   app.add_flag("--json", raw, "print the daemon's JSON reply as it is (pretty)");
   app.add_option("--timeout", timeout_ms, "milliseconds to wait for mflowd's reply")

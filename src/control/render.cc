@@ -74,7 +74,9 @@ std::string StatusPorts(const json& r) {
 }
 
 std::string RenderStatus(const json& r) {
-  std::string head = "mflowd " + Cell(r, "version") + ", pid " + Plain(r, "pid") + ", up ";
+  // The commit it was built from (an older mflowd does not send it).
+  const std::string commit = r.contains("commit") ? " (commit " + Cell(r, "commit") + ")" : "";
+  std::string head = "mflowd " + Cell(r, "version") + commit + ", pid " + Plain(r, "pid") + ", up ";
   const auto up = r.find("uptime_s");
   head += up != r.end() && up->is_number() ? Duration(up->get<double>()) : kMissing;
   const json& off = Object(r, "offloads");
@@ -89,6 +91,7 @@ std::string RenderStatus(const json& r) {
              {"inner MTU", Plain(r, "inner_mtu")},
              {"VNIs", vnis.empty() ? kMissing : vnis},
              {"TAP offloads", Cell(off, "tap")},
+             {"TAP txqueuelen", Plain(r, "tap_txqueuelen")},
              {"UDP GSO", Cell(off, "udp_gso")},
              {"UDP GRO", Cell(off, "udp_gro")},
              {"ports", Plain(r, "ports")},
@@ -103,13 +106,13 @@ std::string RenderPorts(const json& r) {
   const json& ports = Array(r, "ports");
   if (ports.empty()) return "no ports (add one with: mflowctl port add NAME --netns PATH --vni N)\n";
   Table config({{"ID", A::kRight}, {"NAME"}, {"IFNAME"}, {"VNI", A::kRight}, {"NETNS"},
-                {"ADDRESSES"}, {"MAC"}, {"MTU", A::kRight}, {"OFFLOADS"}});
+                {"ADDRESSES"}, {"MAC"}, {"MTU", A::kRight}, {"TXQLEN", A::kRight}, {"OFFLOADS"}});
   Table traffic({{"ID", A::kRight}, {"NAME"}, {"RX FRAMES", A::kRight}, {"RX BYTES", A::kRight},
                  {"TX FRAMES", A::kRight}, {"TX BYTES", A::kRight}, {"DROPS", A::kRight}});
   std::string drops;
   for (const json& p : ports) {
     config.Add({Plain(p, "id"), Cell(p, "name"), Cell(p, "ifname"), Plain(p, "vni"), Cell(p, "netns"),
-                Addresses(p), Cell(p, "mac"), Plain(p, "mtu"), Cell(p, "offloads")});
+                Addresses(p), Cell(p, "mac"), Plain(p, "mtu"), Plain(p, "txqueuelen"), Cell(p, "offloads")});
     const json& d = Object(p, "drops");
     traffic.Add({Plain(p, "id"), Cell(p, "name"), Cell(p, "rx_frames"), BytesCell(p, "rx_bytes"),
                  Cell(p, "tx_frames"), BytesCell(p, "tx_bytes"), Thousands(SumOf(d))});

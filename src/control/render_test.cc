@@ -156,12 +156,13 @@ TEST(Render, PortsShowIfnameAndEveryAddress) {
   const json ports = json::parse(R"({"ok": true, "ports": [
       {"id": 0, "name": "podman/c1", "ifname": "eth0", "vni": 42, "netns": "/run/netns/c1",
        "addresses": ["198.19.0.5/24", "fd00:198:19::5/64"], "address": "198.19.0.5/24",
-       "mac": "0a:58:c6:13:00:05", "mtu": 1450, "offloads": "csum"},
+       "mac": "0a:58:c6:13:00:05", "mtu": 1450, "txqueuelen": 1000, "offloads": "csum"},
       {"id": 1, "name": "old", "vni": 42, "address": "198.19.0.6/24"}]})");
   const std::string out = RenderPorts(ports);
   EXPECT_TRUE(Contains(out, "podman/c1  eth0") && Contains(out, "198.19.0.5/24,fd00:198:19::5/64"))
       << out;
   EXPECT_TRUE(Contains(out, "198.19.0.6/24")) << out;  // an older daemon's single address
+  EXPECT_TRUE(Contains(out, "MTU  TXQLEN  OFFLOADS") && Contains(out, "1450    1000  csum")) << out;
   const json added = {{"ok", true}, {"id", 3}, {"name", "podman/c1"}, {"ifname", "eth0"},
                       {"mac", "0a:58:c6:13:00:05"}, {"mtu", 1450}, {"ifindex", 7},
                       {"addresses", {"198.19.0.5/24", "fd00:198:19::5/64"}}};
@@ -174,7 +175,7 @@ TEST(Render, MissingAndUnknownFieldsAreTolerated) {
   const json ports = json::parse(R"({"ok": true, "ports": [
       {"id": 0, "name": "mf0", "vni": 42, "rx_frames": 12345, "rx_bytes": 18000000, "future": [1, 2]}]})");
   const std::string out = RenderPorts(ports);
-  EXPECT_TRUE(Contains(out, " 0  mf0   -        42  -      -          -      -  -\n")) << out;
+  EXPECT_TRUE(Contains(out, " 0  mf0   -        42  -      -          -      -       -  -\n")) << out;
   EXPECT_TRUE(Contains(out, "12,345   18.0 MB")) << out;
   // Wrong types and absent sections: no exception, something readable.
   const json odd = {{"ok", true}, {"ports", "surprise"}, {"peers", 3}, {"entries", {{"vni", "x"}}}};
@@ -191,10 +192,20 @@ TEST(Render, StatusListsPortsWithIfnameAndAddresses) {
   const json r = json::parse(R"({"ok": true, "ports": 1, "port_list": [
       {"name": "podman/c1", "ifname": "eth0", "addresses": ["198.19.0.5/24", "fd00:198:19::5/64"]}]})");
   const std::string out = RenderStatus(r);
+  EXPECT_TRUE(Contains(RenderStatus({{"tap_txqueuelen", 1000}}), "TAP txqueuelen  1000\n"))
+      << RenderStatus({{"tap_txqueuelen", 1000}});
   EXPECT_TRUE(Contains(out, "PORT       IFNAME  ADDRESSES\n"
                             "podman/c1  eth0    198.19.0.5/24,fd00:198:19::5/64\n"))
       << out;
   EXPECT_FALSE(Contains(RenderStatus(json{{"ok", true}, {"ports", 0}}), "IFNAME"));
+}
+
+TEST(Render, StatusNamesTheCommitMflowdWasBuiltFrom) {
+  const json r = {{"ok", true}, {"version", "0.1.0"}, {"commit", "2f2d5d6+local changes"}, {"pid", 7}};
+  EXPECT_TRUE(Contains(RenderStatus(r), "mflowd 0.1.0 (commit 2f2d5d6+local changes), pid 7, up -\n"))
+      << RenderStatus(r);
+  // An older mflowd sends no commit: nothing in its place.
+  EXPECT_TRUE(Contains(RenderStatus({{"version", "0.1.0"}, {"pid", 7}}), "mflowd 0.1.0, pid 7,"));
 }
 
 TEST(Render, ReloadListsAppliedAndNotApplied) {

@@ -11,6 +11,7 @@
 #include "daemon/copies.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "common/build_info.h"
 #include "common/clock.h"
 
 namespace mflow::daemon {
@@ -185,7 +186,8 @@ json Daemon::HandleLocked(const json& req) {
     const double uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
     return {{"ok", true},
-            {"version", "0.1.0"},
+            {"version", BuildVersion()},
+            {"commit", BuildCommit()},
             {"pid", getpid()},
             {"uptime_s", uptime},
             {"mode", SteeringModeName(cfg_.mode)},
@@ -196,6 +198,7 @@ json Daemon::HandleLocked(const json& req) {
             {"inner_mtu", cfg_.inner_mtu()},
             {"vnis", vnis},
             {"offloads", {{"tap", tap_offloads}, {"udp_gso", u.gso}, {"udp_gro", u.gro}}},
+            {"tap_txqueuelen", cfg_.tap_txqueuelen},
             {"ports", ports.size()},
             {"port_list", port_list},
             {"peers", udp_->Snapshot().peers.size()},
@@ -214,6 +217,9 @@ json Daemon::HandleLocked(const json& req) {
                       {"vni", p.vni},
                       {"mac", p.mac.ToString()},
                       {"mtu", p.mtu},
+                      // What mflowd set at creation ([overlay] tap_txqueuelen,
+                      // restart-only, so the same for every port).
+                      {"txqueuelen", cfg_.tap_txqueuelen},
                       {"addresses", p.addresses},
                       {"address", p.addresses.empty() ? std::string() : p.addresses.front()},
                       {"routes", RoutesJson(p.routes)},

@@ -31,6 +31,7 @@ class PortApiTest : public ::testing::Test {
     c.port = static_cast<uint16_t>(42000 + getpid() % 1000);
     c.workers = 1;
     c.vnis = {42};
+    c.tap_txqueuelen = 500;  // not the default, so that ports/status show what was set
     auto d = Daemon::Create(c);
     ASSERT_TRUE(d.ok()) << d.status().message();
     daemon_ = std::move(d).value();
@@ -78,12 +79,16 @@ TEST_F(PortApiTest, DualStackPortAddReplyAndPorts) {
   EXPECT_EQ(p["ifname"], "eth0");
   EXPECT_EQ(p["ifindex"], ifindex);
   EXPECT_EQ(p["address"], "198.19.0.5/24");  // the first, for old clients
+  // The txqueuelen shown is the device's.
+  EXPECT_EQ(p["txqueuelen"], 500);
+  EXPECT_NE(Ip("-o link show dev eth0").find(" qlen 500"), std::string::npos) << Ip("-o link show dev eth0");
   EXPECT_EQ(p["addresses"], json({"198.19.0.5/24", "fd00:198:19::5/64"}));
   EXPECT_EQ(p["routes"], json::parse(R"([{"dst":"0.0.0.0/0"},{"dst":"::/0"},
       {"dst":"fd00:1::/64","gw":"fd00:198:19::1"},{"dst":"198.51.100.0/24"}])"));
 
   const json status = daemon_->Handle({{"cmd", "status"}});
   EXPECT_EQ(status["ports"], 1);
+  EXPECT_EQ(status["tap_txqueuelen"], 500);
   EXPECT_EQ(status["port_list"], json::parse(R"([{"name":"podman/c1:eth0","ifname":"eth0",
       "addresses":["198.19.0.5/24","fd00:198:19::5/64"]}])"));
 

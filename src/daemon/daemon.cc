@@ -275,9 +275,18 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
   const Config& n = *next;
   ReloadResult r;
   r.needs_restart = RestartOnlyChanges(cfg_, n);
-  // Peers first (it can fail without changing anything), then the address;
-  // if the rebind fails, the old peers come back.
+  // All or nothing: what can be checked is checked before anything changes
+  // (the config source validated the file; EspKeys::Check the SA table).
+  // Then peers (reversible), the address (rebound back on failure) and the
+  // SAs last: a step that fails undoes the ones before it, so a refused
+  // reload leaves the running config and the SAs as they were.
+  const auto refused = [](const Status& s) {
+    return Status::Error("reload refused, running config kept: " + s.message());
+  };
   const bool esp_changed = esp_keys_ != nullptr && !n.esp.empty() && !(n.esp == cfg_.esp);
+  if (esp_changed) {
+    if (Status s = esp_keys_->Check(n.esp); !s.ok()) return refused(s);
+  }
   const bool peers_changed = n.peers != cfg_.peers || esp_changed;
   const std::vector<wire::IpAddr> plain_now =
       esp_keys_ ? PlainPeers(cfg_.peers, cfg_.esp) : cfg_.peers;
@@ -288,27 +297,11 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
     static_peers_ = esp_keys_ ? PlainPeers(n.peers, n.esp) : n.peers;
     if (Status s = SetUdpPeersLocked(); !s.ok()) {
       static_peers_ = plain_now;
-      return Status::Error("reload refused, running config kept: " + s.message());
+      return refused(s);
     }
   }
-  if (esp_changed) {
-    // Make before break (EspKeys): the ESP socket accepts the union until
-    // the old SAs retire; packets for a removed peer fail at the SA lookup.
-    std::vector<wire::IpAddr> both = EspPeers(n.esp);
-    for (const wire::IpAddr& a : EspPeers(cfg_.esp))
-      if (std::find(both.begin(), both.end(), a) == both.end()) both.push_back(a);
-    std::vector<std::string> what;
-    Status s = esp_udp_->SetPeers(both);
-    if (s.ok()) s = esp_keys_->Apply(n.esp, CoarseMs(), &what);
-    if (!s.ok()) {
-      RestoreStaticPeers(plain_now);
-      return Status::Error("reload refused, running config kept: " + s.message());
-    }
-    for (const std::string& w : what) LogInfo("esp", {{"change", w}});
-    r.applied.emplace_back("underlay.esp");
-    cfg_.esp = n.esp;
-  }
-  if (n.local != cfg_.local) {
+  const bool local_changed = n.local != cfg_.local;
+  if (local_changed) {
     Status s = udp_->Rebind(n.local);
     // The ESP socket moves with it (encrypted peers send to the same
     // address); if it cannot, the VXLAN socket goes back.
@@ -318,8 +311,23 @@ StatusOr<Daemon::ReloadResult> Daemon::ReloadLocked() {
     }
     if (!s.ok()) {
       if (peers_changed) RestoreStaticPeers(plain_now);
-      return Status::Error("reload refused, running config kept: " + s.message());
+      return refused(s);
     }
+  }
+  if (esp_changed) {
+    if (Status s = ApplyEspLocked(n.esp); !s.ok()) {
+      // Back to the old address (it was bound a moment ago) and peers.
+      if (local_changed) {
+        (void)udp_->Rebind(cfg_.local);
+        (void)esp_udp_->Rebind(cfg_.local);
+      }
+      RestoreStaticPeers(plain_now);
+      return refused(s);
+    }
+    r.applied.emplace_back("underlay.esp");
+    cfg_.esp = n.esp;
+  }
+  if (local_changed) {
     r.applied.emplace_back("underlay.local");
     cfg_.local = n.local;
     if (store_) store_->SetLocal(n.local);  // peers learn the new address from etcd

@@ -81,10 +81,12 @@ class Daemon {
     std::vector<std::string> needs_restart;  // changed, not applied
   };
   // Reads the config again (SIGHUP, `mflowctl reload`) and applies what can
-  // change under traffic: underlay.peers, underlay.local (the socket is
-  // rebound) and daemon.log_level. A config that does not parse or validate
-  // is refused whole, with the message naming the field, and the running
-  // config stays.
+  // change under traffic: underlay.peers, underlay.esp (make-before-break
+  // rekeying), underlay.local (the socket is rebound) and daemon.log_level.
+  // A config that does not parse or validate is refused whole, with the
+  // message naming the field, and the running config stays. All or
+  // nothing: a step that fails after others succeeded undoes them (the SAs
+  // go last; reload_test.cc).
   StatusOr<ReloadResult> Reload();
 
   // Housekeeping from the main thread, about once a second: removes ports
@@ -115,6 +117,9 @@ class Daemon {
   // A refused reload's way back: the static peers it replaced, with the
   // store's beside them.
   void RestoreStaticPeers(const std::vector<wire::IpAddr>& plain);
+  // A reload's SA step (esp_reload.cc): the ESP socket's peers and the
+  // SAs; on failure both are as before. Caller holds cfg_mu_.
+  Status ApplyEspLocked(const std::vector<EspPeerConfig>& next);
   // The store's requests (status's "store", "store", "subnet"); null when off.
   nlohmann::json StoreRequest(const std::string& cmd);
 

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "packet/batch.h"
@@ -81,50 +82,93 @@ const EspPeerConfig* Find(const std::vector<EspPeerConfig>& v, const wire::IpAdd
 
 }  // namespace
 
+Status EspKeys::Check(const std::vector<EspPeerConfig>& next) const {
+  const std::vector<uint32_t> live = table_->InboundSpis();
+  uint32_t new_in = 0, new_out = 0;
+  for (const EspPeerConfig& n : next) {
+    const std::string where = "underlay.esp (" + n.peer.ToString() + ")";
+    const EspPeerConfig* old = Find(now_, n.peer);
+    if (old != nullptr && old->in.spi == n.in.spi && !SameSa(old->in, n.in))
+      return Status::Error(where + ".in: spi " + Spi(n.in.spi) +
+                           " keeps its number with another key or setting; a rekey needs a new "
+                           "inbound SPI (both SAs are live during the change)");
+    if (old == nullptr || old->in.spi != n.in.spi) {
+      for (const Retiring& r : retiring_)
+        if (r.spi == n.in.spi)
+          return Status::Error(where + ".in: spi " + Spi(n.in.spi) + " is still being retired; pick another");
+      // Another peer's live SA (two peers swapping SPIs in one reload).
+      if (std::find(live.begin(), live.end(), n.in.spi) != live.end())
+        return Status::Error(where + ".in: spi " + Spi(n.in.spi) +
+                             " is another peer's live inbound SA; pick another");
+      ++new_in;
+    }
+    if (old == nullptr || !SameSa(old->out, n.out)) ++new_out;
+  }
+  const auto slots = [](const char* dir, uint32_t need, uint32_t free) {
+    return Status::Error("underlay.esp: " + std::to_string(need) + " new " + dir +
+                         " SAs, but the table has " + std::to_string(free) +
+                         " free slots (replaced SAs free theirs " +
+                         std::to_string(esp::EspSaTable::kSlotQuietMs / 1000) +
+                         " s after they retire): change fewer peers at once");
+  };
+  if (const uint32_t f = table_->FreeInboundSlots(); new_in > f) return slots("inbound", new_in, f);
+  if (const uint32_t f = table_->FreeOutboundSlots(); new_out > f) return slots("outbound", new_out, f);
+  return Status::Ok();
+}
+
 Status EspKeys::Apply(const std::vector<EspPeerConfig>& next, uint64_t now_ms,
                       std::vector<std::string>* what) {
   // Check first, so that a refusal changes nothing.
-  for (const EspPeerConfig& n : next) {
-    const EspPeerConfig* old = Find(now_, n.peer);
-    if (old != nullptr && old->in.spi == n.in.spi && !SameSa(old->in, n.in))
-      return Status::Error("underlay.esp (" + n.peer.ToString() + ").in: spi " + Spi(n.in.spi) +
-                           " keeps its number with another key or setting; a rekey needs a new "
-                           "inbound SPI (both SAs are live during the change)");
-    if (old == nullptr || old->in.spi != n.in.spi)
-      for (const Retiring& r : retiring_)
-        if (r.spi == n.in.spi)
-          return Status::Error("underlay.esp (" + n.peer.ToString() + ").in: spi " + Spi(n.in.spi) +
-                               " is still being retired; pick another");
-  }
+  if (Status s = Check(next); !s.ok()) return s;
+  // What this call changed, to undo it if the table fails a step after all.
+  std::vector<uint32_t> added;
+  std::vector<const EspPeerConfig*> switched;  // old configs whose outbound SA was replaced
+  std::vector<wire::IpAddr> created;           // peers that had no outbound SA
+  const auto undo = [&](Status s) {
+    for (const EspPeerConfig* o : switched) (void)table_->SetOutbound(o->peer, o->out);
+    for (const wire::IpAddr& p : created) (void)table_->RemoveOutbound(p);
+    for (uint32_t spi : added) (void)table_->RemoveInbound(spi);
+    return s;
+  };
+  std::vector<std::string> lines;
   // 1. New inbound SAs, accepted before anyone sends with them.
   for (const EspPeerConfig& n : next) {
     const EspPeerConfig* old = Find(now_, n.peer);
     if (old != nullptr && old->in.spi == n.in.spi) continue;
-    if (Status s = table_->AddInbound(n.peer, n.in); !s.ok()) return s;
-    what->push_back("esp " + n.peer.ToString() + ": inbound spi " + Spi(n.in.spi) + " added");
+    if (Status s = table_->AddInbound(n.peer, n.in); !s.ok()) return undo(s);
+    added.push_back(n.in.spi);
+    lines.push_back("esp " + n.peer.ToString() + ": inbound spi " + Spi(n.in.spi) + " added");
   }
-  // 2. Outbound switched.
+  // 2. Outbound switched. Check left a free slot for each, so only the
+  //    crypto library can fail here; putting an old SA back then needs a
+  //    slot too, and is best effort (its numbering restarts).
   for (const EspPeerConfig& n : next) {
     const EspPeerConfig* old = Find(now_, n.peer);
     if (old != nullptr && SameSa(old->out, n.out)) continue;
-    if (Status s = table_->SetOutbound(n.peer, n.out); !s.ok()) return s;
-    what->push_back("esp " + n.peer.ToString() + ": outbound spi " + Spi(n.out.spi));
+    if (Status s = table_->SetOutbound(n.peer, n.out); !s.ok()) return undo(s);
+    if (old != nullptr)
+      switched.push_back(old);
+    else
+      created.push_back(n.peer);
+    lines.push_back("esp " + n.peer.ToString() + ": outbound spi " + Spi(n.out.spi));
   }
   // 3. Old inbound SAs (replaced, or of peers no longer encrypted) retire
-  //    after the grace period; outbound SAs of removed peers go now.
+  //    after the grace period; outbound SAs of removed peers go now. Nothing
+  //    here fails.
   for (const EspPeerConfig& o : now_) {
     const EspPeerConfig* n = Find(next, o.peer);
     if (n == nullptr || n->in.spi != o.in.spi) {
       retiring_.push_back({o.in.spi, now_ms + kGraceMs});
-      what->push_back("esp " + o.peer.ToString() + ": inbound spi " + Spi(o.in.spi) +
+      lines.push_back("esp " + o.peer.ToString() + ": inbound spi " + Spi(o.in.spi) +
                       " retires in " + std::to_string(kGraceMs / 1000) + " s");
     }
     if (n == nullptr) {
       (void)table_->RemoveOutbound(o.peer);
-      what->push_back("esp " + o.peer.ToString() + ": no longer encrypted");
+      lines.push_back("esp " + o.peer.ToString() + ": no longer encrypted");
     }
   }
   now_ = next;
+  what->insert(what->end(), lines.begin(), lines.end());
   return Status::Ok();
 }
 

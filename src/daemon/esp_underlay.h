@@ -56,11 +56,19 @@ class EspKeys {
   static constexpr uint64_t kGraceMs = 10000;  // an old inbound SA lives on this long
   explicit EspKeys(esp::EspSaTable* table) : table_(table) {}
 
+  // Whether Apply(next) would succeed, changing nothing: refuses a rekey
+  // that keeps the inbound SPI with another key (make-before-break needs
+  // both SAs at once: give the new one a new SPI), an inbound SPI that is
+  // live or retiring for another SA, and more new SAs than the table has
+  // free slots (removed ones free after EspSaTable::kSlotQuietMs). A reload
+  // calls it before it changes anything else.
+  Status Check(const std::vector<EspPeerConfig>& next) const;
   // Makes the table hold `next`: new inbound SAs first, then outbound
-  // switched, old inbound SAs retired after kGraceMs (Expire). Refuses,
-  // changing nothing, a rekey that keeps the inbound SPI with another key
-  // (make-before-break needs both SAs at once: give the new one a new SPI).
-  // `what` gets a line per change, SPIs only.
+  // switched, old inbound SAs retired after kGraceMs (Expire). All or
+  // nothing: refuses what Check refuses, and if the table still fails a
+  // step (the crypto library cannot make a context), the SAs this call
+  // installed are removed and the outbound ones it switched are put back.
+  // `what` gets a line per change, SPIs only (nothing on a refusal).
   Status Apply(const std::vector<EspPeerConfig>& next, uint64_t now_ms, std::vector<std::string>* what);
   // Removes retired inbound SAs whose grace period is over.
   void Expire(uint64_t now_ms, std::vector<std::string>* what);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/build_info.h"
 #include "control/control_server.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -140,6 +141,8 @@ int main(int argc, char** argv) {
   CLI::App app{"mflowd: userspace VXLAN data plane that spreads one flow over several cores "
                "and delivers it in order"};
   Flags f;
+  app.set_version_flag("--version", std::string("mflowd ") + BuildVersion() + " (commit " + BuildCommit() + ")",
+                       "print the version and the commit it was built from, and exit");
   app.add_option("-c,--config", f.config_file, "TOML config file (default: the embedded one)")
       ->check(CLI::ExistingFile);
   app.add_flag("--print-default-config", f.print_default, "print the embedded config and exit");

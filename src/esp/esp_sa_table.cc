@@ -129,6 +129,20 @@ void EspSaTable::CountPeers() {
   peers_.store(n, std::memory_order_release);
 }
 
+uint32_t EspSaTable::FreeInboundSlots() const {
+  const uint64_t now = CoarseMs();
+  uint32_t n = 0;
+  for (const Inbound& s : in_) n += Reusable(s, now);
+  return n;
+}
+
+uint32_t EspSaTable::FreeOutboundSlots() const {
+  const uint64_t now = CoarseMs();
+  uint32_t n = 0;
+  for (const Outbound& s : out_) n += Reusable(s, now);
+  return n;
+}
+
 std::vector<uint32_t> EspSaTable::InboundSpis() const {
   std::vector<uint32_t> v;
   for (const Inbound& s : in_)

@@ -125,6 +125,11 @@ class EspSaTable {
   void set_replay_protection(bool on) { replay_ = on; }
   bool replay_protection() const { return replay_; }
 
+  // How many SAs could be installed now, per direction (control path: a
+  // reload checks before it installs any, so that it never stops halfway).
+  uint32_t FreeInboundSlots() const;
+  uint32_t FreeOutboundSlots() const;
+
   // The SPIs live now (control path: mflowctl, tests).
   std::vector<uint32_t> InboundSpis() const;
   // The live outbound SAs with where their numbering stands (control path):
