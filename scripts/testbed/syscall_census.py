@@ -3,11 +3,13 @@
 
     python3 scripts/testbed/syscall_census.py [--topology mflow-microflow] [--offloads on]
                                               [--seconds 4] [--rounds 2] [--build-dir build]
+                                              [--mflowd-arg=--idle-poll-us=200 ...]
 
 Builds one testbed topology (scripts/testbed/topo.py, its own mfc-* namespaces), runs iperf3
 single-flow TCP, and counts both daemons' system calls with `perf stat` (syscall tracepoints;
 needs the linux-perf package) while it runs: each kind per 64 KiB received, and how many of the
-reads found nothing (an empty poll of a port: EAGAIN, or no TAP ready). Then the cost of a bare system call on
+reads found nothing (an empty poll of a port: EAGAIN, no TAP ready, or a poll() of the ports
+that returned nothing: the engine's readiness round, or a blocking wait that timed out). Then the cost of a bare system call on
 this machine (`perf bench syscall basic`), so the entry/exit share of mflowd's CPU, the most a
 batching interface such as io_uring could save in entries, is a measured bound.
 """
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -30,8 +33,9 @@ from topo import TestbedError  # noqa: E402
 PREFIX = "mfc-"
 PORT = 7300
 KINDS = ("readv", "writev", "recvmmsg", "sendmmsg", "epoll_wait", "poll", "futex", "sched_yield")
-# Port reads that found nothing: EAGAIN from a read, 0 from the TAP set's epoll_wait (timeout 0).
-EMPTY = {"readv": "ret == -11", "recvmmsg": "ret == -11", "epoll_wait": "ret == 0"}
+# Port reads that found nothing: EAGAIN from a read, 0 from the TAP set's epoll_wait (timeout 0)
+# or from a poll() of the ports (the engine's readiness round, timeout 0; a wait that timed out).
+EMPTY = {"readv": "ret == -11", "recvmmsg": "ret == -11", "epoll_wait": "ret == 0", "poll": "ret == 0"}
 WARMUP_S = 2.0
 
 
@@ -67,7 +71,8 @@ def bare_syscall_ns() -> float:
 
 def one_round(args) -> dict:
     tb = topo.Testbed(args.topology, build_dir=args.build_dir, log_dir=args.log_dir,
-                      workers=args.workers)
+                      workers=args.workers,
+                      mflowd_args=[a for s in args.mflowd_arg for a in shlex.split(s)])
     try:
         tb.up()
         tb.set_offloads(args.offloads)
@@ -149,6 +154,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="mflowd --workers (2)")
     ap.add_argument("--build-dir", default="build", help="where mflowd/mflowctl are (./build)")
     ap.add_argument("--log-dir", default="out/census", help="mflowd logs (out/census)")
+    ap.add_argument("--mflowd-arg", action="append", default=[],
+                    help="extra mflowd argument(s), as testbed.py's (repeatable)")
     args = ap.parse_args()
     if args.rounds < 1 or not 1 <= args.seconds <= 60:
         raise SystemExit("syscall_census: --rounds must be >= 1 and --seconds in [1, 60]")

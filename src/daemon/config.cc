@@ -33,7 +33,8 @@ cpus = []               # pin worker i to cpus[i % n]; empty = no pinning
 microflow_size = 128    # packets per micro-flow (BENCHMARKS.md)
 merge_depth = 16        # micro-flows in flight per flow
 elephant_pps = 20000    # split flows faster than this; 0 = split all
-idle_polls = 32         # empty polls of the ports before a worker blocks in them (BENCHMARKS.md)
+idle_polls = 4          # empty polls of the ports before a worker blocks in them,
+idle_poll_us = 100      # and at least this long, in microseconds (BENCHMARKS.md)
 placement = "auto"      # microflow mode, beside an elephant: auto (measured) | home | spread
 
 [underlay]
@@ -157,7 +158,7 @@ Status ParseDaemon(const toml::table& t, Config& c, const Err& err) {
 Status ParseEngine(const toml::table& t, Config& c, const Err& err) {
   MFLOW_TRY(CheckKeys(t, "engine",
                       {"mode", "workers", "cpus", "microflow_size", "merge_depth", "elephant_pps",
-                       "idle_polls", "placement", "mice_placement"},
+                       "idle_polls", "idle_poll_us", "placement", "mice_placement"},
                       err));
   if (t.contains("mice_placement"))
     return err("engine.mice_placement",
@@ -172,6 +173,7 @@ Status ParseEngine(const toml::table& t, Config& c, const Err& err) {
   MFLOW_TRY(GetInt<uint32_t>(t, "engine", "merge_depth", 2, 4096, &c.merge_depth, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "engine", "elephant_pps", 0, 1u << 30, &c.elephant_pps, err));
   MFLOW_TRY(GetInt<uint32_t>(t, "engine", "idle_polls", 1, 1u << 20, &c.idle_polls, err));
+  MFLOW_TRY(GetInt<uint32_t>(t, "engine", "idle_poll_us", 0, 1000000, &c.idle_poll_us, err));
   std::string placement(PlacementName(c.placement));
   MFLOW_TRY(GetString(t, "engine", "placement", &placement, err));
   const auto mp = ParsePlacement(placement);
@@ -508,6 +510,7 @@ std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
   cmp("engine.merge_depth", a.merge_depth, b.merge_depth);
   cmp("engine.elephant_pps", a.elephant_pps, b.elephant_pps);
   cmp("engine.idle_polls", a.idle_polls, b.idle_polls);
+  cmp("engine.idle_poll_us", a.idle_poll_us, b.idle_poll_us);
   cmp("engine.placement", a.placement, b.placement);
   cmp("underlay.port", a.port, b.port);
   cmp("underlay.mtu", a.mtu, b.mtu);

@@ -61,7 +61,8 @@ struct Config {
   uint32_t microflow_size = 128;
   uint32_t merge_depth = 16;
   uint32_t elephant_pps = 20000;
-  uint32_t idle_polls = 32;         // empty polls of the ports before blocking in them
+  uint32_t idle_polls = 4;          // empty polls of the ports before blocking in them,
+  uint32_t idle_poll_us = 100;      // and at least this long (docs/ARCHITECTURE.md)
   PlacementMode placement = PlacementMode::kAuto;  // microflow mode (engine.h)
 
   // [underlay]

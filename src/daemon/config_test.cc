@@ -35,6 +35,8 @@ mode = "stage"
 workers = 3
 cpus = [0, 1]
 placement = "spread"
+idle_polls = 8
+idle_poll_us = 0
 [underlay]
 local = "2001:db8::1"
 peers = ["2001:db8::2", "2001:db8::3"]
@@ -53,6 +55,8 @@ address = "198.19.0.1/24"
   EXPECT_EQ(c->mode, SteeringMode::kStage);
   EXPECT_EQ(c->workers, 3u);
   EXPECT_EQ(c->placement, PlacementMode::kSpread);
+  EXPECT_EQ(c->idle_polls, 8u);
+  EXPECT_EQ(c->idle_poll_us, 0u);  // rounds only
   EXPECT_EQ(c->cpus, (std::vector<int>{0, 1}));
   EXPECT_EQ(c->peers.size(), 2u);
   EXPECT_EQ(c->inner_mtu(), 9000u - 70u);
@@ -127,6 +131,7 @@ TEST(ConfigTest, BadInputNamesTheField) {
   const Bad cases[] = {
       {"[engine]\nmode = \"fast\"", "engine.mode"},
       {"[engine]\nworkers = 0", "engine.workers"},
+      {"[engine]\nidle_poll_us = 2000000", "engine.idle_poll_us"},
       {"[engine]\nplacement = \"away\"", "engine.placement"},
       {"[engine]\nmice_placement = \"home\"", "engine.mice_placement"},  // renamed
       {"[engine]\nworkers = \"two\"", "engine.workers"},

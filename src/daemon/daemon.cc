@@ -135,6 +135,7 @@ Status Daemon::Init() {
   // Each poll of a socket or TAP is a system call, and the cores are shared
   // with the containers we serve: poll briefly, then block in the port.
   ec.idle_spins = cfg_.idle_polls;
+  ec.idle_poll_us = cfg_.idle_poll_us;
   ec.placement = cfg_.placement;
   // One engine, both directions on the same workers: the worker that
   // writes data into a container's TAP reads the container's ACK straight

@@ -31,6 +31,7 @@ struct Flags {
   std::vector<uint32_t> vnis;
   std::vector<int> cpus;
   uint32_t workers = 0, microflow_size = 0, mtu = 0, stats_interval = 0, idle_polls = 0;
+  int64_t idle_poll_us = -1;
   bool no_gso = false, no_gro = false, no_tso = false, no_coalesce = false;
   uint32_t tap_txqueuelen = 0;
   // [store]
@@ -75,6 +76,7 @@ Status ApplyFlags(const Flags& f, Config& c) {
   if (f.workers != 0) c.workers = f.workers;
   if (f.microflow_size != 0) c.microflow_size = f.microflow_size;
   if (f.idle_polls != 0) c.idle_polls = f.idle_polls;
+  if (f.idle_poll_us >= 0) c.idle_poll_us = static_cast<uint32_t>(f.idle_poll_us);
   if (f.mtu != 0) c.mtu = f.mtu;
   if (f.stats_interval != 0) c.stats_interval_s = f.stats_interval;
   if (!f.control.empty()) c.control_socket = f.control;
@@ -154,6 +156,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   app.add_option("--idle-polls", f.idle_polls, "empty polls of the ports before blocking in them")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--idle-poll-us", f.idle_poll_us,
+                 "and at least this long (microseconds) before blocking; 0 = rounds only")
+      ->check(CLI::Range(0, 1000000));
   app.add_option("--placement", f.placement,
                  "microflow mode, beside an elephant: auto (measured) | home | spread");
   app.add_option("--local", f.local, "underlay address (our VTEP)");

@@ -2,6 +2,7 @@
 // what an idle worker does (spin, then wait in the ports or park).
 #include <poll.h>
 
+#include "common/clock.h"
 #include "engine/engine_internal.h"
 
 namespace mflow {
@@ -13,6 +14,18 @@ void Engine::WorkerLoop(Worker& w) {
   PoolCacheSlot cache_slot;
   uint32_t idle = 0;
   uint32_t sleep_us = 20;
+  // When this idle stretch began (MonotonicNs), for idle_poll_us: 0 = not
+  // idle; kPollSpent = the window is used up (after a block: poll once, then
+  // block again, as the rounds do).
+  constexpr uint64_t kPollSpent = 1;
+  uint64_t idle_since = 0;
+  const uint64_t poll_window_ns = uint64_t{cfg_.idle_poll_us} * 1000;
+  auto polling = [&] {
+    if (poll_window_ns == 0) return false;
+    const uint64_t now = MonotonicNs();
+    if (idle_since == 0) idle_since = now;
+    return now - idle_since < poll_window_ns;
+  };
   WorkerCounters& thread_stats = w.stats[0];  // sleeps, cpu_ns: the thread's
   clockid_t cpu_clock;
   if (pthread_getcpuclockid(pthread_self(), &cpu_clock) == 0) {
@@ -35,13 +48,14 @@ void Engine::WorkerLoop(Worker& w) {
     if (MayRead(w) && TryRx(w)) did = true;
     if (did) {
       idle = 0;
+      idle_since = 0;
       sleep_us = 20;
       continue;
     }
     if (stopping_.load(std::memory_order_acquire) &&
         in_flight_.load(std::memory_order_acquire) == 0 && w.idle())
       break;
-    if (++idle < cfg_.idle_spins) {
+    if (++idle < cfg_.idle_spins || polling()) {
       CpuRelax();
       continue;
     }
@@ -81,6 +95,7 @@ void Engine::WorkerLoop(Worker& w) {
       // Poll once more, then wait again: no spinning after a timeout (each
       // poll of such a port is a system call).
       idle = cfg_.idle_spins - 1;
+      idle_since = kPollSpent;
       continue;
     }
     // Idle: sleep until a producer unparks us or the timeout lets us poll the
@@ -101,6 +116,7 @@ void Engine::WorkerLoop(Worker& w) {
     ++thread_stats.sleeps;
     sleep_us = std::min(sleep_us * 2, cfg_.max_sleep_us);
     idle = ports_wait_ ? cfg_.idle_spins - 1 : cfg_.idle_spins / 2;
+    idle_since = kPollSpent;
   }
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
