@@ -205,6 +205,10 @@ class Engine {
   // stage mode (the pipeline's first group) and while solo (UpdatePlacement).
   bool MayRead(const Worker& w) const;
   void WaitForInput();
+  // Every path's descriptors of one kind (RxPort::WaitFds or InputFds) into
+  // fds; path i's are fds[first[i]..first[i+1]).
+  uint32_t GatherFds(uint32_t (RxPort::*which)(pollfd*) noexcept, pollfd* fds,
+                     uint32_t* first) const;
   void Split(Worker& w, Path& path, Packet** pkts, uint32_t n);
   void Dispatch(Worker& w, Path& path, FlowState* f);
   MicroFlow* AllocMicroFlow(Worker& w, const Path& path);

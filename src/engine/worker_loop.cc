@@ -126,16 +126,22 @@ void Engine::WorkerLoop(Worker& w) {
   w.cpu_clock_live.store(false, std::memory_order_release);
 }
 
+uint32_t Engine::GatherFds(uint32_t (RxPort::*which)(pollfd*) noexcept, pollfd* fds,
+                           uint32_t* first) const {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < paths_.size(); ++i) {
+    first[i] = n;
+    n += (paths_[i]->rx->*which)(fds + n);
+  }
+  first[paths_.size()] = n;
+  return n;
+}
+
 // One poll() over the descriptors of every path's port.
 void Engine::WaitForInput() {
   pollfd fds[kMaxPaths * RxPort::kMaxWaitFds];
   uint32_t first[kMaxPaths + 1];
-  uint32_t n = 0;
-  for (uint32_t i = 0; i < paths_.size(); ++i) {
-    first[i] = n;
-    n += paths_[i]->rx->WaitFds(fds + n);
-  }
-  first[paths_.size()] = n;
+  const uint32_t n = GatherFds(&RxPort::WaitFds, fds, first);
   if (poll(fds, n, kPortWaitMs) <= 0) return;
   for (uint32_t i = 0; i < paths_.size(); ++i)
     if (first[i + 1] != first[i]) paths_[i]->rx->AfterWait(fds + first[i]);
@@ -161,12 +167,7 @@ bool Engine::TryRx(Worker& w) {
   // 1.1 us, `perf bench syscall basic`, most of an idle worker's polling).
   pollfd fds[kMaxPaths * RxPort::kMaxInputFds];
   uint32_t first[kMaxPaths + 1];
-  uint32_t nfds = 0;
-  for (uint32_t i = 0; i < paths_.size(); ++i) {
-    first[i] = nfds;
-    nfds += paths_[i]->rx->InputFds(fds + nfds);
-  }
-  first[paths_.size()] = nfds;
+  const uint32_t nfds = GatherFds(&RxPort::InputFds, fds, first);
   const bool polled = nfds != 0 && poll(fds, nfds, 0) >= 0;
   bool got = false;
   for (uint32_t i = 0; i < paths_.size(); ++i) {
