@@ -200,7 +200,9 @@ class Engine {
   explicit Engine(const EngineConfig& cfg);
 
   void WorkerLoop(Worker& w);
-  bool TryRx(Worker& w);
+  // Reads every path's ready input: whether any came; whether
+  // this worker held the RX role and looked at the ports (*looked).
+  bool TryRx(Worker& w, bool* looked);
   // Whether w may take the RX role now: every worker, but only worker 0 in
   // stage mode (the pipeline's first group) and while solo (UpdatePlacement).
   bool MayRead(const Worker& w) const;

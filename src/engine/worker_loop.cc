@@ -45,7 +45,8 @@ void Engine::WorkerLoop(Worker& w) {
       Process(w, mf);
       did = true;
     }
-    if (MayRead(w) && TryRx(w)) did = true;
+    bool polled = false;
+    if (MayRead(w) && TryRx(w, &polled)) did = true;
     if (did) {
       idle = 0;
       idle_since = 0;
@@ -55,7 +56,9 @@ void Engine::WorkerLoop(Worker& w) {
     if (stopping_.load(std::memory_order_acquire) &&
         in_flight_.load(std::memory_order_acquire) == 0 && w.idle())
       break;
-    if (++idle < cfg_.idle_spins || polling()) {
+    // The window is for polling the ports; a worker that could not (another
+    // one reads) spins only the rounds, then parks.
+    if (++idle < cfg_.idle_spins || (polled && polling())) {
       CpuRelax();
       continue;
     }
@@ -152,12 +155,13 @@ bool Engine::MayRead(const Worker& w) const {
          (cfg_.mode != SteeringMode::kStage && !solo_.load(std::memory_order_relaxed));
 }
 
-bool Engine::TryRx(Worker& w) {
+bool Engine::TryRx(Worker& w, bool* looked) {
   // Where only worker 0 reads (MayRead) the role is uncontended; it is still
   // taken, because Stop() takes it to end all reading.
   if (stop_requested_.load(std::memory_order_acquire) ||
       rx_role_.exchange(true, std::memory_order_acquire))
     return false;
+  *looked = true;
   if (cfg_.mode == SteeringMode::kMicroflow && cfg_.workers > 1) UpdatePlacement();
   // Every path, each time round: what we just delivered into one side may
   // have produced its reply on another (a container's ACK in its TAP).

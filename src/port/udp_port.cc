@@ -160,9 +160,10 @@ class UdpPort::SendBatch {
     uint16_t gso_size;
     uint32_t segs;
   };
-  union Ctrl {
+  // Aligned as a cmsghdr (not a union with one: its flexible array member
+  // makes an array of such unions an extension that clang refuses).
+  struct alignas(cmsghdr) Ctrl {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
-    cmsghdr align;
   };
 
   void Sent(const Msg& m) {
@@ -404,9 +405,8 @@ uint32_t UdpPort::RxGro(Packet** pkts, uint32_t n) noexcept {
   iovec iov[kGroBatch][2];
   uint32_t cap0[kGroBatch];
   sockaddr_storage names[kGroBatch];
-  union {
+  struct alignas(cmsghdr) {
     char buf[CMSG_SPACE(sizeof(int))];
-    cmsghdr align;
   } ctrl[kGroBatch];
   constexpr uint32_t kCarrierCap = kCarrierSize - kHeadroom;
   for (uint32_t i = 0; i < nc; ++i) {
