@@ -9,6 +9,7 @@
 #include <civetweb.h>
 #include <prometheus/exposer.h>
 
+#include "common/build_info.h"
 #include "common/clock.h"
 #include "daemon/daemon.h"
 
@@ -292,7 +293,7 @@ std::vector<MetricFamily> MetricFamilies(const MetricsSnapshot& s) {
 
 MetricsSnapshot Daemon::Metrics() const {
   MetricsSnapshot s;
-  s.version = MFLOW_VERSION;
+  s.version = BuildVersion();
   s.mode = std::string(SteeringModeName(engine_->config().mode));
   s.workers = engine_->config().workers;
   s.rx = engine_->Stats(kRxPath);
