@@ -279,6 +279,10 @@ void StoreAgent::SetLocal(const wire::IpAddr& local) {
     if (opt_.local == local) return;
     opt_.local = local;  // read under mu_ (ProgramLocked)
     dirty_ = true;
+    // The watch's connection may be bound to the old address, which no
+    // longer routes back: the stream would wait for events that cannot come
+    // until keepalive closed it. A fresh listing and watch from the new one.
+    relist_ = true;
   }
   registry_->SetUnderlay({local});
   cv_.notify_all();

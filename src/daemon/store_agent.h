@@ -88,7 +88,8 @@ class StoreAgent {
   void Stop();
   // underlay.local changed (a reload): our record in etcd is rewritten with
   // it (SubnetRegistry::SetUnderlay), and the data path is reprogrammed so
-  // that the host list skips our new address, not the old one.
+  // that the host list skips our new address, not the old one. The watch
+  // starts over (a fresh listing): its connection was bound to the old one.
   void SetLocal(const wire::IpAddr& local);
 
   // The claimed subnet ("198.19.7.0/24"), once claimed.

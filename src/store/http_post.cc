@@ -1,5 +1,9 @@
 #include "store/http_post.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <mutex>
 
 #include <curl/curl.h>
@@ -66,6 +70,23 @@ int StreamProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return 0;
 }
 
+// Keepalive: a connection that died silently (the etcd host lost without a
+// reset, or our own source address removed by a reload) is closed after
+// kKeepIdle s of silence and kKeepCount unanswered probes kKeepInterval s
+// apart, 5 s in all. Only a watch stream is ever idle that long: it is the
+// one that would otherwise wait for events that cannot come (docs/STORE.md,
+// "Removing a dead host"). Debian 12's libcurl has no option for the count.
+constexpr long kKeepIdle = 2, kKeepInterval = 1;
+constexpr int kKeepCount = 3;
+
+int KeepCount(void*, curl_socket_t fd, curlsocktype purpose) {
+  if (purpose == CURLSOCKTYPE_IPCXN) {
+    int n = kKeepCount;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &n, sizeof n);  // best effort, as curl's own
+  }
+  return CURL_SOCKOPT_OK;
+}
+
 Status Setup(Easy& e, const std::string& url, std::string_view body, const TlsFiles& tls,
              std::chrono::milliseconds connect_timeout) {
   if (e.h == nullptr) return Status::Error("curl_easy_init failed");
@@ -78,8 +99,9 @@ Status Setup(Easy& e, const std::string& url, std::string_view body, const TlsFi
   curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
   curl_easy_setopt(e.h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout.count()));
   curl_easy_setopt(e.h, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e.h, CURLOPT_TCP_KEEPIDLE, 5L);
-  curl_easy_setopt(e.h, CURLOPT_TCP_KEEPINTVL, 2L);
+  curl_easy_setopt(e.h, CURLOPT_TCP_KEEPIDLE, kKeepIdle);
+  curl_easy_setopt(e.h, CURLOPT_TCP_KEEPINTVL, kKeepInterval);
+  curl_easy_setopt(e.h, CURLOPT_SOCKOPTFUNCTION, KeepCount);
   curl_easy_setopt(e.h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e.h, CURLOPT_FOLLOWLOCATION, 0L);
   if (!tls.ca_file.empty()) curl_easy_setopt(e.h, CURLOPT_CAINFO, tls.ca_file.c_str());
