@@ -58,7 +58,15 @@ void Engine::WorkerLoop(Worker& w) {
       break;
     // The window is for polling the ports; a worker that could not (another
     // one reads) spins only the rounds, then parks.
-    if (++idle < cfg_.idle_spins || (polled && polling())) {
+    if (polled && polling()) {
+      // Polling the ports for the window: give the core to anything that
+      // woke on it meanwhile (the container that our last write woke, to
+      // answer), which would otherwise wait for our slice to end.
+      std::this_thread::yield();
+      ++idle;
+      continue;
+    }
+    if (++idle < cfg_.idle_spins) {
       CpuRelax();
       continue;
     }
