@@ -109,7 +109,8 @@ struct EngineConfig {
   uint32_t idle_spins = 2000;        // polls before an idle worker sleeps
   // ... and for at least this long (0: rounds only). Time, not rounds, is
   // what catches a reply: a round is one system call, whose cost differs
-  // 14x between two VMs this project runs on (0.08 vs 1.1 us).
+  // 14x between two VMs this project runs on (0.08 vs 1.1 us). Each round
+  // of the window yields the core (worker_loop.cc).
   uint32_t idle_poll_us = 0;
   uint32_t max_sleep_us = 1000;      // longest sleep of an idle worker
   // microflow mode. The engine's default spreads, as the mFlow design does;
