@@ -60,7 +60,7 @@ def timehist(data: str) -> list[tuple[int, str, int, float, float]]:
         cpu, task, _wait, delay, run = m.groups()
         t = TASK.match(task)
         if t:
-            comm, tid, pid = t.group(1), int(t.group(2)), int(t.group(3) or t.group(2))
+            comm, pid = t.group(1), int(t.group(3) or t.group(2))  # [tid/pid], or [pid]
         else:
             comm, pid = task, 0
         rows.append((int(cpu), comm, pid, float(delay) * 1000, float(run) * 1000))
