@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is needed, builds everything, and runs two short
 # testbed comparisons in network namespaces on this machine (about 4 minutes):
-#   1. plain overlays: one TCP flow and the round trip (sockperf) between two
+#   1. plain overlays: one TCP flow and the round trip (sockperf; the two
+#      applications on one core, then on two) between two
 #      containers on two hosts over the kernel's VXLAN and mflowd in flow and
 #      microflow mode, offloads on and off, with each daemon's CPU per GB;
 #   2. encrypted overlays: one TCP flow through mflowd with ESP (AES-GCM) in
@@ -19,7 +20,7 @@ if (($#)); then
   exec scripts/testbed.sh --json out/demo.json --chart out/demo.svg "$@"
 fi
 echo "== 1/2: plain overlays, one TCP flow and the round trip, offloads on and off"
-scripts/testbed.sh --topologies kernel,mflow-flow,mflow-microflow --tests tcp,latency \
+scripts/testbed.sh --topologies kernel,mflow-flow,mflow-microflow --tests tcp,latency,latency-apart \
   --offloads on,off --duration 4 --repeats 2 --json out/demo.json --chart out/demo.svg
 echo
 echo "== 2/2: encrypted overlays, one TCP flow: mflowd with ESP against wireguard-go and nebula"

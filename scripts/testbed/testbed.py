@@ -19,6 +19,9 @@ For every topology x offloads x test x repeat it runs one measurement:
   latency  sockperf ping-pong (UDP, 64 B): round-trip time p50 / p99 in microseconds, client
            and server pinned to CPU 0 (--latency-cpu) so that the figure is the network path's,
            not the VM's cross-core wake-up (~40 us each way here)
+  latency-apart  (optional) the same with the client pinned to one CPU and the server to
+           another, as the two hosts' applications would be on two machines: every hand-off
+           from one host's side to the other's then crosses cores, in the kernel overlay too
   redis, http, memcached  (optional; apps.py) request/response applications container to
            container: redis-benchmark SET and GET, nginx + wrk, memcached + memcache_load.py;
            requests/s, p50 / p99, CPU per request, a table of their own
@@ -55,7 +58,8 @@ import topo  # noqa: E402
 from topo import TestbedError, log, run, spawn, finish, stop  # noqa: E402
 
 TESTS = ("tcp", "udp64", "udp1400", "latency")  # the default set
-OPTIONAL_TESTS = ("udp1400p", "udp1400gso")
+OPTIONAL_TESTS = ("udp1400p", "udp1400gso", "latency-apart")
+LATENCY_TESTS = ("latency", "latency-apart")  # sockperf; the figure is the p50 RTT
 XFER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xfer.py")
 XFER_PORT = 5301
 PACED_RATE = [50000]  # --paced-rate
@@ -343,13 +347,22 @@ def test_paced_udp(tb, ep, dur, gso: int) -> dict:
     return r
 
 
-def test_latency(tb, ep, dur) -> dict:
-    server = start_server(ep.server_ns, LATENCY_PIN + ["sockperf", "sr", "-i", ep.server_addr,
+def apart_pins() -> tuple[list[str], list[str]]:
+    """latency-apart: the client on the first CPU this process may use, the server on the
+    second."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise TestbedError("latency-apart needs two CPUs")
+    return ["taskset", "-c", str(cpus[0])], ["taskset", "-c", str(cpus[1])]
+
+
+def test_latency(tb, ep, dur, client_pin: list[str], server_pin: list[str]) -> dict:
+    server = start_server(ep.server_ns, server_pin + ["sockperf", "sr", "-i", ep.server_addr,
                                                        "-p", str(SOCKPERF_PORT)],
                           SOCKPERF_PORT, "udp")
     try:
         with Sample(tb, ep) as s:
-            cp = run(LATENCY_PIN + ["sockperf", "pp", "-i", ep.server_addr, "-p", str(SOCKPERF_PORT),
+            cp = run(client_pin + ["sockperf", "pp", "-i", ep.server_addr, "-p", str(SOCKPERF_PORT),
                       "-t", str(int(max(1, dur))), "-m", "64", "--full-rtt"],
                      ns=ep.client_ns, timeout=dur + 30, check=False)
             sample = s.finish()
@@ -382,7 +395,9 @@ def run_test(tb: topo.Testbed, test: str, dur: float) -> dict:
     if test == "udp1400":
         return test_udp(tb, ep, dur, 1400)
     if test == "latency":
-        return test_latency(tb, ep, dur)
+        return test_latency(tb, ep, dur, LATENCY_PIN, LATENCY_PIN)
+    if test == "latency-apart":
+        return test_latency(tb, ep, dur, *apart_pins())
     if test == "udp1400p":
         return test_paced_udp(tb, ep, dur, 0)
     if test == "udp1400gso":
@@ -408,7 +423,7 @@ def primary(test: str, run_: dict):
     for latency."""
     if test in apps.SUBTESTS:
         return run_.get("rps")
-    return run_.get("p50_us") if test == "latency" else run_.get("gbps")
+    return run_.get("p50_us") if test in LATENCY_TESTS else run_.get("gbps")
 
 
 def aggregate(results: dict, order: list, args, command: list[str]) -> list[dict]:
@@ -442,7 +457,7 @@ def aggregate(results: dict, order: list, args, command: list[str]) -> list[dict
               if r.get("loss_places") is not None and r.get("sent_packets")]
         rec["loss_places_pct"] = ({k: round(statistics.median(100.0 * p.get(k, 0) / n for p, n in lp), 2)
                                    for k in lp[0][0]} if lp else None)
-        rec["latency_kind"] = ("rtt" if test == "latency" else
+        rec["latency_kind"] = ("rtt" if test in LATENCY_TESTS else
                                "request" if test in apps.SUBTESTS else None)
         # ratio against kernel, taken within each round
         rec["ratio_vs_kernel"] = ratio(results, key, ("kernel", off, test))
@@ -533,7 +548,7 @@ def print_table(records: list[dict], out=sys.stdout) -> None:
     print("\nGbit/s: received (tcp: TCP payload; udp: UDP payload), median [min..max] over "
           "repeats.\nx kernel: ratio to `kernel` with the same offloads and test, taken within "
           "each round (latency: p50 RTT ratio, lower is better).\np50/p99: sockperf round-trip "
-          "time (RTT, 64 B UDP; client and server pinned with --latency-cpu).\nretr: iperf3 retransmits (median); ofo: receiver "
+          "time (RTT, 64 B UDP; latency: client and server pinned with --latency-cpu; latency-apart: on two CPUs).\nretr: iperf3 retransmits (median); ofo: receiver "
           "TcpExtTCPOFOQueue (median); ooo: mflowd out_of_order, sum over engines, hosts, "
           "repeats (must be 0).\nCPU s/GB: busy CPU-seconds (niced time excluded) of the whole machine per GB "
           "received; mflowd: both overlay daemons' CPU-seconds per GB (mflowd, or wireguard-go / "
@@ -694,7 +709,7 @@ def preflight(args) -> None:
     need = ["ip", "ethtool", "ss", "nstat"]
     if {"tcp", "udp64", "udp1400"} & set(args.tests):
         need.append("iperf3")
-    if "latency" in args.tests:
+    if set(LATENCY_TESTS) & set(args.tests):
         need += ["sockperf", "taskset"]
     if args.chart:
         need.append("gnuplot")
@@ -759,6 +774,11 @@ def main() -> int:
     ap.add_argument("--mflowd-arg", action="append", default=[], metavar="ARG",
                     help="extra mflowd argument(s), e.g. --mflowd-arg=--no-gso (repeatable; "
                          "split like a shell)")
+    for h in topo.HOSTS:
+        ap.add_argument(f"--mflowd-arg-{h}", action="append", default=[], metavar="ARG",
+                        help=f"extra argument(s) for host {h.upper()}'s mflowd only, e.g. "
+                             f"--mflowd-arg-{h}='--cpus {topo.HOSTS.index(h)}' (with "
+                             "latency-apart: each host's daemon on its application's CPU)")
     ap.add_argument("--mixed-mode", default="microflow", choices=("flow", "stage", "microflow"),
                     help="mflowd mode on host B in `mixed` (microflow)")
     ap.add_argument("--latency-cpu", metavar="CPUS", default="0",
@@ -798,6 +818,8 @@ def main() -> int:
     if args.latency_cpu and args.latency_cpu != "none":
         LATENCY_PIN[:] = ["taskset", "-c", args.latency_cpu]
     mflowd_args = [a for s in args.mflowd_arg for a in shlex.split(s)]
+    host_args = {h: [a for s in getattr(args, f"mflowd_arg_{h}") for a in shlex.split(s)]
+                 for h in topo.HOSTS}
     command = [sys.argv[0]] + sys.argv[1:]
 
     topo.install_signal_handlers()
@@ -810,7 +832,7 @@ def main() -> int:
             "machine": {"kernel": platform.release(), "nproc": os.cpu_count(),
                         "cpu": _cpu_model()},
             "duration_s": args.duration, "repeats": args.repeats, "order": args.order,
-            "workers": args.workers, "mflowd_args": mflowd_args,
+            "workers": args.workers, "mflowd_args": mflowd_args, "host_args": host_args,
             "latency_cpu": args.latency_cpu, "provenance": _provenance(args.build_dir)}
     MEMCPY_GBYTES_PER_S[0] = memcpy_gbytes_per_s(meta["provenance"])
 
@@ -833,7 +855,7 @@ def main() -> int:
                     reps = [r] if r is not None else list(range(args.repeats))
                     last = ri == len(rounds) - 1 and ti == len(tops) - 1
                     tb = topo.Testbed(t, build_dir=args.build_dir, log_dir=args.log_dir,
-                                      workers=args.workers, mflowd_args=mflowd_args,
+                                      workers=args.workers, mflowd_args=mflowd_args, host_args=host_args,
                                       mixed_mode=args.mixed_mode)
                     try:
                         log(f"[{elapsed()}] build {t}")

@@ -518,6 +518,9 @@ class Testbed:
     log_dir: str = "out/testbed"
     workers: int = 2
     mflowd_args: list[str] = field(default_factory=list)
+    # Arguments for one host's mflowd only ({"a": [...], "b": [...]}): e.g. each host's daemon
+    # pinned to a CPU of its own, as two machines would have.
+    host_args: dict = field(default_factory=dict)
     mixed_mode: str = "microflow"
     ready_timeout: float = 10.0
     underlay: str = "ipv4"  # or "ipv6": the hosts' underlay addresses and VXLAN over IPv6
@@ -715,7 +718,8 @@ class Testbed:
                 "--port", f"name=mf0,netns=/var/run/netns/{container_ns(h)},vni={VNI},"
                           f"address={CONTAINER_ADDR[h]}/{PREFIXLEN}"
                           + (f",address={CONTAINER_ADDR6[h]}/{INNER_PREFIXLEN6}"
-                             if self.inner_ipv6 else "")] + list(self.mflowd_args)
+                             if self.inner_ipv6 else "")] + list(self.mflowd_args) + list(
+                self.host_args.get(h, []))
 
     def sock(self, h: str) -> str:
         return f"{CONTROL_DIR}/{host_ns(h)}.sock"
