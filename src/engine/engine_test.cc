@@ -441,6 +441,26 @@ class NullSink : public TxPort {
   }
 };
 
+// The set-up the idle and stop tests share: a small pool, one ChaosStage,
+// the test classifier and a sink that frees; the source and the rest of the
+// config are the test's own. Members are destroyed in reverse: the engine
+// first, then what it points at.
+struct IdleRig {
+  IdleRig(RxPort* src, EngineConfig ec) : pool(PacketPool::Create({"test", 64, 256})) {
+    chain.Add(std::make_unique<ChaosStage>());
+    ec.classify = ClassifyTest;
+    if (pool.ok()) engine = Engine::Create(ec, &chain, src, &sink, pool->get());
+  }
+  bool ok() const { return pool.ok() && engine.ok(); }
+  // As the StatusOr it stands for: (*rig)->Start().
+  std::unique_ptr<Engine>& operator*() { return *engine; }
+
+  StatusOr<std::unique_ptr<PacketPool>> pool;
+  NullSink sink;
+  StageChain chain;
+  StatusOr<std::unique_ptr<Engine>> engine{Status::Error("not created")};
+};
+
 // With nothing to do, workers sleep instead of spinning: each parks many
 // times and uses a small part of the time it ran. CPU time cannot grow with
 // a busy machine, only wall time can; what can grow it is a slow build (a
@@ -449,16 +469,11 @@ class NullSink : public TxPort {
 // part of each 1 ms sleep even under ThreadSanitizer. A worker that never
 // sleeps uses all of its time.
 TEST(Engine, IdleWorkersSleep) {
-  auto pool = PacketPool::Create({"test", 64, 256});
   EmptySource src;
-  NullSink sink;
-  StageChain chain;
-  chain.Add(std::make_unique<ChaosStage>());
   EngineConfig ec;
   ec.workers = 2;
   ec.idle_spins = 40;
-  ec.classify = ClassifyTest;
-  auto engine = Engine::Create(ec, &chain, &src, &sink, pool->get());
+  IdleRig engine(&src, ec);
   ASSERT_TRUE(engine.ok());
   const auto start = std::chrono::steady_clock::now();
   (*engine)->Start();
@@ -547,16 +562,11 @@ class WaitingSource : public RxPort {
 // A worker used to take the role straight back to wait again, racing Stop
 // for seconds.
 TEST(Engine, StopInterruptsAWorkerBlockedInThePort) {
-  auto pool = PacketPool::Create({"test", 64, 256});
   WaitingSource src;
-  NullSink sink;
-  StageChain chain;
-  chain.Add(std::make_unique<ChaosStage>());
   EngineConfig ec;
   ec.workers = 2;
   ec.idle_spins = 4;
-  ec.classify = ClassifyTest;
-  auto engine = Engine::Create(ec, &chain, &src, &sink, pool->get());
+  IdleRig engine(&src, ec);
   ASSERT_TRUE(engine.ok());
   for (int i = 0; i < 30; ++i) {
     SCOPED_TRACE("cycle " + std::to_string(i));
@@ -611,17 +621,12 @@ class PolledSource : public WaitingSource {
 TEST(Engine, IdleWorkerPollsForItsWindowBeforeBlocking) {
   for (uint32_t window_us : {0u, 100000u}) {
     SCOPED_TRACE("idle_poll_us " + std::to_string(window_us));
-    auto pool = PacketPool::Create({"test", 64, 256});
     PolledSource src;
-    NullSink sink;
-    StageChain chain;
-    chain.Add(std::make_unique<ChaosStage>());
     EngineConfig ec;
     ec.workers = 1;
     ec.idle_spins = 2;
     ec.idle_poll_us = window_us;
-    ec.classify = ClassifyTest;
-    auto engine = Engine::Create(ec, &chain, &src, &sink, pool->get());
+    IdleRig engine(&src, ec);
     ASSERT_TRUE(engine.ok());
     (*engine)->Start();
     ASSERT_TRUE(WaitFor([&] { return src.first_block_ns() != 0; })) << "the worker never blocked";
