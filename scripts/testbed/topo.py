@@ -718,8 +718,8 @@ class Testbed:
                 "--port", f"name=mf0,netns=/var/run/netns/{container_ns(h)},vni={VNI},"
                           f"address={CONTAINER_ADDR[h]}/{PREFIXLEN}"
                           + (f",address={CONTAINER_ADDR6[h]}/{INNER_PREFIXLEN6}"
-                             if self.inner_ipv6 else "")] + list(self.mflowd_args) + list(
-                self.host_args.get(h, []))
+                             if self.inner_ipv6 else "")] + [
+                *self.mflowd_args, *self.host_args.get(h, [])]
 
     def sock(self, h: str) -> str:
         return f"{CONTROL_DIR}/{host_ns(h)}.sock"
