@@ -95,6 +95,7 @@ std::vector<MetricFamily> MetricFamilies(const MetricsSnapshot& s) {
 
   Family(out, "mflow_build_info", "mflowd's version and settings; always 1", G)
       .Add({{"version", s.version},
+            {"commit", s.commit},
             {"mode", s.mode},
             {"workers", std::to_string(s.workers)},
             {"udp_gso", s.udp_gso ? "true" : "false"},
@@ -294,6 +295,7 @@ std::vector<MetricFamily> MetricFamilies(const MetricsSnapshot& s) {
 MetricsSnapshot Daemon::Metrics() const {
   MetricsSnapshot s;
   s.version = BuildVersion();
+  s.commit = BuildCommit();
   s.mode = std::string(SteeringModeName(engine_->config().mode));
   s.workers = engine_->config().workers;
   s.rx = engine_->Stats(kRxPath);

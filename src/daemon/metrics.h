@@ -50,6 +50,7 @@ struct PoolUse {
 struct MetricsSnapshot {
   // build info
   std::string version;
+  std::string commit;  // BuildCommit(): which build answers, beside the version
   std::string mode;
   uint32_t workers = 0;
   bool udp_gso = false, udp_gro = false;

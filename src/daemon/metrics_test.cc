@@ -35,13 +35,14 @@ using prometheus::MetricType;
 // traffic (no flow, address pair or MAC).
 const std::set<std::string> kAllowedLabels = {"engine", "stage",   "reason",    "worker",
                                               "port",   "peer",    "direction", "pool",
-                                              "placement", "version", "mode", "workers",
+                                              "placement", "version", "commit", "mode", "workers",
                                               "udp_gso", "udp_gro",
                                               "kind"};
 
 MetricsSnapshot FakeSnapshot() {
   MetricsSnapshot s;
   s.version = "0.1.0";
+  s.commit = "2f2d5d6+local changes";
   s.mode = "microflow";
   s.workers = 2;
   s.udp_gso = true;
@@ -188,7 +189,9 @@ TEST(MetricsTest, ValuesComeFromTheSnapshot) {
   EXPECT_EQ(Value(fams, "mflow_pool_packets_in_use", {{"pool", "underlay-rx"}}), 12);
   EXPECT_EQ(Value(fams, "mflow_fdb_entries", {}), 3);
   EXPECT_EQ(Value(fams, "mflow_peers", {}), 1);
-  EXPECT_EQ(Value(fams, "mflow_build_info", {{"mode", "microflow"}, {"version", "0.1.0"}}), 1);
+  EXPECT_EQ(Value(fams, "mflow_build_info",
+                  {{"mode", "microflow"}, {"version", "0.1.0"}, {"commit", "2f2d5d6+local changes"}}),
+            1);
   EXPECT_EQ(Value(fams, "mflow_copied_bytes_total", {{"engine", "rx"}, {"kind", "kernel"}}), 4200);
   EXPECT_EQ(Value(fams, "mflow_copied_bytes_total", {{"engine", "rx"}, {"kind", "user"}}), 100);
   EXPECT_EQ(Value(fams, "mflow_copied_bytes_total", {{"engine", "tx"}, {"kind", "user"}}), 0);
