@@ -9,18 +9,36 @@
 
 namespace mflow::daemon {
 
+void UnderlayPair::InputReady(const pollfd* fds) noexcept {
+  auto any = [](const pollfd* f, uint32_t k) {
+    for (uint32_t i = 0; i < k; ++i)
+      if (f[i].revents != 0) return true;
+    return false;
+  };
+  // A port that gave no descriptor cannot tell: read it.
+  vxlan_ready_ = nin_vxlan_ == 0 || any(fds, nin_vxlan_);
+  esp_ready_ = nin_esp_ == 0 || any(fds + nin_vxlan_, nin_esp_);
+  told_ = true;
+}
+
 uint32_t UnderlayPair::RxBurst(Packet** pkts, uint32_t n) noexcept {
+  // Only the sockets the engine's poll found ready: with one peer kind busy,
+  // each round would otherwise pay an empty recvmmsg on the other socket.
+  const bool read_vxlan = !told_ || vxlan_ready_ || vxlan_->Pending();
+  const bool read_esp = !told_ || esp_ready_ || esp_->Pending();
+  told_ = false;
   // Alternate the order, so a busy socket cannot starve the other.
   esp_first_ = !esp_first_;
   uint32_t got = 0;
-  auto read_esp = [&] {
+  auto esp = [&] {
+    if (!read_esp || got == n) return;
     const uint32_t k = esp_->RxBurst(pkts + got, n - got);
     for (uint32_t i = got; i < got + k; ++i) pkts[i]->flags |= kPktFlagEsp;
     got += k;
   };
-  if (esp_first_) read_esp();
-  if (got < n) got += vxlan_->RxBurst(pkts + got, n - got);
-  if (!esp_first_ && got < n) read_esp();
+  if (esp_first_) esp();
+  if (read_vxlan && got < n) got += vxlan_->RxBurst(pkts + got, n - got);
+  if (!esp_first_) esp();
   return got;
 }
 

@@ -3,8 +3,9 @@
 // kept in step with the configuration (docs/ESP.md).
 //
 // UnderlayPair is the engine's underlay port when some peer is encrypted:
-// it reads both sockets (marking what came from the ESP one kPktFlagEsp, so
-// esp_decrypt knows to decrypt it) and sends what esp_encrypt marked on the
+// it reads both sockets, or after the engine's poll only the ready ones
+// (marking what came from the ESP one kPktFlagEsp, so esp_decrypt knows to
+// decrypt it) and sends what esp_encrypt marked on the
 // ESP socket, the rest on the VXLAN socket. The VXLAN socket's peers are the
 // plain peers only, so nothing plain is ever sent to or accepted from an
 // encrypted peer (a frame for one that was not encrypted is dropped as
@@ -37,9 +38,11 @@ class UnderlayPair final : public RxPort, public TxPort {
   uint32_t WaitFds(pollfd* fds) noexcept override;
   void AfterWait(const pollfd* fds) noexcept override;
   uint32_t InputFds(pollfd* fds) noexcept override {
-    const uint32_t n = vxlan_->InputFds(fds);
-    return n + esp_->InputFds(fds + n);
+    nin_vxlan_ = vxlan_->InputFds(fds);
+    nin_esp_ = esp_->InputFds(fds + nin_vxlan_);
+    return nin_vxlan_ + nin_esp_;
   }
+  void InputReady(const pollfd* fds) noexcept override;
   bool Pending() const noexcept override { return vxlan_->Pending() || esp_->Pending(); }
   void Interrupt() noexcept override;
   void TxBurst(Packet** pkts, uint32_t n) noexcept override;
@@ -48,6 +51,10 @@ class UnderlayPair final : public RxPort, public TxPort {
   UdpPort* vxlan_;
   UdpPort* esp_;
   uint32_t nfds_vxlan_ = 0;  // WaitFds: how many of the fds are the VXLAN port's
+  uint32_t nin_vxlan_ = 0, nin_esp_ = 0;  // InputFds: how many are each port's
+  // InputReady's word for the next RxBurst, which reads a socket only if it
+  // was ready (or holds views back); without a word, both.
+  bool told_ = false, vxlan_ready_ = false, esp_ready_ = false;
   bool esp_first_ = false;   // alternate which socket is read first
 };
 

@@ -47,6 +47,11 @@ class RxPort {
     (void)fds;
     return 0;
   }
+  // After that poll, the entries InputFds filled in, with their revents,
+  // right before the RxBurst that follows (which comes if any is ready or
+  // Pending()): a port of several descriptors may then read only the ready
+  // ones. An RxBurst without it before (the engine did not poll) reads all.
+  virtual void InputReady(const pollfd* fds) noexcept { (void)fds; }
   // Packets held back from an earlier RxBurst (a received super-datagram cut
   // into more views than that burst took): input that no descriptor shows.
   virtual bool Pending() const noexcept { return false; }

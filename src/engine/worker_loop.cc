@@ -184,10 +184,11 @@ bool Engine::TryRx(Worker& w, bool* looked) {
   bool got = false;
   for (uint32_t i = 0; i < paths_.size(); ++i) {
     Path* path = paths_[i].get();
-    if (polled && first[i + 1] != first[i] && !path->rx->Pending()) {
+    if (polled && first[i + 1] != first[i]) {
       bool ready = false;
       for (uint32_t k = first[i]; k < first[i + 1]; ++k) ready |= fds[k].revents != 0;
-      if (!ready) continue;
+      if (!ready && !path->rx->Pending()) continue;
+      path->rx->InputReady(fds + first[i]);
     }
     Packet* pkts[kMaxBatch];
     const uint32_t n = path->rx->RxBurst(pkts, path->rx_burst);
