@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: installs what is needed, builds everything, and runs two short
-# testbed comparisons in network namespaces on this machine (about 4 minutes):
+# testbed comparisons in network namespaces on this machine (about 5 minutes):
 #   1. plain overlays: one TCP flow and the round trip (sockperf; the two
 #      applications on one core, then on two) between two
 #      containers on two hosts over the kernel's VXLAN and mflowd in flow and
