@@ -18,7 +18,7 @@ For every topology x offloads x test x repeat it runs one measurement:
              hands mflowd one super-frame per send (USO), the kernel overlay one GSO skb
   latency  sockperf ping-pong (UDP, 64 B): round-trip time p50 / p99 in microseconds, client
            and server pinned to CPU 0 (--latency-cpu) so that the figure is the network path's,
-           not the VM's cross-core wake-up (~40 us each way here)
+           not the VM's cross-core wake-up (20-40 us each way on the project's VMs)
   latency-apart  (optional) the same with the client pinned to one CPU and the server to
            another, as the two hosts' applications would be on two machines: every hand-off
            from one host's side to the other's then crosses cores, in the kernel overlay too
