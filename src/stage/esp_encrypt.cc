@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::array<std::string_view, EspEncrypt::kNumDrops> kDropNames = {
     "no_headroom", "no_tailroom",     "seq_exhausted",   "train",           "too_big",
-    "cipher_error", "unnumbered",     "bad_outer",       "flood_no_buffer", "flood_not_copied",
+    "cipher_error", "unnumbered",     "bad_outer",       "flood_no_buffer",
     "flood_limited"};
 static_assert(esp::kEspEncapDropNames.size() == 6);
 
@@ -85,34 +85,63 @@ void EspEncrypt::Process(Batch& b, StageContext& ctx) noexcept {
   ctx.counters->out += n;
 }
 
+// One buffer from ctx.pool with f's metadata for peer and f's number, and,
+// unless f is a TSO carrier (whose copy only carries a train), a flat copy
+// of frame f (its fragments too); nullptr when there is none big enough.
+Packet* EspEncrypt::CopyFor(const Packet* f, const wire::IpAddr& peer, StageContext& ctx) noexcept {
+  Packet* c = ctx.pool != nullptr ? ctx.pool->Alloc() : nullptr;
+  if (c != nullptr && !f->is_train() && c->tailroom() < f->frame_len() + 64) {
+    PacketFree(c);
+    c = nullptr;
+  }
+  if (c == nullptr) return nullptr;
+  c->len = f->is_train() ? 0 : f->Flatten(c->data, c->tailroom());
+  c->seq = f->seq;
+  c->flow_hash = f->flow_hash;
+  c->vni = f->vni;
+  c->in_port = f->in_port;
+  c->out_port = kPortNone;  // a unicast to this peer
+  c->remote = peer;
+  c->wire_seq = f->wire_seq;
+  c->flags = kPktFlagCopy;
+  return c;
+}
+
 void EspEncrypt::CopyFlood(Packet* p, StageContext& ctx, Packet** out, uint32_t* n,
                            uint32_t cap) noexcept {
-  if (p->is_train()) {
-    ++ctx.counters->drops[kFloodNotCopied];
-    return;
-  }
   for (uint32_t slot = 0; slot < esp::EspSaTable::kMaxOutbound; ++slot) {
     esp::EspSaTable::Outbound* sa = cfg_.table->outbound(slot);
     if (sa == nullptr) continue;
-    Packet* c = *n < cap && ctx.pool != nullptr ? ctx.pool->Alloc() : nullptr;
-    if (c != nullptr && c->tailroom() < p->frame_len() + 64) {
-      PacketFree(c);
-      c = nullptr;
+    if (*n >= cap) {
+      ++ctx.counters->drops[kFloodNoBuffer];
+      continue;
     }
+    // A TSO carrier (the first frames to an unknown MAC can be a super-frame
+    // of a container's TCP): a carrier of its own whose train holds a sealed
+    // copy of each segment, under the segment's number, so that the port
+    // sends them as it sends the original's.
+    Packet* c = CopyFor(p, sa->peer, ctx);
     if (c == nullptr) {
       ++ctx.counters->drops[kFloodNoBuffer];
       continue;
     }
-    c->len = p->Flatten(c->data, c->tailroom());
-    c->seq = p->seq;
-    c->flow_hash = p->flow_hash;
-    c->vni = p->vni;
-    c->in_port = p->in_port;
-    c->out_port = kPortNone;  // a unicast to this peer
-    c->remote = sa->peer;
-    c->wire_seq = p->wire_seq;
-    c->flags = kPktFlagCopy;
-    const int edge = Seal(c, ctx);
+    int edge = kNext;
+    if (!p->is_train()) {
+      edge = Seal(c, ctx);
+    } else {
+      Packet** tail = &c->segs;
+      for (const Packet* s = p->segs; s != nullptr && edge == kNext; s = s->seg_next) {
+        Packet* d = CopyFor(s, sa->peer, ctx);
+        if (d == nullptr) {
+          edge = kFloodNoBuffer;
+          break;
+        }
+        *tail = d;  // freed with the carrier from here on
+        tail = &d->seg_next;
+        ++c->nsegs;
+        edge = Seal(d, ctx);
+      }
+    }
     if (edge != kNext) {
       ctx.Drop(c, static_cast<uint32_t>(edge));
       continue;

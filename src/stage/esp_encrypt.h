@@ -23,8 +23,9 @@
 // only, so the stage adds, right behind it, one encrypted copy per
 // encrypted peer (from ctx.pool, whose buffers must hold a frame), each
 // under the number the split point gave the flood (one number, one use per
-// key). A flood TSO carrier is not copied (flood_not_copied): floods are
-// ARP, ND and the first frames to an unknown MAC.
+// key). A flood TSO carrier gets a copy carrier per encrypted peer whose
+// train holds a sealed copy of each segment, each under its segment's number.
+// Floods are ARP, ND and the first frames to an unknown MAC.
 //
 // Thread-safety: shared table (EspSaTable: read-only lookups, per-worker
 // cipher contexts).
@@ -59,7 +60,6 @@ class EspEncrypt final : public Stage {
     kUnnumbered = esp::kEspEncapDropCount,  // no sequence number reserved (never expected)
     kBadOuter,                              // full frame without the plain outer headers
     kFloodNoBuffer,   // a flood's copy for an encrypted peer found no buffer (or batch room)
-    kFloodNotCopied,  // a flood TSO carrier: not sent to the encrypted peers
     kFloodLimited,    // a container port flooded faster than overlay.flood_pps
     kNumDrops,
   };
@@ -77,6 +77,8 @@ class EspEncrypt final : public Stage {
   int Seal(Packet* p, StageContext& ctx) noexcept;
   // Appends to out (room: cap) a sealed copy of flood p per encrypted peer.
   void CopyFlood(Packet* p, StageContext& ctx, Packet** out, uint32_t* n, uint32_t cap) noexcept;
+  // An unsealed copy of frame f for peer, marked as a copy (ctx.pool).
+  static Packet* CopyFor(const Packet* f, const wire::IpAddr& peer, StageContext& ctx) noexcept;
 
   EspEncryptConfig cfg_;
 };

@@ -542,6 +542,103 @@ TEST_F(EspStage, FloodGetsOneSealedCopyPerEncryptedPeer) {
   for (uint32_t i = 0; i < b.n; ++i) PacketFree(b.pkts[i]);
 }
 
+// A flood that is a TSO carrier (a container's super-frame to a MAC not yet
+// learned): each encrypted peer gets a carrier of its own whose train holds
+// every segment sealed under that segment's number; the original's segments
+// stay plain for the plain peers.
+TEST_F(EspStage, FloodTrainGetsASealedTrainPerEncryptedPeer) {
+  const EspSa sa1 = MakeSa(EspAlg::kAes128Gcm, true, 0x1001);
+  const EspSa sa2 = MakeSa(EspAlg::kAes256Gcm, false, 0x1002);
+  const wire::IpAddr c4 = wire::IpAddr::V4(0xC6120003);
+  auto tx = Table();
+  ASSERT_TRUE(tx->SetOutbound(kB4, sa1).ok());
+  ASSERT_TRUE(tx->SetOutbound(c4, sa2).ok());
+  auto enc = EspEncrypt::Create({tx.get(), true, kA4});
+  ASSERT_TRUE(enc.ok());
+  constexpr uint32_t kSegs = 3;
+  std::vector<Bytes> vxlan;
+  Packet* carrier = Make(Bytes(64, 0xee));  // its own bytes are never sent
+  carrier->out_port = kPortFlood;
+  carrier->wire_seq = 100;
+  carrier->seq = 9;
+  Packet** tail = &carrier->segs;
+  for (uint32_t i = 0; i < kSegs; ++i) {
+    const Bytes frame = VxlanFrame(kA4, kB4, 11 + i, 300);
+    vxlan.emplace_back(frame.begin() + 42, frame.end());
+    Packet* seg = Make(vxlan.back());
+    seg->wire_seq = 100 + i;
+    seg->seq = 9;
+    *tail = seg;
+    tail = &seg->seg_next;
+    ++carrier->nsegs;
+  }
+  Batch b;
+  b.Push(carrier);
+  counters_ = StageCounters{};
+  (*enc)->Process(b, ctx_);
+  ASSERT_EQ(b.n, 3u) << "the flood and one copy carrier per encrypted peer";
+  EXPECT_EQ(b.pkts[0], carrier);
+  uint32_t i = 0;
+  for (const Packet* seg = carrier->segs; seg != nullptr; seg = seg->seg_next, ++i)
+    EXPECT_EQ(Of(seg), vxlan[i]) << "the flood's own segments stay plain";
+  for (uint32_t k = 1; k < 3; ++k) {
+    Packet* c = b.pkts[k];
+    EXPECT_EQ(c->flags & kPktFlagCopy, kPktFlagCopy);
+    EXPECT_EQ(c->out_port, kPortNone);
+    EXPECT_EQ(c->len, 0u) << "a carrier: only its train is sent";
+    ASSERT_TRUE(c->remote == kB4 || c->remote == c4);
+    const EspSa& sa = c->remote == kB4 ? sa1 : sa2;
+    ASSERT_EQ(c->nsegs, kSegs);
+    esp::EspInbound ref;
+    ASSERT_TRUE(ref.AddSa(sa).ok());
+    ref.window(sa.spi)->StartAt(90);
+    i = 0;
+    for (const Packet* seg = c->segs; seg != nullptr; seg = seg->seg_next, ++i) {
+      ASSERT_LT(i, kSegs);
+      EXPECT_EQ(seg->flags & (kPktFlagEsp | kPktFlagCopy), kPktFlagEsp | kPktFlagCopy);
+      Packet* r = Make(Of(seg));
+      uint64_t seq = 0;
+      ASSERT_EQ(ref.Decap(r, &seq), esp::kEspOk);
+      EXPECT_EQ(seq, 100u + i) << "each segment under its own number";
+      EXPECT_EQ(Bytes(r->data + 8, r->data + r->len), vxlan[i]);
+      PacketFree(r);
+    }
+    EXPECT_EQ(i, kSegs);
+  }
+  EXPECT_NE(b.pkts[1]->remote, b.pkts[2]->remote);
+  for (uint32_t r = 0; r < kMaxDropReasons; ++r) EXPECT_EQ(counters_.drops[r], 0u) << r;
+  for (uint32_t k = 0; k < b.n; ++k) PacketFree(b.pkts[k]);
+}
+
+// A copy that finds no buffer is counted and the rest goes on: the flood
+// itself still leaves for the plain peers.
+TEST_F(EspStage, FloodTrainWithoutBuffersForItsCopiesIsCounted) {
+  auto tx = Table();
+  ASSERT_TRUE(tx->SetOutbound(kB4, MakeSa(EspAlg::kAes128Gcm, true)).ok());
+  auto enc = EspEncrypt::Create({tx.get(), true, kA4});
+  ASSERT_TRUE(enc.ok());
+  const Bytes frame = VxlanFrame(kA4, kB4, 3, 300);
+  const Bytes vxlan(frame.begin() + 42, frame.end());
+  Packet* carrier = Make(Bytes(64, 0xee));
+  carrier->out_port = kPortFlood;
+  carrier->wire_seq = 5;
+  carrier->segs = Make(vxlan);
+  carrier->segs->wire_seq = 5;
+  carrier->nsegs = 1;
+  std::vector<Packet*> held;  // the pool, emptied but for the copy's carrier
+  while (pool_->available() > 1) held.push_back(pool_->Alloc());
+  Batch b;
+  b.Push(carrier);
+  counters_ = StageCounters{};
+  (*enc)->Process(b, ctx_);
+  ASSERT_EQ(b.n, 1u);
+  EXPECT_EQ(b.pkts[0], carrier);
+  EXPECT_EQ(counters_.drops[EspEncrypt::kFloodNoBuffer], 1u);
+  EXPECT_EQ(pool_->available(), 1u) << "the partial copy went back to the pool";
+  for (Packet* h : held) PacketFree(h);
+  PacketFree(carrier);
+}
+
 // With a flood budget (the UDP port's): a flood is charged once, here, and
 // marked so that the port does not charge it again; past the budget the
 // flood is dropped before any copy is made, so the encrypted peers obey
