@@ -8,6 +8,9 @@ For each encrypted topology (mflow-esp-flow, -stage, -microflow: AES-GCM-128, ES
 fresh key file per host given with --encrypt):
   ping     ARP (the flood reaches the encrypted peer as an encrypted copy) and 3 pings, both ways
   tcp      20 MB intact (sha256), both ways
+  flood    one UDP_SEGMENT send (8 segments) from container a to a MAC nobody has learned: mflowd
+           a reads it as a super-frame and floods it; the encrypted peer's sealed copies of the
+           segments reach container b's device, all 8, in order, intact
   esp      the ESP stages carried the traffic: esp_decrypt and esp_encrypt saw packets on both
            hosts, and no ESP drop but the ones named below
   order    mflowd's out_of_order is 0 on both hosts; both exit 0 on SIGTERM
@@ -59,6 +62,71 @@ def stage_drops(tb: topo.Testbed, h: str) -> dict[str, int]:
 
 def esp_drops(d: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in d.items() if k.startswith("esp_") and not k.endswith("_in") and v}
+
+
+FLOOD_IP, FLOOD_MAC, FLOOD_PORT = "198.19.0.77", "02:00:00:00:77:77", 7104
+FLOOD_SEGS, FLOOD_SEG_BYTES = 8, 1000
+
+SEGMENT_SEND = r"""
+import socket, sys
+seg, n = int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_UDP, 103, seg)  # UDP_SEGMENT
+s.sendto(b"".join(bytes([65 + i]) * seg for i in range(n)), (sys.argv[1], int(sys.argv[2])))
+"""
+
+# Frames seen on a device (any destination MAC: a TAP does not filter) for one UDP port:
+# [destination MAC, UDP payload length, first payload byte], as JSON on the last line.
+SNIFF_UDP = r"""
+import json, socket, struct, sys, time
+dev, port, want, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((dev, 0))
+s.settimeout(0.2)
+got, end = [], time.time() + secs
+while time.time() < end and len(got) < want:
+    try:
+        f = s.recv(65535)
+    except socket.timeout:
+        continue
+    if len(f) < 42 or f[12:14] != b"\x08\x00" or f[23] != 17:
+        continue
+    l4 = 14 + (f[14] & 15) * 4
+    if struct.unpack("!H", f[l4 + 2:l4 + 4])[0] == port:
+        got.append([f[0:6].hex(":"), len(f) - l4 - 8, chr(f[l4 + 8])])
+print(json.dumps(got))
+"""
+
+
+def check_flood_train(c: e2e.Checks, case: str, tb: topo.Testbed) -> None:
+    """A container's super-frame to a MAC no FDB knows is flooded; the encrypted peer must get
+    it too, as sealed copies of its segments (esp_encrypt copies a flood per encrypted peer)."""
+    ca, cb = topo.container_ns("a"), topo.container_ns("b")
+    run(["ip", "neigh", "replace", FLOOD_IP, "lladdr", FLOOD_MAC, "dev", "mf0"], ns=ca)
+    try:
+        before = stage_drops(tb, "a")
+        frames0 = e2e._tap_rx_frames(tb, "a")
+        sniff = topo.spawn(["/usr/bin/python3", "-c", SNIFF_UDP, "mf0", str(FLOOD_PORT),
+                            str(FLOOD_SEGS), "5"], ns=cb)
+        time.sleep(0.5)
+        run(["/usr/bin/python3", "-c", SEGMENT_SEND, FLOOD_IP, str(FLOOD_PORT),
+             str(FLOOD_SEG_BYTES), str(FLOOD_SEGS)], ns=ca, timeout=10)
+        out, _ = sniff.communicate(timeout=15)
+        got = json.loads((out if isinstance(out, str) else out.decode()).strip().splitlines()[-1])
+        frames = e2e._tap_rx_frames(tb, "a") - frames0
+        offloads = ",".join(sorted({p["offloads"] for p in e2e._ports(tb, "a").values()}))
+        after = stage_drops(tb, "a")
+    finally:
+        run(["ip", "neigh", "del", FLOOD_IP, "dev", "mf0"], ns=ca, check=False)
+    want = [[FLOOD_MAC, FLOOD_SEG_BYTES, chr(65 + i)] for i in range(FLOOD_SEGS)]
+    # Without USO on the TAP the container's kernel segments: the train path is not exercised.
+    super_frame = frames < FLOOD_SEGS or "uso4" not in offloads
+    delta = {k: after[k] - before.get(k, 0) for k in esp_drops(after)
+             if after[k] != before.get(k, 0)}
+    c.report(case, "flooded super-frame", got == want and super_frame and not delta,
+             f"{len(got)}/{FLOOD_SEGS} segments of one UDP_SEGMENT send to an unlearned MAC "
+             f"reached b's container{'' if got == want else f' ({got})'}; mflowd a read "
+             f"{frames} frame(s) from TAPs with {offloads}; ESP drops on a: {delta or 'none'}")
 
 
 def check_esp_used(c: e2e.Checks, case: str, tb: topo.Testbed) -> None:
@@ -370,6 +438,10 @@ def run_case(c: e2e.Checks, args, topology: str) -> None:
                 e2e.check_tcp(c, case, ep, tag, args.tcp_bytes)
             except TestbedError as e:
                 c.report(case, f"traffic {tag}", False, str(e))
+        try:
+            check_flood_train(c, case, tb)
+        except (TestbedError, ValueError, IndexError) as e:
+            c.report(case, "flooded super-frame", False, str(e))
         check_esp_used(c, case, tb)
         if topology == "mflow-esp-microflow":
             check_rekey(c, case, tb)
