@@ -285,7 +285,11 @@ def list_our_netns() -> list[str]:
         names = [e["name"] for e in json.loads(cp.stdout or "[]")]
     except (ValueError, KeyError):
         names = [line.split()[0] for line in cp.stdout.splitlines() if line.strip()]
-    return [n for n in names if n.startswith(PREFIX)]
+    # Only the names this module makes (host_ns, container_ns), not every name that starts
+    # with the prefix: a namespace of someone else's that merely shares it (a short --prefix)
+    # must not lose its processes to our clean-up.
+    ours = re.compile(re.escape(PREFIX) + r"(" + "|".join(map(re.escape, HOSTS)) + r")(-c\d+)?")
+    return [n for n in names if ours.fullmatch(n)]
 
 
 def netns_pids(ns: str) -> list[int]:
@@ -314,7 +318,8 @@ def delete_netns(names: list[str]) -> None:
 
 
 def cleanup_leftovers(verbose: bool = True) -> list[str]:
-    """Removes every mfb- namespace (and what runs in it) and stale mfb- control sockets."""
+    """Removes our namespaces (mfb-a, mfb-b, mfb-a-c1, ...: list_our_netns) and what runs in
+    them, and stale mfb- control sockets."""
     names = list_our_netns()
     if names:
         if verbose:
