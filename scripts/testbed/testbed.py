@@ -773,7 +773,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2, help="mflowd --workers (2)")
     ap.add_argument("--mflowd-arg", action="append", default=[], metavar="ARG",
                     help="extra mflowd argument(s), e.g. --mflowd-arg=--no-gso (repeatable; "
-                         "split like a shell)")
+                         "split like a shell; not the options the testbed sets itself: --mode, "
+                         "--workers, --local, --peer, --vni, --underlay-mtu, --control, --port, "
+                         "--config, --encrypt)")
     for h in topo.HOSTS:
         ap.add_argument(f"--mflowd-arg-{h}", action="append", default=[], metavar="ARG",
                         help=f"extra argument(s) for host {h.upper()}'s mflowd only, e.g. "
@@ -820,6 +822,11 @@ def main() -> int:
     mflowd_args = [a for s in args.mflowd_arg for a in shlex.split(s)]
     host_args = {h: [a for s in getattr(args, f"mflowd_arg_{h}") for a in shlex.split(s)]
                  for h in topo.HOSTS}
+    try:
+        for extra in [mflowd_args] + list(host_args.values()):
+            topo.check_mflowd_args(extra)
+    except TestbedError as e:
+        raise SystemExit(f"testbed: {e}")
     command = [sys.argv[0]] + sys.argv[1:]
 
     topo.install_signal_handlers()

@@ -102,6 +102,23 @@ def other(h: str) -> str:
     return "b" if h == "a" else "a"
 
 
+# mflowd options the testbed sets itself (daemon_argv): given again through --mflowd-arg, mflowd
+# refuses to start (a repeated option), or the topology would not be what its name says.
+TESTBED_SETS = {"--mode": "choose the topology (mflow-flow, mflow-stage, mflow-microflow)",
+                "--workers": "use the testbed's own --workers",
+                "--local": "", "--peer": "", "--vni": "", "--underlay-mtu": "", "--control": "",
+                "--port": "", "--config": "", "--encrypt": ""}
+
+
+def check_mflowd_args(argv: list[str]) -> None:
+    """Refuses extra mflowd arguments that the testbed already gives every daemon."""
+    for a in argv:
+        opt = a.split("=", 1)[0]
+        if opt in TESTBED_SETS:
+            hint = TESTBED_SETS[opt] or "the testbed builds it from the topology"
+            raise TestbedError(f"mflowd option {opt} cannot be given through --mflowd-arg: {hint}")
+
+
 class TestbedError(RuntimeError):
     pass
 
