@@ -95,6 +95,26 @@ class EspStage : public ::testing::Test {
     return std::move(t).value();
   }
 
+  // Two encrypted peers, kB4 (AES-GCM-128, ESN) and 198.18.0.3 (AES-GCM-256,
+  // no ESN), and an esp_encrypt stage over them on the socket underlay.
+  struct TwoPeers {
+    EspSa sa1 = MakeSa(EspAlg::kAes128Gcm, true, 0x1001);
+    EspSa sa2 = MakeSa(EspAlg::kAes256Gcm, false, 0x1002);
+    wire::IpAddr c4 = wire::IpAddr::V4(0xC6120003);
+    std::unique_ptr<esp::EspSaTable> tx;
+    std::unique_ptr<EspEncrypt> enc;
+    bool IsPeer(const wire::IpAddr& a) const { return a == kB4 || a == c4; }
+    const EspSa& SaOf(const wire::IpAddr& a) const { return a == kB4 ? sa1 : sa2; }
+  };
+  void MakeTwoPeers(TwoPeers* t) {
+    t->tx = Table();
+    ASSERT_TRUE(t->tx->SetOutbound(kB4, t->sa1).ok());
+    ASSERT_TRUE(t->tx->SetOutbound(t->c4, t->sa2).ok());
+    auto enc = EspEncrypt::Create({t->tx.get(), true, kA4});
+    ASSERT_TRUE(enc.ok());
+    t->enc = std::move(enc).value();
+  }
+
   std::unique_ptr<PacketPool> pool_;
   StageCounters counters_;
   StageContext ctx_;
@@ -501,14 +521,8 @@ namespace {
 // peers) and gets, right behind it, one sealed copy per encrypted peer under
 // the flood's number, marked as a copy for the engine's order check.
 TEST_F(EspStage, FloodGetsOneSealedCopyPerEncryptedPeer) {
-  const EspSa sa1 = MakeSa(EspAlg::kAes128Gcm, true, 0x1001);
-  const EspSa sa2 = MakeSa(EspAlg::kAes256Gcm, false, 0x1002);
-  const wire::IpAddr c4 = wire::IpAddr::V4(0xC6120003);
-  auto tx = Table();
-  ASSERT_TRUE(tx->SetOutbound(kB4, sa1).ok());
-  ASSERT_TRUE(tx->SetOutbound(c4, sa2).ok());
-  auto enc = EspEncrypt::Create({tx.get(), true, kA4});
-  ASSERT_TRUE(enc.ok());
+  TwoPeers two;
+  ASSERT_NO_FATAL_FAILURE(MakeTwoPeers(&two));
   const Bytes frame = VxlanFrame(kA4, kB4, 5, 60);
   const Bytes vxlan(frame.begin() + 42, frame.end());
   Packet* p = Make(vxlan);
@@ -517,7 +531,7 @@ TEST_F(EspStage, FloodGetsOneSealedCopyPerEncryptedPeer) {
   p->seq = 9;
   Batch b;
   b.Push(p);
-  (*enc)->Process(b, ctx_);
+  two.enc->Process(b, ctx_);
   ASSERT_EQ(b.n, 3u);
   EXPECT_EQ(b.pkts[0], p);
   EXPECT_EQ(Of(p), vxlan) << "the flood itself stays plain, for the plain peers";
@@ -526,8 +540,8 @@ TEST_F(EspStage, FloodGetsOneSealedCopyPerEncryptedPeer) {
     EXPECT_EQ(c->flags & (kPktFlagEsp | kPktFlagCopy), kPktFlagEsp | kPktFlagCopy);
     EXPECT_EQ(c->out_port, kPortNone);
     EXPECT_EQ(c->seq, 9u);
-    const EspSa& sa = c->remote == kB4 ? sa1 : sa2;
-    EXPECT_TRUE(c->remote == kB4 || c->remote == c4);
+    const EspSa& sa = two.SaOf(c->remote);
+    EXPECT_TRUE(two.IsPeer(c->remote));
     esp::EspInbound ref;
     ASSERT_TRUE(ref.AddSa(sa).ok());
     ref.window(sa.spi)->StartAt(70);
@@ -547,14 +561,8 @@ TEST_F(EspStage, FloodGetsOneSealedCopyPerEncryptedPeer) {
 // every segment sealed under that segment's number; the original's segments
 // stay plain for the plain peers.
 TEST_F(EspStage, FloodTrainGetsASealedTrainPerEncryptedPeer) {
-  const EspSa sa1 = MakeSa(EspAlg::kAes128Gcm, true, 0x1001);
-  const EspSa sa2 = MakeSa(EspAlg::kAes256Gcm, false, 0x1002);
-  const wire::IpAddr c4 = wire::IpAddr::V4(0xC6120003);
-  auto tx = Table();
-  ASSERT_TRUE(tx->SetOutbound(kB4, sa1).ok());
-  ASSERT_TRUE(tx->SetOutbound(c4, sa2).ok());
-  auto enc = EspEncrypt::Create({tx.get(), true, kA4});
-  ASSERT_TRUE(enc.ok());
+  TwoPeers two;
+  ASSERT_NO_FATAL_FAILURE(MakeTwoPeers(&two));
   constexpr uint32_t kSegs = 3;
   std::vector<Bytes> vxlan;
   Packet* carrier = Make(Bytes(64, 0xee));  // its own bytes are never sent
@@ -575,7 +583,7 @@ TEST_F(EspStage, FloodTrainGetsASealedTrainPerEncryptedPeer) {
   Batch b;
   b.Push(carrier);
   counters_ = StageCounters{};
-  (*enc)->Process(b, ctx_);
+  two.enc->Process(b, ctx_);
   ASSERT_EQ(b.n, 3u) << "the flood and one copy carrier per encrypted peer";
   EXPECT_EQ(b.pkts[0], carrier);
   uint32_t i = 0;
@@ -586,8 +594,8 @@ TEST_F(EspStage, FloodTrainGetsASealedTrainPerEncryptedPeer) {
     EXPECT_EQ(c->flags & kPktFlagCopy, kPktFlagCopy);
     EXPECT_EQ(c->out_port, kPortNone);
     EXPECT_EQ(c->len, 0u) << "a carrier: only its train is sent";
-    ASSERT_TRUE(c->remote == kB4 || c->remote == c4);
-    const EspSa& sa = c->remote == kB4 ? sa1 : sa2;
+    ASSERT_TRUE(two.IsPeer(c->remote));
+    const EspSa& sa = two.SaOf(c->remote);
     ASSERT_EQ(c->nsegs, kSegs);
     esp::EspInbound ref;
     ASSERT_TRUE(ref.AddSa(sa).ok());
