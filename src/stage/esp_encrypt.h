@@ -77,7 +77,8 @@ class EspEncrypt final : public Stage {
   int Seal(Packet* p, StageContext& ctx) noexcept;
   // Appends to out (room: cap) a sealed copy of flood p per encrypted peer.
   void CopyFlood(Packet* p, StageContext& ctx, Packet** out, uint32_t* n, uint32_t cap) noexcept;
-  // An unsealed copy of frame f for peer, marked as a copy (ctx.pool).
+  // An unsealed copy of frame f for peer, marked as a copy (ctx.pool); of a
+  // TSO carrier, an empty carrier for the copied train.
   static Packet* CopyFor(const Packet* f, const wire::IpAddr& peer, StageContext& ctx) noexcept;
 
   EspEncryptConfig cfg_;
