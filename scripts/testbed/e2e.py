@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 import time
 
@@ -479,7 +478,7 @@ def main() -> int:
     ap.add_argument("--faults-only", action="store_true", help="run only the daemon-fault case")
     ap.add_argument("--cleanup", action="store_true", help="remove leftovers (mfb-) and exit")
     args = ap.parse_args()
-    args.mflowd_args = [a for s in args.mflowd_arg for a in shlex.split(s)]
+    args.mflowd_args = topo.mflowd_args_of(args.mflowd_arg)
 
     if os.geteuid() != 0:
         print("e2e: must run as root (network namespaces)", file=sys.stderr)

@@ -25,7 +25,6 @@ through mflowd once per build in every round.
 import argparse
 import os
 import re
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -91,7 +90,7 @@ def sockperf_rate(text: str) -> tuple[float, float, float]:
 
 def one_round(args, topology: str, build_dir: str, pin: list[str]) -> dict:
     tb = topo.Testbed(topology, build_dir=build_dir, log_dir=args.log_dir,
-                      mflowd_args=[a for s in args.mflowd_arg for a in shlex.split(s)])
+                      mflowd_args=args.mflowd_args)
     data = tempfile.NamedTemporaryFile(prefix="mfr-sched-", suffix=".data", delete=False).name
     try:
         tb.up()
@@ -166,6 +165,7 @@ def main() -> int:
     ap.add_argument("--mflowd-arg", action="append", default=[],
                     help="extra mflowd argument(s), as testbed.py's (repeatable)")
     args = ap.parse_args()
+    args.mflowd_args = topo.mflowd_args_of(args.mflowd_arg)
     tops = [t for t in args.topologies.split(",") if t]
     bad = [t for t in tops if t not in topo.PLAIN_TOPOLOGIES + topo.ESP_TOPOLOGIES]
     if bad or not tops:

@@ -674,7 +674,7 @@ def main() -> int:
                     help="remove leftovers of a soak run (mfk- namespaces, processes in them, "
                          "sockets) and exit")
     args = ap.parse_args()
-    args.mflowd_args = [a for s in args.mflowd_arg for a in shlex.split(s)]
+    args.mflowd_args = topo.mflowd_args_of(args.mflowd_arg)
     if args.minutes <= 0 or args.cycle_interval <= 0 or args.progress_interval <= 0 \
             or args.udp_rate <= 0:
         raise SystemExit("soak: --minutes, --cycle-interval, --progress-interval and --udp-rate "

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -72,7 +71,7 @@ def bare_syscall_ns() -> float:
 def one_round(args) -> dict:
     tb = topo.Testbed(args.topology, build_dir=args.build_dir, log_dir=args.log_dir,
                       workers=args.workers,
-                      mflowd_args=[a for s in args.mflowd_arg for a in shlex.split(s)])
+                      mflowd_args=args.mflowd_args)
     try:
         tb.up()
         tb.set_offloads(args.offloads)
@@ -157,6 +156,7 @@ def main() -> int:
     ap.add_argument("--mflowd-arg", action="append", default=[],
                     help="extra mflowd argument(s), as testbed.py's (repeatable)")
     args = ap.parse_args()
+    args.mflowd_args = topo.mflowd_args_of(args.mflowd_arg)
     if args.rounds < 1 or not 1 <= args.seconds <= 60:
         raise SystemExit("syscall_census: --rounds must be >= 1 and --seconds in [1, 60]")
     if os.geteuid() != 0:

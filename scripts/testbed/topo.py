@@ -105,18 +105,22 @@ def other(h: str) -> str:
 # mflowd options the testbed sets itself (daemon_argv): given again through --mflowd-arg, mflowd
 # refuses to start (a repeated option), or the topology would not be what its name says.
 TESTBED_SETS = {"--mode": "choose the topology (mflow-flow, mflow-stage, mflow-microflow)",
-                "--workers": "use the testbed's own --workers",
+                "--workers": "the tool's own --workers sets it, where it has one",
                 "--local": "", "--peer": "", "--vni": "", "--underlay-mtu": "", "--control": "",
                 "--port": "", "--config": "", "--encrypt": ""}
 
 
-def check_mflowd_args(argv: list[str]) -> None:
-    """Refuses extra mflowd arguments that the testbed already gives every daemon."""
+def mflowd_args_of(specs: list[str], option: str = "--mflowd-arg") -> list[str]:
+    """The extra mflowd arguments a tool was given (each spec split like a shell), for
+    Testbed.mflowd_args; exits naming what to use instead of an option in TESTBED_SETS."""
+    argv = [a for s in specs for a in shlex.split(s)]
     for a in argv:
         opt = a.split("=", 1)[0]
         if opt in TESTBED_SETS:
             hint = TESTBED_SETS[opt] or "the testbed builds it from the topology"
-            raise TestbedError(f"mflowd option {opt} cannot be given through --mflowd-arg: {hint}")
+            raise SystemExit(f"{os.path.basename(sys.argv[0])}: mflowd option {opt} cannot be "
+                             f"given through {option}: {hint}")
+    return argv
 
 
 class TestbedError(RuntimeError):
